@@ -1,0 +1,73 @@
+# The verbs of the project. CI, the workflows and a laptop all run these same targets.
+# Every target bootstraps the environment from uv.lock first, so a fresh clone needs
+# nothing but python3 (>= 3.11) and make.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV := .venv
+BIN := $(VENV)/bin
+ENVIRONMENT := $(VENV)/.synced
+UV_VERSION := $(shell sed -n 's/.*"uv==\([^"]*\)".*/\1/p' pyproject.toml)
+
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export UV_PYTHON_DOWNLOADS := never
+# Precompiled bytecode: each DVC stage is a fresh process, and compiling scikit-learn's
+# and pandas' sources on every start would cost seconds per stage.
+export UV_COMPILE_BYTECODE := 1
+
+# Set to move the local DVC remote elsewhere, e.g. `make run DVC_REMOTE_URL=/srv/dvc-store`.
+DVC_REMOTE_URL ?=
+
+.PHONY: help install run repro pull push remote metrics test lint format bench
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(ENVIRONMENT): pyproject.toml uv.lock
+	@test -x $(BIN)/uv || { python3 -m venv $(VENV) && $(BIN)/pip install --quiet uv==$(UV_VERSION); }
+	$(BIN)/uv sync --frozen
+	@touch $@
+
+install: $(ENVIRONMENT) ## create .venv from uv.lock
+
+run: remote ## pull what the remote has, reproduce the rest, push, print the metrics
+	-dvc pull --allow-missing
+	dvc repro
+	dvc push
+	dvc metrics show
+
+repro: $(ENVIRONMENT) ## reproduce the pipeline (only stages whose inputs changed)
+	dvc repro
+
+pull: remote ## fetch data and models from the DVC remote
+	dvc pull --allow-missing
+
+push: remote ## send data and models to the DVC remote
+	dvc push
+
+remote: $(ENVIRONMENT) ## point the default DVC remote at DVC_REMOTE_URL, when it is set
+ifneq ($(DVC_REMOTE_URL),)
+	dvc remote modify --local local url $(DVC_REMOTE_URL)
+endif
+
+metrics: $(ENVIRONMENT) ## print the metrics table
+	dvc metrics show
+
+test: $(ENVIRONMENT) ## lint and format check, then the whole test suite
+	ruff check .
+	ruff format --check .
+	pytest
+
+lint: $(ENVIRONMENT) ## ruff and mypy
+	ruff check .
+	ruff format --check .
+	mypy
+
+format: $(ENVIRONMENT) ## apply ruff's fixes and formatting
+	ruff check --fix .
+	ruff format .
+
+bench: $(ENVIRONMENT) ## run the pipeline benchmarks (slow; results go in bench/README.md)
+	python bench/pipeline.py

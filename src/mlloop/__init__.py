@@ -1,0 +1,1 @@
+"""mlloop: a GitHub-native MLOps loop around one tabular model."""

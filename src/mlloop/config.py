@@ -1,0 +1,131 @@
+"""
+Load params.yaml into typed, frozen objects that reject unknown keys.
+
+A typo in params.yaml must fail at load time with the field's name, not halfway
+through a stage; every stage reads its paths and knobs only through here.
+"""
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlloop.errors import ConfigError
+
+DEFAULT_PARAMS_FILE = Path("params.yaml")
+
+FilePath = Annotated[Path, Field(strict=False)]
+"""A path given as a YAML string; strict mode would otherwise refuse the str."""
+
+EstimatorName = Literal["logistic_regression", "hist_gradient_boosting", "random_forest"]
+
+
+class Frozen(BaseModel):
+    """Base for every params section: immutable, strictly typed, no unknown keys."""
+
+    model_config = ConfigDict(strict=True, frozen=True, extra="forbid")
+
+
+class Paths(Frozen):
+    """Every file the pipeline reads or writes; dvc.yaml interpolates the same keys."""
+
+    raw: FilePath
+    validation_report: FilePath
+    train: FilePath
+    test: FilePath
+    model: FilePath
+    model_metadata: FilePath
+    metrics: FilePath
+    model_perf: FilePath
+    predictions: FilePath
+    plot_data: FilePath
+    plots: FilePath
+
+
+class DataParams(Frozen):
+    """Where the table comes from and which schema describes it."""
+
+    source: str = Field(min_length=1)
+    rename: dict[str, str] = Field(default_factory=dict)
+    schema_file: FilePath
+
+
+class SplitParams(Frozen):
+    """Stratified hold-out split."""
+
+    test_size: float = Field(gt=0, lt=1)
+    seed: int
+
+
+class TrainParams(Frozen):
+    """Which estimator to fit, with what hyperparameters, and where to cut."""
+
+    estimator: EstimatorName
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    seed: int
+    threshold: float = Field(gt=0, lt=1)
+
+
+class ImportanceParams(Frozen):
+    """Permutation importance, on a seeded sample so cost stays flat as data grows."""
+
+    repeats: int = Field(ge=1)
+    max_rows: int = Field(ge=1)
+    seed: int
+
+
+class LatencyParams(Frozen):
+    """How much timing evidence to collect for the model_perf report."""
+
+    single_row_calls: int = Field(ge=1)
+    batch_rows: int = Field(ge=1)
+    batch_calls: int = Field(ge=1)
+
+
+class EvaluateParams(Frozen):
+    """Knobs of the evaluate stage."""
+
+    calibration_bins: int = Field(ge=2)
+    importance: ImportanceParams
+    latency: LatencyParams
+
+
+class Params(Frozen):
+    """The whole of params.yaml."""
+
+    paths: Paths
+    data: DataParams
+    split: SplitParams
+    train: TrainParams
+    evaluate: EvaluateParams
+
+
+def read_yaml_mapping(path: Path) -> dict[str, Any]:
+    """Read a YAML file that must hold a mapping, or raise ConfigError naming the file."""
+    try:
+        loaded = yaml.safe_load(path.read_text())
+    except FileNotFoundError as error:
+        raise ConfigError(f"{path}: file not found") from error
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{path}: not valid YAML: {error}") from error
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {type(loaded).__name__}")
+    return loaded
+
+
+def describe_validation_error(source: Path, error: ValidationError) -> str:
+    """Render pydantic errors as 'file: dotted.field: rule (got value)' lines."""
+    lines = []
+    for detail in error.errors():
+        field = ".".join(str(part) for part in detail["loc"]) or "(top level)"
+        lines.append(f"{source}: {field}: {detail['msg']} (got {detail.get('input')!r})")
+    return "\n".join(lines)
+
+
+def load_params(path: Path = DEFAULT_PARAMS_FILE) -> Params:
+    """Load and validate params.yaml."""
+    try:
+        return Params.model_validate(read_yaml_mapping(path))
+    except ValidationError as error:
+        raise ConfigError(describe_validation_error(path, error)) from error

@@ -1,0 +1,35 @@
+"""
+One exception hierarchy, so the command line can turn every user error into a
+one-line message and a documented exit code instead of a traceback.
+
+Exit codes:
+    0  success
+    1  unexpected internal error (a bug: the traceback is shown)
+    2  bad configuration: params.yaml or the schema file
+    3  the data broke a schema rule
+    4  the data source or an input file cannot be read
+"""
+
+
+class MlloopError(Exception):
+    """Base of every error a user can fix; carries its exit code."""
+
+    exit_code = 1
+
+
+class ConfigError(MlloopError):
+    """params.yaml or the schema file is missing, malformed or inconsistent."""
+
+    exit_code = 2
+
+
+class DataValidationError(MlloopError):
+    """The raw table broke at least one rule of the feature schema."""
+
+    exit_code = 3
+
+
+class SourceError(MlloopError):
+    """A data source or stage input cannot be found or read."""
+
+    exit_code = 4
