@@ -66,13 +66,43 @@ def copy_repository(destination: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A temporary copy of the repository after one full `dvc repro --force`."""
+def copied_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temporary copy of the repository, as committed: code, params and dvc.lock, no outputs."""
     root = tmp_path_factory.mktemp("repository")
     copy_repository(root)
-    result = run(["dvc", "repro", "--force"], root)
+    return root
+
+
+@pytest.fixture(scope="module")
+def committed_status(copied_repository: Path) -> dict[str, list[object]]:
+    """`dvc status` of the copy before anything ran: what the committed dvc.lock disagrees with."""
+    return dict(json.loads(run(["dvc", "status", "--json"], copied_repository).stdout))
+
+
+@pytest.fixture(scope="module")
+def repository(copied_repository: Path, committed_status: dict[str, list[object]]) -> Iterator[Path]:
+    """The copy after one full `dvc repro --force`."""
+    result = run(["dvc", "repro", "--force"], copied_repository)
     assert stages_run(result.stdout) == {"ingest", "validate", "split", "train", "evaluate"}
-    yield root
+    yield copied_repository
+
+
+def test_committed_dvc_lock_matches_the_committed_code_and_params(
+    committed_status: dict[str, list[object]],
+) -> None:
+    # Outputs are absent in a fresh copy, so upstream outputs show as 'deleted' deps; anything
+    # else (a modified source file, schema or param) means dvc.lock was not updated.
+    stale = {
+        stage: change
+        for stage, changes in committed_status.items()
+        for change in changes
+        if isinstance(change, dict)
+        and (
+            "changed params" in change
+            or any(state != "deleted" for state in change.get("changed deps", {}).values())
+        )
+    }
+    assert stale == {}, "dvc.lock is stale: run `make repro` and commit dvc.lock with the metrics"
 
 
 def test_committed_metrics_are_what_a_fresh_reproduction_gives(repository: Path) -> None:
@@ -105,7 +135,13 @@ def test_dvc_renders_every_declared_plot(repository: Path) -> None:
     result = run(["dvc", "plots", "show", "--json"], repository)
     rendered = json.loads(result.stdout)
     assert "errors" not in rendered, rendered.get("errors")
-    assert set(rendered["data"]) == {"ROC", "Precision-recall", "Confusion matrix", "Calibration", "Feature importance"}
+    assert set(rendered["data"]) == {
+        "ROC",
+        "Precision-recall",
+        "Confusion matrix",
+        "Calibration",
+        "Feature importance",
+    }
 
 
 def test_noop_repro_runs_nothing(repository: Path) -> None:
@@ -115,7 +151,9 @@ def test_noop_repro_runs_nothing(repository: Path) -> None:
 
 def test_forced_repro_gives_byte_identical_metrics_and_model(repository: Path) -> None:
     paths = load_params(repository / "params.yaml").paths
-    before = {path: (repository / path).read_bytes() for path in (paths.metrics, paths.model, paths.predictions)}
+    before = {
+        path: (repository / path).read_bytes() for path in (paths.metrics, paths.model, paths.predictions)
+    }
     run(["dvc", "repro", "--force"], repository)
     for path, content in before.items():
         assert (repository / path).read_bytes() == content, f"{path} changed between two forced runs"
@@ -152,7 +190,9 @@ def test_broken_source_data_stops_the_pipeline_at_validate(repository: Path, tmp
         # Then validate fails loudly, names the column, the rule and the value, and nothing downstream runs
         assert result.returncode != 0
         assert stages_run(result.stdout) == {"ingest", "validate"}, result.stdout
-        assert "column 'tenure'" in result.stderr and "greater_than_or_equal_to" in result.stderr, result.stderr
+        assert "column 'tenure'" in result.stderr and "greater_than_or_equal_to" in result.stderr, (
+            result.stderr
+        )
         assert "-7" in result.stderr, result.stderr
         report = json.loads((repository / "reports" / "validation.json").read_text())
         assert report["status"] == "failed"
@@ -177,5 +217,7 @@ def test_make_run_in_a_fresh_clone_pulls_from_the_remote_instead_of_retraining(
     result = run(["make", "run", f"DVC_REMOTE_URL={remote}", "-o", ".venv/.synced"], clone)
     # Then it restores every output from the remote, trains nothing, and prints the metrics table
     assert stages_run(result.stdout) == set(), result.stdout
-    assert (clone / "models" / "model.joblib").read_bytes() == (repository / "models" / "model.joblib").read_bytes()
+    assert (clone / "models" / "model.joblib").read_bytes() == (
+        repository / "models" / "model.joblib"
+    ).read_bytes()
     assert "roc_auc" in result.stdout
