@@ -1,5 +1,4 @@
-"""
-Load params.yaml into typed, frozen objects that reject unknown keys.
+"""Load params.yaml into typed, frozen objects that reject unknown keys.
 
 A typo in params.yaml must fail at load time with the field's name, not halfway
 through a stage; every stage reads its paths and knobs only through here.
@@ -107,6 +106,8 @@ def read_yaml_mapping(path: Path) -> dict[str, Any]:
         loaded = yaml.safe_load(path.read_text())
     except FileNotFoundError as error:
         raise ConfigError(f"{path}: file not found") from error
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path}: cannot be read: {error}") from error
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML: {error}") from error
     if not isinstance(loaded, dict):

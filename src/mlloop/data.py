@@ -1,5 +1,4 @@
-"""
-The data stages' logic: read the source table, check it against the feature schema,
+"""The data stages' logic: read the source table, check it against the feature schema,
 and split it. Pure functions on DataFrames; the stages module does the file I/O.
 """
 
@@ -86,33 +85,37 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
+def _row_failure(column: str, rule: str, cases: pd.DataFrame) -> RuleFailure:
+    examples = [_plain(value) for value in cases["failure_case"].drop_duplicates()[:EXAMPLES_SHOWN]]
+    return RuleFailure(column, rule, len(cases), examples)
+
+
+def _column_failure(column: str, rule: str, table: pd.DataFrame) -> RuleFailure:
+    """A rule on the column as a whole (null share, class balance): show what the column holds."""
+    if rule.startswith(NULL_FRACTION_RULE):
+        null_rows = table.index[table[column].isna()]
+        return RuleFailure(column, rule, len(null_rows), [f"row {i}" for i in null_rows[:EXAMPLES_SHOWN]])
+    present = table[column].dropna().drop_duplicates()
+    return RuleFailure(column, rule, len(table), [_plain(value) for value in present[:EXAMPLES_SHOWN]])
+
+
 def _summarise(failure_cases: pd.DataFrame, table: pd.DataFrame) -> list[RuleFailure]:
+    rules = failure_cases["check"].astype(str)
+    # A value that cannot be cast makes every later check on its column meaningless (pandera
+    # reports them as TypeErrors), so such a column reports the cast failure alone.
+    uncastable = set(failure_cases.loc[rules.str.startswith("coerce_dtype"), "column"])
+    keep = ~failure_cases["column"].isin(uncastable) | rules.str.startswith("coerce_dtype")
     failures = []
-    for (column, rule), cases in failure_cases.groupby(["column", "check"], sort=True, dropna=False):
-        values = cases["failure_case"]
+    for (column, rule), cases in failure_cases[keep].groupby(["column", "check"], sort=True, dropna=False):
+        column, rule = str(column), str(rule)
         if rule in _TABLE_LEVEL_RULES:
-            failures += [RuleFailure(str(name), _TABLE_LEVEL_RULES[rule], len(table), []) for name in values]
-            continue
-        if rule == NULL_FRACTION_RULE:
-            nulls = table[column].isna()
-            identifiers = table.index[nulls]
-            failures.append(
-                RuleFailure(
-                    str(column),
-                    str(rule),
-                    int(nulls.sum()),
-                    [f"row {i}" for i in identifiers[:EXAMPLES_SHOWN]],
-                )
-            )
-            continue
-        failures.append(
-            RuleFailure(
-                str(column),
-                str(rule),
-                len(cases),
-                [_plain(v) for v in values.drop_duplicates()[:EXAMPLES_SHOWN]],
-            )
-        )
+            failures += [
+                RuleFailure(str(name), _TABLE_LEVEL_RULES[rule], len(table), []) for name in cases["failure_case"]
+            ]
+        elif cases["index"].isna().all():
+            failures.append(_column_failure(column, rule, table))
+        else:
+            failures.append(_row_failure(column, rule, cases))
     return failures
 
 
@@ -156,7 +159,5 @@ def split_table(
     table: pd.DataFrame, schema: FeatureSchema, test_size: float, seed: int
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Stratified, seeded hold-out split, so both parts keep the label's base rate."""
-    train, test = train_test_split(
-        table, test_size=test_size, random_state=seed, stratify=table[schema.target.name]
-    )
+    train, test = train_test_split(table, test_size=test_size, random_state=seed, stratify=table[schema.target.name])
     return train, test

@@ -1,5 +1,4 @@
-"""
-One exception hierarchy, so the command line can turn every user error into a
+"""One exception hierarchy, so the command line can turn every user error into a
 one-line message and a documented exit code instead of a traceback.
 
 Exit codes:

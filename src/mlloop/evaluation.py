@@ -1,5 +1,4 @@
-"""
-What the evaluate stage measures: quality metrics, curve data for plots, feature
+"""What the evaluate stage measures: quality metrics, curve data for plots, feature
 importance and prediction latency. Pure functions of a fitted model and a test set.
 """
 
@@ -63,9 +62,7 @@ def precision_recall_points(label: pd.Series, probability: np.ndarray) -> pd.Dat
     return pd.DataFrame({"recall": recall, "precision": precision})
 
 
-def confusion_rows(
-    label: pd.Series, probability: np.ndarray, threshold: float, schema: FeatureSchema
-) -> pd.DataFrame:
+def confusion_rows(label: pd.Series, probability: np.ndarray, threshold: float, schema: FeatureSchema) -> pd.DataFrame:
     """One row per test example with actual and predicted class names, as DVC's confusion template wants."""
     names = np.array([schema.target.negative, schema.target.positive])
     decision = (probability >= threshold).astype("int64")

@@ -1,5 +1,4 @@
-"""
-Atomic file output: every stage writes to temporary siblings and renames them into
+"""Atomic file output: every stage writes to temporary siblings and renames them into
 place only when the whole stage has succeeded, so a failed or interrupted run never
 leaves a half-written or stale-looking output behind.
 """

@@ -1,5 +1,4 @@
-"""
-Build and fit the scikit-learn Pipeline that turns schema columns into a churn probability.
+"""Build and fit the scikit-learn Pipeline that turns schema columns into a churn probability.
 
 Preprocessing lives inside the Pipeline, so the saved model applies the same null rule,
 scaling and encoding at serving time as it did in training.
@@ -30,8 +29,7 @@ ESTIMATORS: dict[EstimatorName, type[ClassifierMixin]] = {
 
 
 def build_preprocessor(schema: FeatureSchema) -> ColumnTransformer:
-    """
-    Numeric columns: the schema's fill rule for nulls, then scaling; categories: one-hot.
+    """Numeric columns: the schema's fill rule for nulls, then scaling; categories: one-hot.
 
     One-hot columns come from the schema's category lists, not from the data, so the
     model's inputs do not depend on which categories the training sample happened to hold.
@@ -45,9 +43,7 @@ def build_preprocessor(schema: FeatureSchema) -> ColumnTransformer:
             transformers.append(("numeric", StandardScaler(), columns))
         else:
             imputer = SimpleImputer(strategy="constant", fill_value=fill_value)
-            transformers.append(
-                (f"numeric_fill_{fill_value:g}", make_pipeline(imputer, StandardScaler()), columns)
-            )
+            transformers.append((f"numeric_fill_{fill_value:g}", make_pipeline(imputer, StandardScaler()), columns))
     categorical = schema.categorical_features
     if categorical:
         encoder = OneHotEncoder(
@@ -74,9 +70,7 @@ def build_estimator(name: EstimatorName, hyperparameters: dict[str, Any], seed: 
     return estimator_class(**(seeded | hyperparameters))
 
 
-def build_pipeline(
-    schema: FeatureSchema, name: EstimatorName, hyperparameters: dict[str, Any], seed: int
-) -> Pipeline:
+def build_pipeline(schema: FeatureSchema, name: EstimatorName, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
     """The full, unfitted model: preprocessing plus estimator."""
     return Pipeline(
         [

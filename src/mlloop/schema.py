@@ -1,5 +1,4 @@
-"""
-The feature schema: one declaration, read from the schema file named in params.yaml.
+"""The feature schema: one declaration, read from the schema file named in params.yaml.
 
 Validation, training, the service's request model and the drift check all derive
 what they need from a FeatureSchema, so they cannot disagree on a column.
@@ -16,6 +15,8 @@ from mlloop.config import Frozen, describe_validation_error, read_yaml_mapping
 from mlloop.errors import ConfigError
 
 NULL_FRACTION_RULE = "max_null_fraction"
+WHOLE_NUMBER_RULE = "whole_number"
+BOTH_CLASSES_RULE = "both_classes_present"
 
 
 class NumericFeature(Frozen):
@@ -105,23 +106,31 @@ def _feature_column(feature: NumericFeature | CategoricalFeature) -> pa.Column:
     if isinstance(feature, CategoricalFeature):
         checks.append(pa.Check.isin(feature.categories))
         return pa.Column(str, checks, nullable=feature.max_null_fraction > 0)
+    if feature.type == "integer":
+        # Checked as a rule rather than cast to an integer dtype, so each fractional value
+        # is reported, and a nullable integer column (stored as floats) still passes.
+        checks.append(pa.Check(lambda column: column % 1 == 0, name=WHOLE_NUMBER_RULE))
     if feature.min is not None:
         checks.append(pa.Check.ge(feature.min))
     if feature.max is not None:
         checks.append(pa.Check.le(feature.max))
-    # Integers are read as nullable Int64 so a null does not silently turn the column into floats,
-    # and coercion refuses fractional values instead of truncating them.
-    dtype = "Int64" if feature.type == "integer" else "float64"
-    return pa.Column(dtype, checks, nullable=feature.max_null_fraction > 0, coerce=True)
+    return pa.Column("float64", checks, nullable=feature.max_null_fraction > 0, coerce=True)
 
 
 def dataframe_schema(schema: FeatureSchema) -> pa.DataFrameSchema:
     """The pandera schema that the validate stage enforces on the raw table."""
+    classes = [schema.target.positive, schema.target.negative]
     columns = {
         schema.id_column: pa.Column(nullable=False, unique=True),
         **{name: _feature_column(feature) for name, feature in schema.features.items()},
         schema.target.name: pa.Column(
-            str, pa.Check.isin([schema.target.positive, schema.target.negative]), nullable=False
+            str,
+            [
+                pa.Check.isin(classes),
+                # A one-class label cannot train a classifier; say so here, not as a traceback in train.
+                pa.Check(lambda label: set(classes) <= set(label), name=BOTH_CLASSES_RULE),
+            ],
+            nullable=False,
         ),
     }
     return pa.DataFrameSchema(columns, strict=True, name="feature schema")

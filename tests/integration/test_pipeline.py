@@ -97,10 +97,7 @@ def test_committed_dvc_lock_matches_the_committed_code_and_params(
         for stage, changes in committed_status.items()
         for change in changes
         if isinstance(change, dict)
-        and (
-            "changed params" in change
-            or any(state != "deleted" for state in change.get("changed deps", {}).values())
-        )
+        and ("changed params" in change or any(state != "deleted" for state in change.get("changed deps", {}).values()))
     }
     assert stale == {}, "dvc.lock is stale: run `make repro` and commit dvc.lock with the metrics"
 
@@ -151,9 +148,7 @@ def test_noop_repro_runs_nothing(repository: Path) -> None:
 
 def test_forced_repro_gives_byte_identical_metrics_and_model(repository: Path) -> None:
     paths = load_params(repository / "params.yaml").paths
-    before = {
-        path: (repository / path).read_bytes() for path in (paths.metrics, paths.model, paths.predictions)
-    }
+    before = {path: (repository / path).read_bytes() for path in (paths.metrics, paths.model, paths.predictions)}
     run(["dvc", "repro", "--force"], repository)
     for path, content in before.items():
         assert (repository / path).read_bytes() == content, f"{path} changed between two forced runs"
@@ -190,9 +185,7 @@ def test_broken_source_data_stops_the_pipeline_at_validate(repository: Path, tmp
         # Then validate fails loudly, names the column, the rule and the value, and nothing downstream runs
         assert result.returncode != 0
         assert stages_run(result.stdout) == {"ingest", "validate"}, result.stdout
-        assert "column 'tenure'" in result.stderr and "greater_than_or_equal_to" in result.stderr, (
-            result.stderr
-        )
+        assert "column 'tenure'" in result.stderr and "greater_than_or_equal_to" in result.stderr, result.stderr
         assert "-7" in result.stderr, result.stderr
         report = json.loads((repository / "reports" / "validation.json").read_text())
         assert report["status"] == "failed"
@@ -217,7 +210,5 @@ def test_make_run_in_a_fresh_clone_pulls_from_the_remote_instead_of_retraining(
     result = run(["make", "run", f"DVC_REMOTE_URL={remote}", "-o", ".venv/.synced"], clone)
     # Then it restores every output from the remote, trains nothing, and prints the metrics table
     assert stages_run(result.stdout) == set(), result.stdout
-    assert (clone / "models" / "model.joblib").read_bytes() == (
-        repository / "models" / "model.joblib"
-    ).read_bytes()
+    assert (clone / "models" / "model.joblib").read_bytes() == (repository / "models" / "model.joblib").read_bytes()
     assert "roc_auc" in result.stdout

@@ -1,0 +1,131 @@
+"""The command line: one subcommand per DVC stage; user errors become one line and a documented exit code."""
+
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+import yaml
+
+from mlloop.cli import main
+from mlloop.config import Params
+
+DVC_FILE = Path(__file__).parents[2] / "dvc.yaml"
+
+
+def _write_params_file(params: Params, directory: Path, **sections: dict[str, Any]) -> Path:
+    """Write `params` as YAML, with whole sections replaced or added by `sections`."""
+    document = params.model_dump(mode="json") | sections
+    path = directory / "params.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def _dvc_stages() -> dict[str, Any]:
+    document = yaml.safe_load(DVC_FILE.read_text())
+    assert isinstance(document, dict)
+    stages = document["stages"]
+    assert isinstance(stages, dict)
+    return stages
+
+
+def test_help_exits_0_and_lists_every_stage_of_dvc_yaml(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["--help"])
+
+    assert exited.value.code == 0
+    help_text = capsys.readouterr().out
+    for name, stage in _dvc_stages().items():
+        assert stage["cmd"] == f"mlloop {name}", "dvc.yaml must call the CLI subcommand of the same name"
+        assert name in help_text, f"subcommand {name!r} missing from --help"
+    assert "exit codes" in help_text
+
+
+def test_successful_stage_exits_0(
+    params: Params, valid_table: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    params.paths.raw.parent.mkdir(parents=True)
+    valid_table.to_parquet(params.paths.raw, index=False)
+
+    code = main(["--params", str(_write_params_file(params, tmp_path)), "validate"])
+
+    assert code == 0
+    assert capsys.readouterr().err == ""
+    assert params.paths.validation_report.exists()
+
+
+def test_bad_params_file_exits_2_with_one_line_and_no_traceback(
+    params: Params, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given: a typo in params.yaml
+    train = params.train.model_dump(mode="json") | {"treshold": 0.4}
+    params_file = _write_params_file(params, tmp_path, train=train)
+
+    # when
+    code = main(["--params", str(params_file), "train"])
+
+    # then
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, f"expected exactly one line, got: {err!r}"
+    assert err.startswith("mlloop train: error: "), err
+    assert "train.treshold" in err, err
+    assert "Traceback" not in err
+
+
+def test_bad_rename_exits_2(
+    params: Params, valid_table: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # given: a CSV source that has no 'rownames' column to rename
+    source = tmp_path / "export.csv"
+    valid_table.to_csv(source, index=False)
+    data = params.data.model_dump(mode="json") | {"source": str(source)}
+
+    code = main(["--params", str(_write_params_file(params, tmp_path, data=data)), "ingest"])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mlloop ingest: error: data.rename: ") and err.count("\n") == 1, err
+
+
+def test_validation_failure_exits_3(
+    params: Params, valid_table: pd.DataFrame, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    broken = valid_table.copy()
+    broken.loc[0, "contract"] = "Three year"
+    params.paths.raw.parent.mkdir(parents=True)
+    broken.to_parquet(params.paths.raw, index=False)
+
+    code = main(["--params", str(_write_params_file(params, tmp_path)), "validate"])
+
+    assert code == 3
+    err = capsys.readouterr().err
+    assert err.startswith("mlloop validate: error: "), err
+    assert "'contract'" in err and "Traceback" not in err, err
+
+
+def test_missing_input_exits_4_naming_the_stage_to_run(
+    params: Params, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--params", str(_write_params_file(params, tmp_path)), "train"])
+
+    assert code == 4
+    err = capsys.readouterr().err
+    assert err.startswith("mlloop train: error: "), err
+    assert str(params.paths.train) in err and "'split' stage" in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+
+
+def test_missing_params_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["--params", str(tmp_path / "absent.yaml"), "ingest"])
+
+    assert code == 2
+    assert "absent.yaml: file not found" in capsys.readouterr().err
+
+
+def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["deploy"])
+
+    assert exited.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err

@@ -1,0 +1,162 @@
+"""params.yaml is loaded into typed, frozen objects; every mistake fails at load time, naming the field."""
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from mlloop.config import Params, load_params
+from mlloop.errors import ConfigError
+
+PARAMS_FILE = Path(__file__).parents[2] / "params.yaml"
+
+Mapping = dict[str, Any]
+
+
+def _real_params_mapping() -> Mapping:
+    loaded = yaml.safe_load(PARAMS_FILE.read_text())
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def _write_params(directory: Path, change: Callable[[Mapping], None]) -> Path:
+    """Write the real params.yaml, changed in place by `change`, into `directory`."""
+    document = _real_params_mapping()
+    change(document)
+    path = directory / "params.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_real_params_file_loads_into_typed_objects_holding_every_value() -> None:
+    # when
+    params = load_params(PARAMS_FILE)
+
+    # then
+    assert isinstance(params, Params)
+    assert isinstance(params.paths.raw, Path), "paths must be Path objects, not strings"
+    assert params.model_dump(mode="json") == _real_params_mapping(), "load must neither drop nor add values"
+
+
+def test_params_are_frozen() -> None:
+    params = load_params(PARAMS_FILE)
+
+    with pytest.raises(ValueError, match="frozen"):
+        params.train.threshold = 0.9
+
+
+def test_unknown_key_is_rejected_with_its_dotted_field_name(tmp_path: Path) -> None:
+    # given: a typo in a nested key
+    path = _write_params(tmp_path, lambda document: document["train"].update(treshold=0.4))
+
+    # when / then
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert "train.treshold" in message, message
+    assert str(path) in message, "the message must name the file"
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "bad_value", "field"),
+    [
+        ("split", "seed", "forty-two", "split.seed"),
+        ("split", "test_size", "a fifth", "split.test_size"),
+        ("train", "estimator", "xgboost", "train.estimator"),
+        ("train", "hyperparameters", ["learning_rate"], "train.hyperparameters"),
+    ],
+)
+def test_wrong_type_is_rejected_naming_the_field_and_the_bad_value(
+    tmp_path: Path, section: str, key: str, bad_value: object, field: str
+) -> None:
+    path = _write_params(tmp_path, lambda document: document[section].update({key: bad_value}))
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert field in message, message
+    assert repr(bad_value) in message, f"the bad value {bad_value!r} must be quoted: {message}"
+
+
+def test_nested_wrong_type_is_rejected_with_the_full_dotted_path(tmp_path: Path) -> None:
+    path = _write_params(tmp_path, lambda document: document["evaluate"]["latency"].update(batch_rows="many"))
+
+    with pytest.raises(ConfigError, match=r"evaluate\.latency\.batch_rows: .*'many'"):
+        load_params(path)
+
+
+@pytest.mark.parametrize("threshold", [0, 1, -0.1, 1.5])
+def test_threshold_outside_the_open_unit_interval_is_rejected(tmp_path: Path, threshold: float) -> None:
+    path = _write_params(tmp_path, lambda document: document["train"].update(threshold=threshold))
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert "train.threshold" in message, message
+    assert repr(threshold) in message, message
+
+
+def test_missing_section_is_rejected_by_name(tmp_path: Path) -> None:
+    path = _write_params(tmp_path, lambda document: document.pop("split"))
+
+    with pytest.raises(ConfigError, match=r"split: Field required"):
+        load_params(path)
+
+
+def test_missing_file_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "absent.yaml"
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert str(path) in message, message
+    assert "not found" in message, message
+
+
+@pytest.mark.parametrize(
+    ("content", "found"),
+    [("- paths\n- data\n", "list"), ("just a sentence\n", "str"), ("", "NoneType")],
+    ids=["list", "scalar", "empty"],
+)
+def test_yaml_that_is_not_a_mapping_is_a_config_error_naming_the_file(tmp_path: Path, content: str, found: str) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text(content)
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert str(path) in message, message
+    assert "mapping" in message, message
+    assert found in message, f"the message should say what was found instead: {message}"
+
+
+def test_invalid_yaml_is_a_config_error_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "params.yaml"
+    path.write_text("paths: [unclosed\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    assert str(path) in str(raised.value)
+    assert "not valid YAML" in str(raised.value)
+
+
+def _make_directory(path: Path) -> None:
+    path.mkdir()
+
+
+def _write_latin1(path: Path) -> None:
+    path.write_bytes("data:\n  source: donn\xe9es.csv\n".encode("latin-1"))
+
+
+@pytest.mark.parametrize("make_unreadable", [_make_directory, _write_latin1], ids=["directory", "not utf-8"])
+def test_unreadable_params_file_is_a_config_error_naming_the_file(
+    tmp_path: Path, make_unreadable: Callable[[Path], None]
+) -> None:
+    path = tmp_path / "params.yaml"
+    make_unreadable(path)
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    assert str(path) in str(raised.value)
