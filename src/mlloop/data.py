@@ -1,5 +1,5 @@
 """The data stages' logic: read the source table, check it against the feature schema,
-and split it. Pure functions on DataFrames; the stages module does the file I/O.
+and split it. Pure functions on DataFrames; the stages package does the file I/O.
 """
 
 import contextlib
