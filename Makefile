@@ -19,8 +19,13 @@ export UV_COMPILE_BYTECODE := 1
 
 # Set to move the local DVC remote elsewhere, e.g. `make run DVC_REMOTE_URL=/srv/dvc-store`.
 DVC_REMOTE_URL ?=
+# The git ref a pull request is compared with; empty means params.yaml `report.baseline`.
+BASELINE ?=
+BASELINE_FLAG := $(if $(BASELINE),--baseline $(BASELINE))
+# Where `mlloop report` writes, read from params.yaml so the path is declared once.
+REPORT := $(shell sed -n 's/^  pr_report: *//p' params.yaml)/report.md
 
-.PHONY: help install run repro pull push remote metrics test lint format bench
+.PHONY: help install run repro pull push remote metrics report gate comment summary test lint format bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +59,18 @@ endif
 
 metrics: $(ENVIRONMENT) ## print the metrics table
 	dvc metrics show
+
+report: $(ENVIRONMENT) ## write the PR report comparing the workspace with BASELINE (default: main)
+	mlloop report $(BASELINE_FLAG)
+
+gate: $(ENVIRONMENT) ## the quality gate against BASELINE; exits 5 listing every broken rule
+	mlloop gate $(BASELINE_FLAG)
+
+comment: ## post or update the one sticky PR comment with the report (CML, in GitHub Actions)
+	cml comment update --target=pr --watermark-title="mlloop model report" $(REPORT)
+
+summary: ## append the report to the GitHub Actions job summary
+	cat $(REPORT) >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"
 
 test: $(ENVIRONMENT) ## lint and format check, then the whole test suite
 	ruff check .

@@ -1,4 +1,4 @@
-"""The single command line entry point: one subcommand per pipeline stage.
+"""The single command line entry point: one subcommand per pipeline stage, plus `report` and `gate`.
 
 User errors (MlloopError) become a message on stderr, one line per problem, and the exit
 code documented in mlloop.errors; anything else is a bug and keeps its traceback.
@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from mlloop import review
 from mlloop.config import DEFAULT_PARAMS_FILE, Params, load_params
 from mlloop.errors import MlloopError
 from mlloop.stages import evaluate, ingest, split, train, validate
@@ -22,26 +23,52 @@ STAGES: dict[str, tuple[Callable[[Params], None], str]] = {
 }
 
 
+REVIEW_HELP = {
+    "report": "compare this workspace with a baseline ref and write the pull-request report",
+    "gate": "check the quality gate against a baseline ref (exit 5 when a rule fails)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser, with a subcommand per stage."""
+    """The argument parser: a subcommand per stage, plus the pull-request commands."""
     parser = argparse.ArgumentParser(
         prog="mlloop",
-        description="Run the stages of the ML pipeline; dvc.yaml calls these subcommands.",
-        epilog="exit codes: 0 ok, 1 internal error, 2 bad configuration, 3 data broke the schema, 4 unreadable input",
+        description="Run the stages of the ML pipeline (dvc.yaml calls them) and review a pull request.",
+        epilog="exit codes: 0 ok, 1 internal error, 2 bad configuration, 3 data broke the schema, "
+        "4 unreadable input or pipeline not reproduced, 5 quality gate failed",
     )
     parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS_FILE, help="params file (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in STAGES.items():
         commands.add_parser(name, help=help_text, description=help_text)
+    for name, help_text in REVIEW_HELP.items():
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        command.add_argument(
+            "--baseline",
+            metavar="REF",
+            help="git ref to compare with (default: params report.baseline; origin/REF is preferred when it exists)",
+        )
+        if name == "report":
+            command.add_argument("--out", type=Path, help="report directory (default: params paths.pr_report)")
     return parser
+
+
+def _run(arguments: argparse.Namespace) -> None:
+    params = load_params(arguments.params)
+    if arguments.command == "report":
+        review.run_report(params, arguments.baseline, arguments.out)
+    elif arguments.command == "gate":
+        review.run_gate(params, arguments.baseline)
+    else:
+        run, _ = STAGES[arguments.command]
+        run(params)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand and return its exit code."""
     arguments = build_parser().parse_args(argv)
-    run, _ = STAGES[arguments.command]
     try:
-        run(load_params(arguments.params))
+        _run(arguments)
     except MlloopError as error:
         print(f"mlloop {arguments.command}: error: {error}", file=sys.stderr)
         return error.exit_code

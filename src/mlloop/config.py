@@ -40,6 +40,7 @@ class Paths(Frozen):
     predictions: FilePath
     plot_data: FilePath
     plots: FilePath
+    pr_report: FilePath
 
 
 class DataParams(Frozen):
@@ -90,6 +91,36 @@ class EvaluateParams(Frozen):
     latency: LatencyParams
 
 
+MetricName = Literal["roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "log_loss", "brier"]
+
+
+class BootstrapParams(Frozen):
+    """Paired bootstrap of PR-minus-baseline metric differences on the shared test set."""
+
+    metrics: list[MetricName] = Field(min_length=1)
+    resamples: int = Field(ge=100)
+    confidence: float = Field(gt=0, lt=1)
+    seed: int
+
+
+class ReportParams(Frozen):
+    """The pull-request report: what to compare against and how to draw it."""
+
+    baseline: str = Field(min_length=1)
+    charts: Literal["mermaid", "png"]
+    chart_points: int = Field(ge=2)
+    bootstrap: BootstrapParams
+
+
+class GateParams(Frozen):
+    """The quality gate: every rule a model must pass to merge."""
+
+    worst_acceptable: dict[MetricName, float]
+    max_regression: dict[MetricName, float]
+    max_single_row_latency_ms: float = Field(gt=0)
+    max_model_size_bytes: int = Field(gt=0)
+
+
 class Params(Frozen):
     """The whole of params.yaml."""
 
@@ -98,6 +129,8 @@ class Params(Frozen):
     split: SplitParams
     train: TrainParams
     evaluate: EvaluateParams
+    report: ReportParams
+    gate: GateParams
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:

@@ -6,7 +6,8 @@ Exit codes:
     1  unexpected internal error (a bug: the traceback is shown)
     2  bad configuration: params.yaml or the schema file
     3  the data broke a schema rule
-    4  the data source or an input file cannot be read
+    4  the data source or an input file cannot be read, or the pipeline was not reproduced
+    5  the quality gate failed (a verdict, not a crash: every violated rule is printed)
 """
 
 
@@ -32,3 +33,9 @@ class SourceError(MlloopError):
     """A data source or stage input cannot be found or read."""
 
     exit_code = 4
+
+
+class GateFailedError(MlloopError):
+    """The model broke at least one quality-gate rule."""
+
+    exit_code = 5

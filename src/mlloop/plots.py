@@ -1,6 +1,7 @@
-"""PNG renderings of the evaluate stage's curve data, for reports that cannot draw DVC plots."""
+"""PNG renderings of curve data: the evaluate stage's plots, and baseline-vs-PR plots for the report."""
 
 import itertools
+from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
@@ -9,6 +10,7 @@ matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 FIGURE_SIZE = (5.0, 4.0)
@@ -31,15 +33,19 @@ def _line(points: pd.DataFrame, x: str, y: str, title: str, path: Path, diagonal
     _save(figure, path)
 
 
-def _confusion(rows: pd.DataFrame, path: Path) -> None:
+def _draw_confusion(axes: Axes, rows: pd.DataFrame, title: str) -> None:
     counts = pd.crosstab(rows["actual"], rows["predicted"])
-    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
     axes.imshow(counts.to_numpy(), cmap="Blues")
     axes.set_xticks(range(len(counts.columns)), labels=list(counts.columns))
     axes.set_yticks(range(len(counts.index)), labels=list(counts.index))
     for row, column in itertools.product(range(counts.shape[0]), range(counts.shape[1])):
         axes.text(column, row, str(counts.iat[row, column]), ha="center", va="center")
-    axes.set(xlabel="predicted", ylabel="actual", title="Confusion matrix")
+    axes.set(xlabel="predicted", ylabel="actual", title=title)
+
+
+def _confusion(rows: pd.DataFrame, path: Path) -> None:
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    _draw_confusion(axes, rows, "Confusion matrix")
     _save(figure, path)
 
 
@@ -73,3 +79,46 @@ def render_plots(curves: dict[str, pd.DataFrame], directory: Path) -> None:
     )
     _confusion(curves["confusion"], directory / "confusion_matrix.png")
     _importance(curves["importance"], directory / "feature_importance.png")
+
+
+def _overlay(
+    sides: Mapping[str, pd.DataFrame], labels: Mapping[str, str], x: str, y: str, title: str, path: Path
+) -> None:
+    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    for side, points in sides.items():
+        axes.plot(points[x], points[y], label=labels[side])
+    axes.set(xlabel=x, ylabel=y, title=title, xlim=(0, 1), ylim=(0, 1.02))
+    axes.legend()
+    _save(figure, path)
+
+
+def _confusions(sides: Mapping[str, pd.DataFrame], labels: Mapping[str, str], path: Path) -> None:
+    figure, panes = plt.subplots(1, len(sides), figsize=(FIGURE_SIZE[0] * len(sides), FIGURE_SIZE[1]), squeeze=False)
+    for axes, (side, rows) in zip(panes[0], sides.items(), strict=True):
+        _draw_confusion(axes, rows, f"Confusion matrix: {labels[side]}")
+    _save(figure, path)
+
+
+COMPARISON_FILES = {
+    "ROC": "compare_roc.png",
+    "Precision-recall": "compare_precision_recall.png",
+    "Confusion matrices": "compare_confusion.png",
+}
+"""Chart title → file name of the baseline-vs-PR PNGs, as the report links them."""
+
+
+def render_comparison(
+    curves: Mapping[str, Mapping[str, pd.DataFrame]], labels: Mapping[str, str], directory: Path
+) -> None:
+    """Baseline-vs-PR PNGs for the report: ROC and PR curves overlaid, confusion matrices side by side."""
+    directory.mkdir(parents=True, exist_ok=True)
+    _overlay(curves["roc"], labels, "fpr", "tpr", "ROC curve", directory / COMPARISON_FILES["ROC"])
+    _overlay(
+        curves["precision_recall"],
+        labels,
+        "recall",
+        "precision",
+        "Precision-recall curve",
+        directory / COMPARISON_FILES["Precision-recall"],
+    )
+    _confusions(curves["confusion"], labels, directory / COMPARISON_FILES["Confusion matrices"])

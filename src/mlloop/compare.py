@@ -1,0 +1,157 @@
+"""Compare a pull request's model with its baseline: metric deltas with their direction,
+the params and stages that changed, and a paired bootstrap of the metric differences.
+Pure functions; the review module gathers their inputs from git and DVC.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
+
+LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
+"""Every other metric in metrics.json is better when higher."""
+
+Verdict = Literal["better", "worse", "unchanged", "new", "removed"]
+
+SCORE_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
+    "roc_auc": lambda label, probability: float(roc_auc_score(label, probability)),
+    "average_precision": lambda label, probability: float(average_precision_score(label, probability)),
+    "log_loss": lambda label, probability: float(log_loss(label, probability, labels=[0, 1])),
+    "brier": lambda label, probability: float(brier_score_loss(label, probability)),
+}
+"""Threshold-free metrics that can be recomputed on a bootstrap resample of predictions."""
+
+
+def improvement(metric: str, delta: float) -> float:
+    """The delta signed so that positive always means the PR is better."""
+    return -delta if metric in LOWER_IS_BETTER else delta
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    """One metric, before and after."""
+
+    metric: str
+    baseline: float | None
+    pull_request: float | None
+
+    @property
+    def delta(self) -> float | None:
+        """PR minus baseline, when both exist."""
+        if self.baseline is None or self.pull_request is None:
+            return None
+        return self.pull_request - self.baseline
+
+    @property
+    def verdict(self) -> Verdict:
+        """Better or worse in the metric's own direction."""
+        if self.baseline is None:
+            return "new"
+        if self.pull_request is None:
+            return "removed"
+        signed = improvement(self.metric, self.pull_request - self.baseline)
+        return "better" if signed > 0 else "worse" if signed < 0 else "unchanged"
+
+
+def compare_metrics(baseline: Mapping[str, float], pull_request: Mapping[str, float]) -> list[MetricRow]:
+    """One row per metric in either side, in the PR's order, then any the PR dropped."""
+    names = [*pull_request, *(name for name in baseline if name not in pull_request)]
+    return [MetricRow(name, baseline.get(name), pull_request.get(name)) for name in names]
+
+
+def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as dotted keys, so a params diff can name exactly what changed."""
+    flat: dict[str, Any] = {}
+    for key, value in document.items():
+        dotted = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat |= flatten(value, f"{dotted}.")
+        else:
+            flat[dotted] = value
+    return flat
+
+
+@dataclass(frozen=True)
+class ParamChange:
+    """One params key whose value differs; None on a side means the key is absent there."""
+
+    key: str
+    baseline: Any
+    pull_request: Any
+
+
+def params_diff(baseline: Mapping[str, Any], pull_request: Mapping[str, Any]) -> list[ParamChange]:
+    """Only the keys whose values changed, were added or were removed, sorted by key."""
+    before, after = flatten(baseline), flatten(pull_request)
+    return [
+        ParamChange(key, before.get(key), after.get(key))
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    ]
+
+
+def changed_stages(baseline_lock: Mapping[str, Any], pull_request_lock: Mapping[str, Any]) -> list[str]:
+    """Stages whose recorded command, dependencies, params or outputs differ between two dvc.lock files."""
+    before = baseline_lock.get("stages", {})
+    after = pull_request_lock.get("stages", {})
+    return [name for name in [*after, *(n for n in before if n not in after)] if before.get(name) != after.get(name)]
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """The observed PR-minus-baseline difference and its bootstrap confidence interval."""
+
+    metric: str
+    observed_delta: float
+    low: float
+    high: float
+    confidence: float
+    resamples: int
+
+    @property
+    def significant(self) -> bool:
+        """True when the interval excludes zero: the difference is unlikely to be resampling noise."""
+        return self.low > 0 or self.high < 0
+
+
+def paired_bootstrap(
+    label: np.ndarray,
+    baseline_probability: np.ndarray,
+    pull_request_probability: np.ndarray,
+    metric: str,
+    resamples: int,
+    confidence: float,
+    seed: int,
+) -> BootstrapResult:
+    """Resample test rows with replacement and recompute both models' metric on the same rows.
+
+    Pairing (the same rows for both models) cancels the noise that comes from which
+    customers happen to be in the test set, so the interval measures the models' difference.
+    """
+    score = SCORE_FUNCTIONS[metric]
+    generator = np.random.default_rng(seed)
+    size = len(label)
+    deltas = []
+    for _ in range(resamples):
+        rows = generator.integers(0, size, size)
+        resampled_label = label[rows]
+        if resampled_label.min() == resampled_label.max():
+            continue  # a one-class resample has no ranking metric; skip it rather than bias the interval
+        deltas.append(
+            score(resampled_label, pull_request_probability[rows]) - score(resampled_label, baseline_probability[rows])
+        )
+    tail = (1 - confidence) / 2
+    low, high = np.quantile(deltas, [tail, 1 - tail])
+    observed = score(label, pull_request_probability) - score(label, baseline_probability)
+    return BootstrapResult(metric, observed, float(low), float(high), confidence, len(deltas))
+
+
+def paired_predictions(baseline: pd.DataFrame, pull_request: pd.DataFrame, id_column: str) -> pd.DataFrame:
+    """Rows scored by both models, matched by id; the label comes from the PR's test set."""
+    merged = pull_request.merge(
+        baseline[[id_column, "churn_probability"]], on=id_column, suffixes=("", "_baseline"), validate="one_to_one"
+    )
+    return merged.rename(columns={"churn_probability": "pull_request", "churn_probability_baseline": "baseline"})

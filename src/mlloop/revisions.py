@@ -1,0 +1,78 @@
+"""Reading the baseline from git and DVC: resolve a ref, read committed files at it, and get
+its DVC outputs from the cache or remote, or by reproducing it in a temporary worktree.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import dvc.api
+from dvc.exceptions import DvcException
+from dvc.repo import Repo
+
+from mlloop.errors import SourceError
+
+
+def _git(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, check=False)
+
+
+def resolve(ref: str) -> str | None:
+    """The commit SHA of `ref`, preferring `origin/<ref>` (what CI checks out); None if neither exists."""
+    candidates = [ref] if ref.startswith("origin/") else [f"origin/{ref}", ref]
+    for candidate in candidates:
+        result = _git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
+        if result.returncode == 0:
+            return result.stdout.decode().strip()
+    return None
+
+
+def head() -> str:
+    """The SHA of the checked-out commit (the PR head in CI)."""
+    result = _git("rev-parse", "HEAD")
+    if result.returncode != 0:
+        raise SourceError(f"not a git repository with a commit: {result.stderr.decode().strip()}")
+    return result.stdout.decode().strip()
+
+
+def read_at(sha: str, path: Path) -> bytes | None:
+    """A git-tracked file's content at a commit, or None when it is not there."""
+    result = _git("show", f"{sha}:./{path.as_posix()}")
+    return result.stdout if result.returncode == 0 else None
+
+
+def _reproduce_in_worktree(sha: str, path: Path) -> bytes:
+    """Check the commit out beside this one and `dvc repro` it with its own code, into the shared cache.
+
+    Sharing the cache stores the baseline's outputs there, so the next report finds them at once.
+    """
+    with tempfile.TemporaryDirectory(prefix="mlloop-baseline-") as scratch:
+        worktree = Path(scratch) / "baseline"
+        added = _git("worktree", "add", "--detach", str(worktree), sha)
+        if added.returncode != 0:
+            raise SourceError(f"cannot check out baseline {sha[:12]}: {added.stderr.decode().strip()}")
+        try:
+            environment = os.environ | {"PYTHONPATH": str(worktree / "src")}  # run the baseline's own code
+            with Repo() as repository:
+                cache = str(repository.cache.local_cache_dir)
+            dvc = [sys.executable, "-m", "dvc"]
+            commands = [[*dvc, "config", "--local", "cache.dir", cache], [*dvc, "repro", "--quiet"]]
+            for command in commands:
+                result = subprocess.run(command, cwd=worktree, env=environment, capture_output=True, text=True)
+                if result.returncode != 0:
+                    raise SourceError(f"reproducing baseline {sha[:12]} failed: {result.stderr.strip()[-2000:]}")
+            return (worktree / path).read_bytes()
+        finally:
+            _git("worktree", "remove", "--force", str(worktree))
+
+
+def dvc_output_at(sha: str, path: Path) -> bytes:
+    """A DVC output of a commit: from the cache or the remote, else by reproducing that commit."""
+    try:
+        with dvc.api.open(path.as_posix(), rev=sha, mode="rb") as stream:
+            content: bytes = stream.read()
+            return content
+    except DvcException:
+        return _reproduce_in_worktree(sha, path)
