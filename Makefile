@@ -23,7 +23,7 @@ DVC_REMOTE_URL ?=
 BASELINE ?=
 BASELINE_FLAG := $(if $(BASELINE),--baseline $(BASELINE))
 # Where `mlloop report` writes, read from params.yaml so the path is declared once.
-REPORT := $(shell sed -n 's/^  pr_report: *//p' params.yaml)/report.md
+REPORT := $(shell sed -n 's/^  directory: *//p' params.yaml)/report.md
 
 .PHONY: help install run repro pull push remote metrics report gate comment summary test lint format bench
 
@@ -86,5 +86,6 @@ format: $(ENVIRONMENT) ## apply ruff's fixes and formatting
 	ruff check --fix .
 	ruff format .
 
-bench: $(ENVIRONMENT) ## run the pipeline benchmarks (slow; results go in bench/README.md)
+bench: $(ENVIRONMENT) ## run the pipeline and PR-loop benchmarks (slow; results go in bench/README.md)
 	python bench/pipeline.py
+	python bench/pr_loop.py

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
             help="git ref to compare with (default: params report.baseline; origin/REF is preferred when it exists)",
         )
         if name == "report":
-            command.add_argument("--out", type=Path, help="report directory (default: params paths.pr_report)")
+            command.add_argument("--out", type=Path, help="report directory (default: params report.directory)")
     return parser
 
 

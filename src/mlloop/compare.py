@@ -74,9 +74,19 @@ def flatten(document: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+class Absent:
+    """Marks a params key missing on one side, as distinct from a key set to null."""
+
+    def __repr__(self) -> str:
+        return "(absent)"
+
+
+ABSENT = Absent()
+
+
 @dataclass(frozen=True)
 class ParamChange:
-    """One params key whose value differs; None on a side means the key is absent there."""
+    """One params key whose value differs; ABSENT on a side means the key is not there."""
 
     key: str
     baseline: Any
@@ -87,9 +97,9 @@ def params_diff(baseline: Mapping[str, Any], pull_request: Mapping[str, Any]) ->
     """Only the keys whose values changed, were added or were removed, sorted by key."""
     before, after = flatten(baseline), flatten(pull_request)
     return [
-        ParamChange(key, before.get(key), after.get(key))
+        ParamChange(key, before.get(key, ABSENT), after.get(key, ABSENT))
         for key in sorted(before.keys() | after.keys())
-        if before.get(key) != after.get(key)
+        if before.get(key, ABSENT) != after.get(key, ABSENT)
     ]
 
 
@@ -143,6 +153,8 @@ def paired_bootstrap(
         deltas.append(
             score(resampled_label, pull_request_probability[rows]) - score(resampled_label, baseline_probability[rows])
         )
+    if not deltas:
+        raise ValueError("every bootstrap resample held a single class; the test set is too small or one-sided")
     tail = (1 - confidence) / 2
     low, high = np.quantile(deltas, [tail, 1 - tail])
     observed = score(label, pull_request_probability) - score(label, baseline_probability)

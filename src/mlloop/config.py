@@ -40,7 +40,6 @@ class Paths(Frozen):
     predictions: FilePath
     plot_data: FilePath
     plots: FilePath
-    pr_report: FilePath
 
 
 class DataParams(Frozen):
@@ -104,8 +103,9 @@ class BootstrapParams(Frozen):
 
 
 class ReportParams(Frozen):
-    """The pull-request report: what to compare against and how to draw it."""
+    """The pull-request report: where it goes, what to compare against and how to draw it."""
 
+    directory: FilePath
     baseline: str = Field(min_length=1)
     charts: Literal["mermaid", "png"]
     chart_points: int = Field(ge=2)

@@ -22,7 +22,7 @@ class RuleResult:
     def describe(self) -> str:
         """'PASS rule: value (limit)' with the numbers."""
         value = self.value + 0.0  # turns -0.0 into 0.0
-        return f"{'PASS' if self.passed else 'FAIL'} {self.rule}: {value:.6g} (limit {self.limit:.6g})"
+        return f"{'PASS' if self.passed else 'FAIL'} {self.rule}: {value:.10g} (limit {self.limit:.10g})"
 
 
 @dataclass(frozen=True)
@@ -43,14 +43,18 @@ class GateVerdict:
         return [rule for rule in self.rules if not rule.passed]
 
 
+TOLERANCE = 1e-12
+"""Slack for float rounding: 0.85 - 0.84 is 0.010000000000000009, which must still meet a 0.01 limit."""
+
+
 def _at_most(rule: str, value: float, limit: float) -> RuleResult:
-    return RuleResult(f"{rule} <= {limit:g}", value, limit, value <= limit)
+    return RuleResult(f"{rule} <= {limit:.10g}", value, limit, value <= limit + TOLERANCE)
 
 
 def _absolute(metric: str, value: float, worst: float) -> RuleResult:
     if metric in LOWER_IS_BETTER:
         return _at_most(metric, value, worst)
-    return RuleResult(f"{metric} >= {worst:g}", value, worst, value >= worst)
+    return RuleResult(f"{metric} >= {worst:.10g}", value, worst, value >= worst - TOLERANCE)
 
 
 def evaluate_gate(

@@ -38,8 +38,11 @@ def _draw_confusion(axes: Axes, rows: pd.DataFrame, title: str) -> None:
     axes.imshow(counts.to_numpy(), cmap="Blues")
     axes.set_xticks(range(len(counts.columns)), labels=list(counts.columns))
     axes.set_yticks(range(len(counts.index)), labels=list(counts.index))
+    darkest = counts.to_numpy().max()
     for row, column in itertools.product(range(counts.shape[0]), range(counts.shape[1])):
-        axes.text(column, row, str(counts.iat[row, column]), ha="center", va="center")
+        count = counts.iat[row, column]
+        colour = "white" if count > darkest / 2 else "black"  # readable on dark and light cells
+        axes.text(column, row, str(count), ha="center", va="center", color=colour)
     axes.set(xlabel="predicted", ylabel="actual", title=title)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlloop.compare import BootstrapResult, MetricRow, ParamChange
+from mlloop.compare import ABSENT, BootstrapResult, MetricRow, ParamChange
 from mlloop.gate import GateVerdict
 
 MARKERS = {"better": "🟢 better", "worse": "🔴 worse", "unchanged": "⚪ same", "new": "🆕 new", "removed": "➖ removed"}
@@ -106,7 +106,7 @@ def _bootstrap_section(content: ReportContent) -> list[str]:
 
 
 def _param(value: Any) -> str:
-    return "(absent)" if value is None else f"`{value}`"
+    return repr(value) if value is ABSENT else f"`{value}`"
 
 
 def _changes_section(content: ReportContent) -> list[str]:
@@ -216,7 +216,7 @@ def render(content: ReportContent) -> str:
     """The whole report as GitHub-flavoured Markdown."""
     sections = [
         [f"## Model report: {_short(content.pull_request)} vs {_short(content.baseline)}", ""],
-        [*(f"> {note}" for note in content.notes), ""] if content.notes else [],
+        [line for note in content.notes for line in (f"> {note}", "")],
         _gate_section(content.verdict),
         _metrics_section(content),
         _bootstrap_section(content),

@@ -50,14 +50,30 @@ def _read(path: Path) -> bytes | None:
     return path.read_bytes() if path.exists() else None
 
 
+def _differs(change: Any) -> bool:
+    """True for any recorded difference except an output that is only absent from the DVC cache."""
+    if isinstance(change, dict):
+        return any(_differs(value) for value in change.values())
+    return bool(change != "not in cache")
+
+
+def _out_of_date(status: dict[str, list[Any]]) -> list[str]:
+    """Stages whose command, code, data or params differ from dvc.lock.
+
+    An output that is only missing from the DVC cache (a fresh runner) still matches the lock,
+    so it does not count.
+    """
+    return sorted(stage for stage, changes in status.items() if any(_differs(change) for change in changes))
+
+
 def ensure_reproduced(params: Params) -> None:
     """Refuse to compare stale or missing outputs: the numbers would not describe this code."""
     if not params.paths.metrics.exists():
         raise SourceError(f"{params.paths.metrics} is missing: the pipeline was not reproduced; run `make repro`")
     with Repo() as repository:
-        stale = repository.status()
+        stale = _out_of_date(repository.status())
     if stale:
-        raise SourceError(f"the pipeline was not reproduced: stages {sorted(stale)} are out of date; run `make repro`")
+        raise SourceError(f"the pipeline was not reproduced: stages {stale} are out of date; run `make repro`")
 
 
 def _snapshot(read: Any, params: Params) -> Snapshot:
@@ -170,7 +186,7 @@ def _write(out: Path, text: str, curves: dict[str, dict[str, pd.DataFrame]], lab
 def run_report(params: Params, baseline_ref: str | None, out: Path | None) -> None:
     """Write <out>/report.md (and comparison PNGs): this workspace against the baseline."""
     ref = baseline_ref or params.report.baseline
-    out = out or params.paths.pr_report
+    out = out or params.report.directory
     try:
         workspace = workspace_snapshot(params)
     except SourceError as error:
