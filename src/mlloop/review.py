@@ -159,18 +159,21 @@ def _bootstrap(params: Params, baseline: Baseline) -> tuple[list[compare.Bootstr
         return [], 0, ["Significance not computed: the two models share no test customers (did the split change?)."]
     settings = params.report.bootstrap
     label = paired["label"].to_numpy()
-    results = [
-        compare.paired_bootstrap(
-            label,
-            paired["baseline"].to_numpy(dtype=np.float64),
-            paired["pull_request"].to_numpy(dtype=np.float64),
-            metric,
-            settings.resamples,
-            settings.confidence,
-            settings.seed,
-        )
-        for metric in settings.metrics
-    ]
+    try:
+        results = [
+            compare.paired_bootstrap(
+                label,
+                paired["baseline"].to_numpy(dtype=np.float64),
+                paired["pull_request"].to_numpy(dtype=np.float64),
+                metric,
+                settings.resamples,
+                settings.confidence,
+                settings.seed,
+            )
+            for metric in settings.metrics
+        ]
+    except ValueError as error:
+        return [], 0, [f"Significance not computed: {error}."]
     return results, len(paired), []
 
 

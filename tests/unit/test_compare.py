@@ -337,3 +337,11 @@ def test_bootstrap_skips_resamples_that_hold_one_class_only() -> None:
 
     assert 0 < result.resamples < 100, "one-class resamples are skipped, not scored"
     assert math.isfinite(result.low) and math.isfinite(result.high)
+
+
+def test_bootstrap_of_a_single_class_test_set_is_a_clear_error_not_an_index_error() -> None:
+    label = np.ones(10, dtype=np.int64)
+    probability = np.linspace(0.1, 0.9, 10)
+
+    with pytest.raises(ValueError, match="single class"):
+        paired_bootstrap(label, probability, probability, "roc_auc", resamples=100, confidence=0.95, seed=0)
