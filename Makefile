@@ -22,10 +22,15 @@ DVC_REMOTE_URL ?=
 # The git ref a pull request is compared with; empty means params.yaml `report.baseline`.
 BASELINE ?=
 BASELINE_FLAG := $(if $(BASELINE),--baseline $(BASELINE))
+# The service's bento name and the port `make serve` listens on.
+SERVICE := churn_service
+PORT ?= 3000
+# A bento is versioned by its commit; a build from uncommitted changes says so.
+BENTO_VERSION = $(shell git describe --always --dirty=-dirty --abbrev=12)
 # Where `mlloop report` writes, read from params.yaml so the path is declared once.
 REPORT := $(shell sed -n 's/^  directory: *//p' params.yaml)/report.md
 
-.PHONY: help install run repro pull push remote metrics report gate comment summary test lint format bench
+.PHONY: help install run repro pull push remote metrics report gate comment summary bento serve test lint format bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -71,6 +76,16 @@ comment: ## post or update the one sticky PR comment with the report (CML, in Gi
 
 summary: ## append the report to the GitHub Actions job summary
 	cat $(REPORT) >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"
+
+bento: $(ENVIRONMENT) ## import models/model.joblib into the BentoML store and build the bento, versioned by commit
+	@mkdir -p build
+	uv export --frozen --no-dev --no-emit-project --no-hashes --quiet --output-file build/requirements.txt
+	mlloop import-model
+	-bentoml delete --yes $(SERVICE):$(BENTO_VERSION) 2>/dev/null
+	bentoml build --bentofile bento/bentofile.yaml --version $(BENTO_VERSION) .
+
+serve: $(ENVIRONMENT) ## serve the latest built bento on localhost:$(PORT)
+	bentoml serve $(SERVICE):latest --host 127.0.0.1 --port $(PORT)
 
 test: $(ENVIRONMENT) ## lint and format check, then the whole test suite
 	ruff check .

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mlloop import review
+from mlloop import review, serving
 from mlloop.config import DEFAULT_PARAMS_FILE, Params, load_params
 from mlloop.errors import MlloopError
 from mlloop.stages import evaluate, ingest, split, train, validate
@@ -41,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, help_text) in STAGES.items():
         commands.add_parser(name, help=help_text, description=help_text)
+    help_text = "copy the trained model into the BentoML model store, labelled with commit and metrics"
+    commands.add_parser("import-model", help=help_text, description=help_text)
     for name, help_text in REVIEW_HELP.items():
         command = commands.add_parser(name, help=help_text, description=help_text)
         command.add_argument(
@@ -55,7 +57,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(arguments: argparse.Namespace) -> None:
     params = load_params(arguments.params)
-    if arguments.command == "report":
+    if arguments.command == "import-model":
+        print(serving.import_model(params))
+    elif arguments.command == "report":
         review.run_report(params, arguments.baseline, arguments.out)
     elif arguments.command == "gate":
         review.run_gate(params, arguments.baseline)

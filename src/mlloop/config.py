@@ -121,6 +121,12 @@ class GateParams(Frozen):
     max_model_size_bytes: int = Field(gt=0)
 
 
+class ServeParams(Frozen):
+    """The prediction service."""
+
+    max_batch_size: int = Field(ge=1)
+
+
 class Params(Frozen):
     """The whole of params.yaml."""
 
@@ -131,6 +137,7 @@ class Params(Frozen):
     evaluate: EvaluateParams
     report: ReportParams
     gate: GateParams
+    serve: ServeParams
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:

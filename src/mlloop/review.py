@@ -22,7 +22,6 @@ from mlloop.schema import load_schema
 from mlloop.stages.evaluate import CURVE_FILES
 
 COMPARED_CURVES = ("roc", "precision_recall", "confusion")
-DVC_LOCK = Path("dvc.lock")
 REPORT_FILE = "report.md"
 
 
@@ -84,7 +83,7 @@ def _snapshot(read: Any, params: Params) -> Snapshot:
         content = read(paths.plot_data / CURVE_FILES[name])
         if content is not None:
             curves[name] = pd.read_csv(BytesIO(content))
-    raw_params, raw_lock = read(DEFAULT_PARAMS_FILE), read(DVC_LOCK)
+    raw_params, raw_lock = read(DEFAULT_PARAMS_FILE), read(revisions.DVC_LOCK)
     return Snapshot(
         metrics=_json(read(paths.metrics)),
         performance=_json(read(paths.model_perf)),

@@ -14,6 +14,8 @@ from dvc.repo import Repo
 
 from mlloop.errors import SourceError
 
+DVC_LOCK = Path("dvc.lock")
+
 
 def _git(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, check=False)

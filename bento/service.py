@@ -1,0 +1,62 @@
+"""The churn prediction service.
+
+The request model is generated from the feature schema stored with the model, and the decision
+threshold comes from the model's metadata, so the service cannot disagree with training.
+"""
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import bentoml
+import joblib
+import pandas as pd
+from pydantic import Field
+
+from mlloop.contract import Prediction, customer_model
+from mlloop.schema import FeatureSchema
+from mlloop.serving import METADATA_FILE, MODEL_FILE, MODEL_NAME
+
+MODEL = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
+SCHEMA = FeatureSchema.model_validate(json.loads(Path(MODEL.stored.path_of(METADATA_FILE)).read_text())["schema"])
+Customer = customer_model(SCHEMA)
+MAX_BATCH = int(MODEL.stored.info.metadata["max_batch_size"])
+
+
+@bentoml.service(traffic={"timeout": 30})
+class ChurnService:
+    """One model, loaded once per worker."""
+
+    model = MODEL
+
+    def __init__(self) -> None:
+        # On an instance, BentoML has already resolved the class attribute to the stored model.
+        self.pipeline = joblib.load(self.model.path_of(MODEL_FILE))
+        self.threshold = float(self.model.info.metadata["threshold"])
+        self.version = str(self.model.tag)
+
+    def _predict(self, rows: list[dict[str, Any]]) -> list[Prediction]:
+        features = pd.DataFrame(rows, columns=SCHEMA.feature_names)
+        probabilities = self.pipeline.predict_proba(features)[:, 1]
+        return [
+            Prediction(
+                churn_probability=float(p),
+                churn=bool(p >= self.threshold),
+                threshold=self.threshold,
+                model_version=self.version,
+            )
+            for p in probabilities
+        ]
+
+    @bentoml.api(input_spec=Customer)
+    def predict(self, **customer: Any) -> Prediction:
+        """Churn probability and decision for one customer."""
+        return self._predict([customer])[0]
+
+    @bentoml.api
+    def predict_batch(
+        self,
+        customers: Annotated[list[Customer], Field(min_length=1, max_length=MAX_BATCH)],
+    ) -> list[Prediction]:
+        """Churn probabilities for up to max_batch_size customers in one call."""
+        return self._predict([customer.model_dump() for customer in customers])

@@ -1,0 +1,41 @@
+"""The service's request and response models, generated from the feature schema, so that
+training and serving cannot disagree on a field, a type, a range or a category.
+"""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from mlloop.schema import CategoricalFeature, FeatureSchema, NumericFeature
+
+REQUEST_CONFIG = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True)
+"""Unknown fields, strings for numbers, NaN and infinity are all refused, never coerced."""
+
+
+def _field(feature: NumericFeature | CategoricalFeature) -> tuple[Any, Any]:
+    annotation: Any
+    if isinstance(feature, CategoricalFeature):
+        annotation = Literal[tuple(feature.categories)]
+        constraints: dict[str, Any] = {}
+    else:
+        annotation = int if feature.type == "integer" else float
+        constraints = {"ge": feature.min, "le": feature.max}
+    if feature.max_null_fraction > 0:
+        annotation = annotation | None  # null is allowed, and the model applies the schema's fill rule
+    return annotation, Field(..., description=feature.description or None, **constraints)
+
+
+def customer_model(schema: FeatureSchema) -> type[BaseModel]:
+    """One customer's features: every schema feature is required, nothing else is accepted."""
+    fields: dict[str, Any] = {name: _field(feature) for name, feature in schema.features.items()}
+    model: type[BaseModel] = create_model("Customer", __config__=REQUEST_CONFIG, **fields)
+    return model
+
+
+class Prediction(BaseModel):
+    """The answer for one customer."""
+
+    churn_probability: float = Field(ge=0, le=1, description="probability of the positive class")
+    churn: bool = Field(description="churn_probability >= threshold")
+    threshold: float = Field(description="the decision threshold stored with the model")
+    model_version: str = Field(description="the model's tag in the BentoML store")

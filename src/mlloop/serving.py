@@ -1,0 +1,47 @@
+"""Put the trained model into the BentoML model store, labelled so a running service can be
+traced back to its commit, its DVC-tracked file and its metrics.
+"""
+
+import shutil
+from typing import Any
+
+import bentoml
+import yaml
+
+from mlloop import revisions
+from mlloop.artifacts import require
+from mlloop.config import Params
+from mlloop.files import read_json
+
+MODEL_NAME = "churn"
+"""The model's name in the BentoML store; bento/service.py serves `churn:latest`."""
+HEADLINE_METRICS = ("roc_auc", "average_precision", "f1")
+MODEL_FILE = "model.joblib"
+METADATA_FILE = "model.json"
+
+
+def _dvc_md5(params: Params) -> str:
+    """The model file's hash as dvc.lock records it: the key to fetch it from the DVC remote."""
+    lock = yaml.safe_load(require(revisions.DVC_LOCK, "train").read_text())
+    for stage in lock.get("stages", {}).values():
+        for output in stage.get("outs", []):
+            if output["path"] == params.paths.model.as_posix():
+                return str(output["md5"])
+    return "untracked"
+
+
+def import_model(params: Params) -> str:
+    """Copy models/model.joblib into the store with its metadata; return the new tag."""
+    metadata: dict[str, Any] = read_json(require(params.paths.model_metadata, "train"))
+    metrics: dict[str, float] = read_json(require(params.paths.metrics, "evaluate"))
+    labels = {"git_sha": revisions.head()[:12], "dvc_md5": _dvc_md5(params)} | {
+        name: f"{metrics[name]:.4f}" for name in HEADLINE_METRICS
+    }
+    # Only scalars fit BentoML's metadata; the full model.json (schema included) travels as a file.
+    scalars = {"threshold": metadata["threshold"], "estimator": metadata["estimator"]}
+    with bentoml.models.create(
+        MODEL_NAME, labels=labels, metadata=scalars | {"max_batch_size": params.serve.max_batch_size}
+    ) as model:
+        shutil.copyfile(require(params.paths.model, "train"), model.path_of(MODEL_FILE))
+        shutil.copyfile(params.paths.model_metadata, model.path_of(METADATA_FILE))
+    return str(model.tag)

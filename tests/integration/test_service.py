@@ -1,0 +1,181 @@
+"""The prediction service for real: `make bento` in a temporary copy of the repository, the
+bento served on a free loopback port, and requests sent over HTTP.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlloop.config import load_params
+from mlloop.schema import load_schema
+from tests.integration.repository import copy_repository, run
+
+pytestmark = pytest.mark.integration
+
+STARTUP_SECONDS = 90
+TOLERANCE = 1e-9
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def post(url: str, body: bytes | str, content_type: str = "application/json") -> tuple[int, Any]:
+    """POST and return (status, parsed JSON body or text)."""
+    data = body.encode() if isinstance(body, str) else body
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": content_type}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, text = response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        status, text = error.code, error.read().decode()
+    try:
+        return status, json.loads(text)
+    except json.JSONDecodeError:
+        return status, text
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A reproduced copy of the repository with its bento built into a temporary BENTOML_HOME."""
+    root = tmp_path_factory.mktemp("service")
+    copy_repository(root)
+    run(["dvc", "repro"], root)
+    (root / ".venv").symlink_to(Path(sys.executable).parents[1])
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("BENTOML_HOME", str(root / "bentoml-home"))
+        run(["make", "bento", "-o", ".venv/.synced"], root)
+        yield root
+
+
+@pytest.fixture(scope="module")
+def service(project: Path) -> Iterator[str]:
+    """`make serve` on a free port; yields the base URL and stops the server afterwards."""
+    port = _free_port()
+    log = (project / "serve.log").open("w")
+    server = subprocess.Popen(
+        ["make", "serve", f"PORT={port}", "-o", ".venv/.synced"],
+        cwd=project,
+        env=os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        os.killpg(server.pid, 15)
+        raise AssertionError(f"service did not become ready:\n{(project / 'serve.log').read_text()[-3000:]}")
+    yield url
+    os.killpg(server.pid, 15)
+    server.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def customers(project: Path) -> pd.DataFrame:
+    """Real test-split customers, as the service receives them (JSON nulls for missing values)."""
+    params = load_params(project / "params.yaml")
+    schema = load_schema(project / params.data.schema_file)
+    return pd.read_parquet(project / params.paths.test)[schema.feature_names].head(50)
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [
+        {key: (None if isinstance(value, float) and np.isnan(value) else value) for key, value in row.items()}
+        for row in json.loads(frame.to_json(orient="records"))
+    ]
+
+
+def _in_process(project: Path, frame: pd.DataFrame) -> np.ndarray:
+    model = joblib.load(project / "models" / "model.joblib")
+    return np.asarray(model.predict_proba(frame)[:, 1])
+
+
+def test_single_predictions_equal_the_in_process_model(project: Path, service: str, customers: pd.DataFrame) -> None:
+    expected = _in_process(project, customers)
+    for record, probability in zip(_records(customers)[:20], expected, strict=False):
+        status, body = post(f"{service}/predict", json.dumps(record))
+        assert status == 200, body
+        assert abs(body["churn_probability"] - probability) <= TOLERANCE, (body, probability)
+        assert body["churn"] == (probability >= body["threshold"]) and body["threshold"] == 0.5
+        assert body["model_version"].startswith("churn:")
+
+
+def test_batch_predictions_equal_the_in_process_model(project: Path, service: str, customers: pd.DataFrame) -> None:
+    status, body = post(f"{service}/predict_batch", json.dumps({"customers": _records(customers)}))
+    assert status == 200, body
+    served = np.array([answer["churn_probability"] for answer in body])
+    assert np.max(np.abs(served - _in_process(project, customers))) <= TOLERANCE
+
+
+BAD_INPUTS = [
+    pytest.param(lambda r: {k: v for k, v in r.items() if k != "tenure"}, "tenure", "missing", id="missing field"),
+    pytest.param(lambda r: r | {"tenure": "12"}, "tenure", "int_type", id="wrong type"),
+    pytest.param(lambda r: r | {"monthly_charges": None}, "monthly_charges", "float_type", id="null"),
+    pytest.param(lambda r: r | {"tenure": -1}, "tenure", "greater_than_equal", id="out of range"),
+    pytest.param(lambda r: r | {"contract": "Weekly"}, "contract", "literal_error", id="unknown category"),
+    pytest.param(lambda r: r | {"loyalty": 3}, "loyalty", "extra_forbidden", id="extra field"),
+    pytest.param(lambda r: r | {"tenure": 2.5}, "tenure", "int_type", id="fractional integer"),
+]
+
+
+@pytest.mark.parametrize(("spoil", "field", "rule"), BAD_INPUTS)
+def test_bad_input_gets_400_naming_the_field_and_the_rule(
+    service: str, customers: pd.DataFrame, spoil: Any, field: str, rule: str
+) -> None:
+    status, body = post(f"{service}/predict", json.dumps(spoil(_records(customers)[0])))
+    assert status == 400, body
+    problems = {(tuple(detail["loc"]), detail["type"]) for detail in body["detail"]}
+    assert ((field,), rule) in problems, body
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        pytest.param("{not json", "application/json", id="malformed JSON"),
+        pytest.param('{"tenure": NaN}', "application/json", id="NaN literal"),
+        pytest.param("tenure=3", "text/plain", id="wrong content type"),
+    ],
+)
+def test_unreadable_request_gets_4xx_never_5xx(service: str, body: str, content_type: str) -> None:
+    status, answer = post(f"{service}/predict", body, content_type)
+    assert 400 <= status < 500, (status, answer)
+
+
+def test_empty_and_oversized_batches_are_refused_with_400(service: str, customers: pd.DataFrame) -> None:
+    status, body = post(f"{service}/predict_batch", json.dumps({"customers": []}))
+    assert status == 400 and body["detail"][0]["type"] == "too_short", body
+    record = _records(customers)[0]
+    status, body = post(f"{service}/predict_batch", json.dumps({"customers": [record] * 1001}))
+    assert status == 400 and body["detail"][0]["type"] == "too_long", body
+
+
+def test_openapi_document_shows_the_schema_fields_ranges_and_categories(service: str) -> None:
+    with urllib.request.urlopen(f"{service}/docs.json", timeout=10) as response:
+        document = json.loads(response.read())
+    text = json.dumps(document)
+    for expected in ('"tenure"', '"maximum": 120', '"Month-to-month"', '"Electronic check"', '"total_charges"'):
+        assert expected in text, expected
