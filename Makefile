@@ -27,6 +27,7 @@ SERVICE := churn_service
 PORT ?= 3000
 # A bento is versioned by its commit; a build from uncommitted changes says so.
 BENTO_VERSION = $(shell git describe --always --dirty=-dirty --abbrev=12)
+INFERENCE_LOG_DIR := $(shell sed -n 's/^  inference_log_dir: *//p' params.yaml)
 # Where `mlloop report` writes, read from params.yaml so the path is declared once.
 REPORT := $(shell sed -n 's/^  directory: *//p' params.yaml)/report.md
 
@@ -85,7 +86,7 @@ bento: $(ENVIRONMENT) ## import models/model.joblib into the BentoML store and b
 	bentoml build --bentofile bento/bentofile.yaml --version $(BENTO_VERSION) .
 
 serve: $(ENVIRONMENT) ## serve the latest built bento on localhost:$(PORT)
-	bentoml serve $(SERVICE):latest --host 127.0.0.1 --port $(PORT)
+	MLLOOP_INFERENCE_LOG_DIR=$(abspath $(INFERENCE_LOG_DIR)) bentoml serve $(SERVICE):latest --host 127.0.0.1 --port $(PORT)
 
 test: $(ENVIRONMENT) ## lint and format check, then the whole test suite
 	ruff check .

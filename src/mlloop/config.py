@@ -125,6 +125,7 @@ class ServeParams(Frozen):
     """The prediction service."""
 
     max_batch_size: int = Field(ge=1)
+    inference_log_dir: FilePath
 
 
 class Params(Frozen):

@@ -17,6 +17,8 @@ MODEL_NAME = "churn"
 """The model's name in the BentoML store; bento/service.py serves `churn:latest`."""
 HEADLINE_METRICS = ("roc_auc", "average_precision", "f1")
 MODEL_FILE = "model.joblib"
+LOG_DIRECTORY_VARIABLE = "MLLOOP_INFERENCE_LOG_DIR"
+"""Overrides, for a running service, the inference-log directory stored with the model from params."""
 METADATA_FILE = "model.json"
 
 
@@ -38,7 +40,11 @@ def import_model(params: Params) -> str:
         name: f"{metrics[name]:.4f}" for name in HEADLINE_METRICS
     }
     # Only scalars fit BentoML's metadata; the full model.json (schema included) travels as a file.
-    scalars = {"threshold": metadata["threshold"], "estimator": metadata["estimator"]}
+    scalars = {
+        "threshold": metadata["threshold"],
+        "estimator": metadata["estimator"],
+        "inference_log_dir": params.serve.inference_log_dir.as_posix(),
+    }
     with bentoml.models.create(
         MODEL_NAME, labels=labels, metadata=scalars | {"max_batch_size": params.serve.max_batch_size}
     ) as model:

@@ -179,3 +179,41 @@ def test_openapi_document_shows_the_schema_fields_ranges_and_categories(service:
     text = json.dumps(document)
     for expected in ('"tenure"', '"maximum": 120', '"Month-to-month"', '"Electronic check"', '"total_charges"'):
         assert expected in text, expected
+
+
+def _logged_lines(project: Path) -> list[dict[str, Any]]:
+    return [
+        json.loads(line)
+        for path in sorted((project / "data" / "production").glob("predictions-*.jsonl"))
+        for line in path.read_text().splitlines()
+    ]
+
+
+def test_the_inference_log_receives_exactly_the_rows_served(
+    project: Path, service: str, customers: pd.DataFrame
+) -> None:
+    # Given what is logged so far
+    before = len(_logged_lines(project))
+    records = _records(customers)[:7]
+
+    # When a batch of 7 is served and a bad request is refused
+    status, answers = post(f"{service}/predict_batch", json.dumps({"customers": records}))
+    assert status == 200
+    assert post(f"{service}/predict", json.dumps({"tenure": -1}))[0] == 400
+
+    # Then exactly those 7 rows arrive, with their features, probabilities and one request id
+    deadline = time.monotonic() + 10
+    while len(_logged_lines(project)) < before + 7 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    new = _logged_lines(project)[before:]
+    assert len(new) == 7, new
+    assert [line["features"] for line in new] == records
+    assert [line["churn_probability"] for line in new] == [answer["churn_probability"] for answer in answers]
+    assert len({line["request_id"] for line in new}) == 1
+    assert {line["model_version"] for line in new} == {answers[0]["model_version"]}
+
+
+def test_log_failures_are_exposed_as_a_metric(service: str) -> None:
+    with urllib.request.urlopen(f"{service}/metrics", timeout=10) as response:
+        exposition = response.read().decode()
+    assert "mlloop_inference_log_failures_total" in exposition
