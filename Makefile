@@ -25,13 +25,14 @@ BASELINE_FLAG := $(if $(BASELINE),--baseline $(BASELINE))
 # The service's bento name and the port `make serve` listens on.
 SERVICE := churn_service
 PORT ?= 3000
+URL ?= http://127.0.0.1:$(PORT)
 # A bento is versioned by its commit; a build from uncommitted changes says so.
 BENTO_VERSION = $(shell git describe --always --dirty=-dirty --abbrev=12)
 INFERENCE_LOG_DIR := $(shell sed -n 's/^  inference_log_dir: *//p' params.yaml)
 # Where `mlloop report` writes, read from params.yaml so the path is declared once.
 REPORT := $(shell sed -n 's/^  directory: *//p' params.yaml)/report.md
 
-.PHONY: help install run repro pull push remote metrics report gate comment summary bento serve test lint format bench
+.PHONY: help install run repro pull push remote metrics report gate comment summary bento serve smoke test lint format bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -87,6 +88,9 @@ bento: $(ENVIRONMENT) ## import models/model.joblib into the BentoML store and b
 
 serve: $(ENVIRONMENT) ## serve the latest built bento on localhost:$(PORT)
 	MLLOOP_INFERENCE_LOG_DIR=$(abspath $(INFERENCE_LOG_DIR)) bentoml serve $(SERVICE):latest --host 127.0.0.1 --port $(PORT)
+
+smoke: $(ENVIRONMENT) ## smoke-test the service at URL (default: the local one on PORT)
+	mlloop smoke --url $(URL)
 
 test: $(ENVIRONMENT) ## lint and format check, then the whole test suite
 	ruff check .

@@ -9,9 +9,10 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mlloop import review, serving
+from mlloop import review, serving, smoke
 from mlloop.config import DEFAULT_PARAMS_FILE, Params, load_params
 from mlloop.errors import MlloopError
+from mlloop.schema import load_schema
 from mlloop.stages import evaluate, ingest, split, train, validate
 
 STAGES: dict[str, tuple[Callable[[Params], None], str]] = {
@@ -35,7 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mlloop",
         description="Run the stages of the ML pipeline (dvc.yaml calls them) and review a pull request.",
         epilog="exit codes: 0 ok, 1 internal error, 2 bad configuration, 3 data broke the schema, "
-        "4 unreadable input or pipeline not reproduced, 5 quality gate failed",
+        "4 unreadable input or pipeline not reproduced, 5 quality gate failed, 6 smoke test failed",
     )
     parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS_FILE, help="params file (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -43,6 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
         commands.add_parser(name, help=help_text, description=help_text)
     help_text = "copy the trained model into the BentoML model store, labelled with commit and metrics"
     commands.add_parser("import-model", help=help_text, description=help_text)
+    help_text = "smoke-test a running service: readiness, one prediction, a batch, a refused bad request (exit 6)"
+    smoke_command = commands.add_parser("smoke", help=help_text, description=help_text)
+    smoke_command.add_argument("--url", required=True, help="the service's base URL, e.g. http://127.0.0.1:3000")
     for name, help_text in REVIEW_HELP.items():
         command = commands.add_parser(name, help=help_text, description=help_text)
         command.add_argument(
@@ -59,6 +63,9 @@ def _run(arguments: argparse.Namespace) -> None:
     params = load_params(arguments.params)
     if arguments.command == "import-model":
         print(serving.import_model(params))
+    elif arguments.command == "smoke":
+        for check in smoke.run_smoke(arguments.url, load_schema(params.data.schema_file)):
+            print(f"ok  {check}")
     elif arguments.command == "report":
         review.run_report(params, arguments.baseline, arguments.out)
     elif arguments.command == "gate":

@@ -8,6 +8,7 @@ Exit codes:
     3  the data broke a schema rule
     4  the data source or an input file cannot be read, or the pipeline was not reproduced
     5  the quality gate failed (a verdict, not a crash: every violated rule is printed)
+    6  the smoke test of a running service failed
 """
 
 
@@ -39,3 +40,9 @@ class GateFailedError(MlloopError):
     """The model broke at least one quality-gate rule."""
 
     exit_code = 5
+
+
+class SmokeFailedError(MlloopError):
+    """A running service failed a smoke check."""
+
+    exit_code = 6

@@ -217,3 +217,15 @@ def test_log_failures_are_exposed_as_a_metric(service: str) -> None:
     with urllib.request.urlopen(f"{service}/metrics", timeout=10) as response:
         exposition = response.read().decode()
     assert "mlloop_inference_log_failures_total" in exposition
+
+
+def test_smoke_passes_against_the_served_bento(project: Path, service: str) -> None:
+    result = run(["make", "smoke", f"URL={service}", "-o", ".venv/.synced"], project)
+    assert "ok  bad request refused with 400" in result.stdout, result.stdout
+
+
+def test_smoke_fails_against_a_target_that_is_not_serving(project: Path) -> None:
+    url = f"http://127.0.0.1:{_free_port()}"
+    result = run(["mlloop", "smoke", "--url", url], project, check=False)
+    assert result.returncode == 6, result.stderr
+    assert f"{url}/readyz: cannot connect" in result.stderr

@@ -8,6 +8,7 @@ from pydantic import BaseModel, ValidationError
 
 from mlloop.contract import customer_model
 from mlloop.schema import FeatureSchema
+from mlloop.smoke import example_customer
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +66,7 @@ def test_anything_outside_the_schema_is_refused_naming_field_and_rule(
     with pytest.raises(ValidationError) as raised:
         customer.model_validate(_valid(schema) | change)
     assert [(error["loc"], error["type"]) for error in raised.value.errors()] == [((field,), rule)]
+
+
+def test_the_smoke_tests_example_customer_is_a_valid_request(customer: type[BaseModel], schema: FeatureSchema) -> None:
+    customer.model_validate(example_customer(schema))
