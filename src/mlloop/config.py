@@ -122,10 +122,13 @@ class GateParams(Frozen):
 
 
 class ServeParams(Frozen):
-    """The prediction service."""
+    """The prediction service, and the model card it carries."""
 
     max_batch_size: int = Field(ge=1)
     inference_log_dir: FilePath
+    model_card: FilePath
+    intended_use: str = Field(min_length=1)
+    limitations: list[str]
 
 
 class Params(Frozen):

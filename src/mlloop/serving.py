@@ -1,7 +1,8 @@
 """Put the trained model into the BentoML model store, labelled so a running service can be
-traced back to its commit, its DVC-tracked file and its metrics.
+traced back to its commit, its DVC-tracked file and its metrics, with its model card.
 """
 
+import os
 import shutil
 from typing import Any
 
@@ -11,7 +12,8 @@ import yaml
 from mlloop import revisions
 from mlloop.artifacts import require
 from mlloop.config import Params
-from mlloop.files import read_json
+from mlloop.files import atomic_outputs, read_json
+from mlloop.model_card import render_model_card
 
 MODEL_NAME = "churn"
 """The model's name in the BentoML store; bento/service.py serves `churn:latest`."""
@@ -20,6 +22,7 @@ MODEL_FILE = "model.joblib"
 LOG_DIRECTORY_VARIABLE = "MLLOOP_INFERENCE_LOG_DIR"
 """Overrides, for a running service, the inference-log directory stored with the model from params."""
 METADATA_FILE = "model.json"
+CARD_FILE = "MODEL_CARD.md"
 
 
 def _dvc_md5(params: Params) -> str:
@@ -45,9 +48,22 @@ def import_model(params: Params) -> str:
         "estimator": metadata["estimator"],
         "inference_log_dir": params.serve.inference_log_dir.as_posix(),
     }
+    card = render_model_card(
+        MODEL_NAME,
+        metadata,
+        metrics,
+        read_json(require(params.paths.model_perf, "evaluate")),
+        params.data.source,
+        params.serve.intended_use,
+        params.serve.limitations,
+        [os.path.relpath(png, params.serve.model_card.parent) for png in sorted(params.paths.plots.glob("*.png"))],
+    )
+    with atomic_outputs(params.serve.model_card) as (card_path,):
+        card_path.write_text(card)
     with bentoml.models.create(
         MODEL_NAME, labels=labels, metadata=scalars | {"max_batch_size": params.serve.max_batch_size}
     ) as model:
         shutil.copyfile(require(params.paths.model, "train"), model.path_of(MODEL_FILE))
         shutil.copyfile(params.paths.model_metadata, model.path_of(METADATA_FILE))
+        shutil.copyfile(params.serve.model_card, model.path_of(CARD_FILE))
     return str(model.tag)

@@ -176,6 +176,7 @@ def test_empty_and_oversized_batches_are_refused_with_400(service: str, customer
 def test_openapi_document_shows_the_schema_fields_ranges_and_categories(service: str) -> None:
     with urllib.request.urlopen(f"{service}/docs.json", timeout=10) as response:
         document = json.loads(response.read())
+    assert "# Model card: churn" in document["info"]["description"], "the bento carries the model card"
     text = json.dumps(document)
     for expected in ('"tenure"', '"maximum": 120', '"Month-to-month"', '"Electronic check"', '"total_charges"'):
         assert expected in text, expected
