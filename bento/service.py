@@ -18,6 +18,7 @@ from pydantic import Field
 
 from mlloop.contract import Prediction, customer_model
 from mlloop.inference_log import InferenceLog
+from mlloop.request_guard import RequestGuard
 from mlloop.schema import FeatureSchema
 from mlloop.serving import LOG_DIRECTORY_VARIABLE, METADATA_FILE, MODEL_FILE, MODEL_NAME
 
@@ -66,3 +67,10 @@ class ChurnService:
     ) -> list[Prediction]:
         """Churn probabilities for up to max_batch_size customers in one call."""
         return self._predict([customer.model_dump() for customer in customers])
+
+
+ChurnService.add_asgi_middleware(
+    RequestGuard,
+    paths=frozenset({"/predict", "/predict_batch"}),
+    max_body_bytes=int(MODEL.stored.info.metadata["max_request_bytes"]),
+)

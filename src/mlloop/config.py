@@ -125,6 +125,7 @@ class ServeParams(Frozen):
     """The prediction service, and the model card it carries."""
 
     max_batch_size: int = Field(ge=1)
+    max_request_bytes: int = Field(ge=1024)
     inference_log_dir: FilePath
     model_card: FilePath
     intended_use: str = Field(min_length=1)

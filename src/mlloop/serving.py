@@ -47,6 +47,7 @@ def import_model(params: Params) -> str:
         "threshold": metadata["threshold"],
         "estimator": metadata["estimator"],
         "inference_log_dir": params.serve.inference_log_dir.as_posix(),
+        "max_request_bytes": params.serve.max_request_bytes,
     }
     card = render_model_card(
         MODEL_NAME,
