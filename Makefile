@@ -106,6 +106,7 @@ format: $(ENVIRONMENT) ## apply ruff's fixes and formatting
 	ruff check --fix .
 	ruff format .
 
-bench: $(ENVIRONMENT) ## run the pipeline and PR-loop benchmarks (slow; results go in bench/README.md)
+bench: $(ENVIRONMENT) ## run the pipeline, PR-loop and service benchmarks (slow; needs wrk for the service; results in bench/README.md)
 	python bench/pipeline.py
 	python bench/pr_loop.py
+	python bench/serving.py
