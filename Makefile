@@ -86,7 +86,7 @@ bento: $(ENVIRONMENT) ## import models/model.joblib into the BentoML store and b
 	-bentoml delete --yes $(SERVICE):$(BENTO_VERSION) 2>/dev/null
 	bentoml build --bentofile bento/bentofile.yaml --version $(BENTO_VERSION) .
 
-serve: $(ENVIRONMENT) ## serve the latest built bento on localhost:$(PORT)
+serve: $(ENVIRONMENT) ## serve the latest built bento on 127.0.0.1:PORT (default 3000)
 	MLLOOP_INFERENCE_LOG_DIR=$(abspath $(INFERENCE_LOG_DIR)) bentoml serve $(SERVICE):latest --host 127.0.0.1 --port $(PORT)
 
 smoke: $(ENVIRONMENT) ## smoke-test the service at URL (default: the local one on PORT)

@@ -48,6 +48,7 @@ def import_model(params: Params) -> str:
         "estimator": metadata["estimator"],
         "inference_log_dir": params.serve.inference_log_dir.as_posix(),
         "max_request_bytes": params.serve.max_request_bytes,
+        "max_batch_size": params.serve.max_batch_size,
     }
     card = render_model_card(
         MODEL_NAME,
@@ -61,9 +62,7 @@ def import_model(params: Params) -> str:
     )
     with atomic_outputs(params.serve.model_card) as (card_path,):
         card_path.write_text(card)
-    with bentoml.models.create(
-        MODEL_NAME, labels=labels, metadata=scalars | {"max_batch_size": params.serve.max_batch_size}
-    ) as model:
+    with bentoml.models.create(MODEL_NAME, labels=labels, metadata=scalars) as model:
         shutil.copyfile(require(params.paths.model, "train"), model.path_of(MODEL_FILE))
         shutil.copyfile(params.paths.model_metadata, model.path_of(METADATA_FILE))
         shutil.copyfile(params.serve.model_card, model.path_of(CARD_FILE))
