@@ -16,6 +16,8 @@ export UV_PYTHON_DOWNLOADS := never
 # Precompiled bytecode: each DVC stage is a fresh process, and compiling scikit-learn's
 # and pandas' sources on every start would cost seconds per stage.
 export UV_COMPILE_BYTECODE := 1
+# Nothing here phones home: BentoML's usage statistics are off (DVC's are off in .dvc/config).
+export BENTOML_DO_NOT_TRACK := true
 
 # Set to move the local DVC remote elsewhere, e.g. `make run DVC_REMOTE_URL=/srv/dvc-store`.
 DVC_REMOTE_URL ?=

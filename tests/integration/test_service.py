@@ -71,7 +71,8 @@ def service(project: Path) -> Iterator[str]:
     server = subprocess.Popen(
         ["make", "serve", f"PORT={port}", "-o", ".venv/.synced"],
         cwd=project,
-        env=os.environ | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"},
+        env=os.environ
+        | {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", "BENTOML_DO_NOT_TRACK": "true"},
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
