@@ -78,7 +78,8 @@ def _metrics_section(content: ReportContent) -> list[str]:
         [row.metric, _number(row.baseline), _number(row.pull_request), _signed(row.delta), MARKERS[row.verdict]]
         for row in content.metrics
     ]
-    return ["### Metrics (test split)", "", *_table(["metric", content.baseline.label, "this PR", "Δ", ""], rows)]
+    header = ["metric", content.baseline.label, content.pull_request.label, "Δ", ""]
+    return ["### Metrics (test split)", "", *_table(header, rows)]
 
 
 def _bootstrap_section(content: ReportContent) -> list[str]:
@@ -113,7 +114,7 @@ def _changes_section(content: ReportContent) -> list[str]:
     lines = ["### What changed", ""]
     if content.param_changes:
         rows = [[f"`{c.key}`", _param(c.baseline), _param(c.pull_request)] for c in content.param_changes]
-        lines += _table(["param", content.baseline.label, "this PR"], rows)
+        lines += _table(["param", content.baseline.label, content.pull_request.label], rows)
     else:
         lines.append("No params changed.")
     stages = ", ".join(f"`{stage}`" for stage in content.stages_changed) or "none"
@@ -136,9 +137,13 @@ def _mermaid_curve(title: str, x: str, y: str, sides: Mapping[str, pd.DataFrame]
     return [*lines, "```"]
 
 
+def side_label(content: ReportContent, side: str) -> str:
+    """How the report names a side: the baseline's ref, or the PR's label."""
+    return content.baseline.label if side == "baseline" else content.pull_request.label
+
+
 def _side_names(content: ReportContent, sides: Mapping[str, pd.DataFrame]) -> list[str]:
-    names = {"baseline": content.baseline.label, "pull_request": "this PR"}
-    return [names[side] for side in sides]
+    return [side_label(content, side) for side in sides]
 
 
 def _confusion_table(content: ReportContent) -> list[str]:
@@ -180,7 +185,7 @@ def _charts_section(content: ReportContent) -> list[str]:
 def _validation_section(content: ReportContent) -> list[str]:
     rows = []
     for side, report in content.validation.items():
-        label = content.baseline.label if side == "baseline" else "this PR"
+        label = side_label(content, side)
         if report is None:
             rows.append([label, "–", "–", "–", "–"])
             continue
@@ -193,7 +198,7 @@ def _validation_section(content: ReportContent) -> list[str]:
 def _cost_section(content: ReportContent) -> list[str]:
     rows = []
     for side, perf in content.performance.items():
-        label = content.baseline.label if side == "baseline" else "this PR"
+        label = side_label(content, side)
         if perf is None:
             rows.append([label, "–", "–", "–"])
             continue

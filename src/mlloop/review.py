@@ -109,6 +109,11 @@ class Baseline:
     snapshot: Snapshot | None
     notes: list[str]
 
+    @property
+    def recorded(self) -> Snapshot | None:
+        """The snapshot when the baseline has metrics to compare with (not a first PR, not a missing ref)."""
+        return self.snapshot if self.snapshot is not None and self.snapshot.metrics is not None else None
+
 
 def load_baseline(ref: str, params: Params) -> Baseline:
     """Resolve the ref and read its committed outputs; a missing ref or metrics becomes a note, not a crash."""
@@ -125,7 +130,7 @@ def load_baseline(ref: str, params: Params) -> Baseline:
 def check_gate(params: Params, workspace: Snapshot, baseline: Baseline) -> GateVerdict:
     """The gate verdict of the workspace against the baseline."""
     assert workspace.metrics is not None and workspace.performance is not None  # ensured by workspace_snapshot
-    baseline_metrics = baseline.snapshot.metrics if baseline.snapshot else None
+    baseline_metrics = baseline.recorded.metrics if baseline.recorded else None
     return evaluate_gate(params.gate, workspace.metrics, workspace.performance, baseline_metrics)
 
 
@@ -144,7 +149,7 @@ def run_gate(params: Params, baseline_ref: str | None) -> None:
 
 def _bootstrap(params: Params, baseline: Baseline) -> tuple[list[compare.BootstrapResult], int, list[str]]:
     """Significance of each configured metric's difference, on the test rows both models scored."""
-    if baseline.sha is None or baseline.snapshot is None or baseline.snapshot.metrics is None:
+    if baseline.sha is None or baseline.recorded is None:
         return [], 0, []
     schema = load_schema(params.data.schema_file)
     try:
@@ -197,9 +202,8 @@ def run_report(params: Params, baseline_ref: str | None, out: Path | None) -> No
     baseline = load_baseline(ref, params)
     verdict = check_gate(params, workspace, baseline)
     bootstrap, paired_rows, bootstrap_notes = _bootstrap(params, baseline)
-    base = baseline.snapshot if baseline.snapshot and baseline.snapshot.metrics else None
+    base = baseline.recorded
     sides = {"pull_request": workspace} if base is None else {"baseline": base, "pull_request": workspace}
-    labels = {"baseline": ref, "pull_request": "this PR"}
     curves = {
         name: {side: snap.curves[name] for side, snap in sides.items() if name in snap.curves}
         for name in COMPARED_CURVES
@@ -223,4 +227,4 @@ def run_report(params: Params, baseline_ref: str | None, out: Path | None) -> No
         png_files=plots.COMPARISON_FILES if base else {},
         reproduce_command=f"git checkout {pr_sha[:12]} && make run && make report BASELINE={ref}",
     )
-    _write(out, report.render(content), curves, {side: labels[side] for side in sides})
+    _write(out, report.render(content), curves, {side: report.side_label(content, side) for side in sides})
