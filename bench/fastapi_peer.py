@@ -1,6 +1,6 @@
 """The peer a user would write by hand: FastAPI + uvicorn around predict_proba, one row per call.
 
-Served only by bench/service.py, for comparison; MODEL_PATH names the joblib file.
+Served only by bench/serving.py, for comparison; MODEL_PATH names the joblib file.
 """
 
 import os

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+from threadpoolctl import threadpool_limits
 
 # Imported before the thread limit is applied: threadpoolctl only limits native libraries
 # (scikit-learn's OpenMP, numpy's BLAS) that are already loaded.

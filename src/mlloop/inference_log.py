@@ -12,85 +12,101 @@ Line format (one JSON object per line, UTF-8):
 Files: <directory>/predictions-YYYY-MM-DD.jsonl
 """
 
-import json
 import queue
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic_core import to_json
+
 QUEUE_LINES = 100_000
-"""Lines that may wait for the writer; beyond that a line is dropped and counted, never blocking."""
+"""Lines that may wait for the writer; beyond that a request's lines are dropped and counted, never blocking."""
 
 
-def log_file(directory: Path, moment: datetime) -> Path:
+def log_file(directory: Path, day: date) -> Path:
     """The day's file: rotation is by name, so nothing is ever renamed under a reader."""
-    return directory / f"predictions-{moment:%Y-%m-%d}.jsonl"
+    return directory / f"predictions-{day:%Y-%m-%d}.jsonl"
 
 
 class InferenceLog:
-    """Queue prediction records and append them to the day's file on a writer thread."""
+    """Queue each request's lines as one block and append them to the day's file on a writer thread.
+
+    One queue operation per request, not per line: per-line locking cost a 1,000-row batch
+    more than serialising it.
+    """
 
     def __init__(self, directory: Path, on_failure: Callable[[int], None]) -> None:
         self.directory = directory
         self._on_failure = on_failure
-        self._lines: queue.Queue[tuple[datetime, str] | None] = queue.Queue(maxsize=QUEUE_LINES)
+        self._blocks: queue.SimpleQueue[tuple[date, list[bytes]] | None] = queue.SimpleQueue()
+        self._queued_lines = 0
+        self._lock = threading.Lock()
         self._writer = threading.Thread(target=self._write_forever, name="inference-log", daemon=True)
         self._writer.start()
 
-    def record(
-        self, request_id: str, model_version: str, rows: Iterable[tuple[Mapping[str, Any], float, bool]]
-    ) -> None:
+    def record(self, request_id: str, model_version: str, rows: Iterable[tuple[dict[str, Any], float, bool]]) -> None:
         """Queue one line per (features, churn_probability, churn); never raises, never waits."""
         moment = datetime.now(UTC)
-        for features, probability, churn in rows:
-            line = json.dumps(
+        timestamp = moment.isoformat()
+        # pydantic's serializer: a quarter of json.dumps's cost.
+        lines = [
+            to_json(
                 {
-                    "timestamp": moment.isoformat(),
+                    "timestamp": timestamp,
                     "request_id": request_id,
                     "model_version": model_version,
-                    "features": dict(features),
+                    "features": features,
                     "churn_probability": probability,
                     "churn": churn,
                 }
             )
-            try:
-                self._lines.put_nowait((moment, line))
-            except queue.Full:
-                self._on_failure(1)
+            for features, probability, churn in rows
+        ]
+        with self._lock:
+            accepted = self._queued_lines + len(lines) <= QUEUE_LINES
+            if accepted:
+                self._queued_lines += len(lines)
+        if accepted:
+            self._blocks.put((moment.date(), lines))
+        else:
+            self._on_failure(len(lines))
 
     def close(self) -> None:
         """Write what is queued, then stop the writer."""
-        self._lines.put(None)
+        self._blocks.put(None)
         self._writer.join()
 
     def _write_forever(self) -> None:
-        """Drain the queue in batches, one open/append per file per batch, until close()."""
+        """Drain the queue, one open/append per file per drain, until close()."""
         stopping = False
         while not stopping:
-            batch: list[tuple[datetime, str]] = []
-            item = self._lines.get()
+            blocks: list[tuple[date, list[bytes]]] = []
+            block = self._blocks.get()
             while True:
-                if item is None:
+                if block is None:
                     stopping = True
                     break
-                batch.append(item)
+                blocks.append(block)
                 try:
-                    item = self._lines.get_nowait()
+                    block = self._blocks.get_nowait()
                 except queue.Empty:
                     break
-            if batch:
-                self._append(batch)
+            if blocks:
+                self._append(blocks)
 
-    def _append(self, batch: list[tuple[datetime, str]]) -> None:
-        by_file: dict[Path, list[str]] = {}
-        for moment, line in batch:
-            by_file.setdefault(log_file(self.directory, moment), []).append(line)
-        for path, lines in by_file.items():
+    def _append(self, blocks: list[tuple[date, list[bytes]]]) -> None:
+        by_day: dict[date, list[bytes]] = {}
+        for day, lines in blocks:
+            by_day.setdefault(day, []).extend(lines)
+        for day, lines in by_day.items():
+            path = log_file(self.directory, day)
             try:
                 path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("a", encoding="utf-8") as stream:
-                    stream.write("\n".join(lines) + "\n")
+                with path.open("ab") as stream:
+                    stream.write(b"\n".join(lines) + b"\n")
             except OSError:
                 self._on_failure(len(lines))
+        with self._lock:
+            self._queued_lines -= sum(len(lines) for _, lines in blocks)

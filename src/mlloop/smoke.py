@@ -66,8 +66,9 @@ def run_smoke(url: str, schema: FeatureSchema) -> list[str]:
     _check_prediction(answer)
     passed.append(f"predict: churn_probability {answer['churn_probability']:.4f} ({answer['model_version']})")
     status, answers = _call(f"{base}/predict_batch", {"customers": [customer, customer]})
-    _expect(status == 200 and isinstance(answers, list) and len(answers) == 2, "predict_batch answers 2 rows", answers)
-    for batch_answer in answers:
+    batch = answers.get("predictions") if isinstance(answers, dict) else None
+    _expect(status == 200 and isinstance(batch, list) and len(batch) == 2, "predict_batch answers 2 rows", answers)
+    for batch_answer in batch:  # type: ignore[union-attr]
         _check_prediction(batch_answer)
     passed.append("predict_batch: 2 rows")
     status, answer = _call(f"{base}/predict", customer | {schema.feature_names[0]: "not a value"})

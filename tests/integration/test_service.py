@@ -4,6 +4,7 @@ bento served on a free loopback port, and requests sent over HTTP.
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +99,14 @@ def service(project: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def customers(project: Path) -> pd.DataFrame:
-    """Real test-split customers, as the service receives them (JSON nulls for missing values)."""
+    """Real test-split customers, as the service receives them (JSON nulls for missing values),
+    those with a missing value first."""
     params = load_params(project / "params.yaml")
     schema = load_schema(project / params.data.schema_file)
-    return pd.read_parquet(project / params.paths.test)[schema.feature_names].head(50)
+    test = pd.read_parquet(project / params.paths.test)[schema.feature_names]
+    with_nulls = test[test.isna().any(axis=1)]
+    assert not with_nulls.empty, "the test split has customers with a missing total_charges"
+    return pd.concat([with_nulls, test.drop(with_nulls.index)]).head(50)
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
@@ -128,8 +134,31 @@ def test_single_predictions_equal_the_in_process_model(project: Path, service: s
 def test_batch_predictions_equal_the_in_process_model(project: Path, service: str, customers: pd.DataFrame) -> None:
     status, body = post(f"{service}/predict_batch", json.dumps({"customers": _records(customers)}))
     assert status == 200, body
-    served = np.array([answer["churn_probability"] for answer in body])
+    served = np.array([answer["churn_probability"] for answer in body["predictions"]])
     assert np.max(np.abs(served - _in_process(project, customers))) <= TOLERANCE
+
+
+def _model_calls_with_more_than_one_row(service: str) -> float:
+    with urllib.request.urlopen(f"{service}/metrics", timeout=10) as response:
+        exposition = response.read().decode()
+    buckets = dict(re.findall(r'^mlloop_model_call_rows_bucket\{le="([^"]+)"[^}]*\} (\S+)$', exposition, re.MULTILINE))
+    return float(buckets["+Inf"]) - float(buckets["1.0"])
+
+
+def test_concurrent_requests_share_model_calls_and_each_gets_its_own_answer(
+    project: Path, service: str, customers: pd.DataFrame
+) -> None:
+    # Given a burst of single-customer requests, sent 16 at a time
+    shared_before = _model_calls_with_more_than_one_row(service)
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        answers = list(pool.map(lambda record: post(f"{service}/predict", json.dumps(record)), _records(customers)))
+
+    # Then each answer is its own customer's probability
+    assert {status for status, _ in answers} == {200}, answers
+    served = np.array([body["churn_probability"] for _, body in answers])
+    assert np.max(np.abs(served - _in_process(project, customers))) <= TOLERANCE
+    # And some of them were answered by one model call together
+    assert _model_calls_with_more_than_one_row(service) > shared_before
 
 
 BAD_INPUTS = [
@@ -151,6 +180,18 @@ def test_bad_input_gets_400_naming_the_field_and_the_rule(
     assert status == 400, body
     problems = {(tuple(detail["loc"]), detail["type"]) for detail in body["detail"]}
     assert ((field,), rule) in problems, body
+
+
+@pytest.mark.parametrize(("spoil", "field", "rule"), BAD_INPUTS)
+def test_a_bad_customer_in_a_batch_gets_400_naming_its_position_field_and_rule(
+    service: str, customers: pd.DataFrame, spoil: Any, field: str, rule: str
+) -> None:
+    records = _records(customers)[:3]
+    records[1] = spoil(records[1])
+    status, body = post(f"{service}/predict_batch", json.dumps({"customers": records}))
+    assert status == 400, body
+    problems = {(tuple(detail["loc"]), detail["type"]) for detail in body["detail"]}
+    assert (("customers", 1, field), rule) in problems, body
 
 
 @pytest.mark.parametrize(
@@ -203,8 +244,9 @@ def test_the_inference_log_receives_exactly_the_rows_served(
     records = _records(customers)[:7]
 
     # When a batch of 7 is served and a bad request is refused
-    status, answers = post(f"{service}/predict_batch", json.dumps({"customers": records}))
+    status, body = post(f"{service}/predict_batch", json.dumps({"customers": records}))
     assert status == 200
+    answers = body["predictions"]
     assert post(f"{service}/predict", json.dumps({"tenure": -1}))[0] == 400
 
     # Then exactly those 7 rows arrive, with their features, probabilities and one request id
