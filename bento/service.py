@@ -37,7 +37,9 @@ Customer = customer_model(SCHEMA)
 CustomerRecord = customer_record(SCHEMA)
 MAX_BATCH = int(MODEL.stored.info.metadata["max_batch_size"])
 LOG_DIRECTORY = Path(os.environ.get(LOG_DIRECTORY_VARIABLE, MODEL.stored.info.metadata["inference_log_dir"]))
-TIMEOUT_SECONDS = 30
+TIMEOUT_SECONDS = 10
+"""Short on purpose: BentoML 1.4's timeout middleware keeps each request's timer, and what it
+references, alive for the whole timeout, and the garbage collector rescans all of it (bench/README.md)."""
 LOG_FAILURES = Counter(
     "mlloop_inference_log_failures", "Inference log lines dropped (queue full) or not written (disk error)"
 )
@@ -78,8 +80,10 @@ class ChurnService:
         )(self._predict_requests)  # type: ignore[arg-type,assignment]
         # Settings chosen by bench/serving.py (bench/README.md explains each):
         # the model and the imported libraries are long-lived, so keep them out of the garbage
-        # collector's full passes, which otherwise stall requests by tens of milliseconds;
+        # collector's passes, and collect less often, since each pass over the objects of
+        # requests in flight stalls every request by tens of milliseconds;
         gc.freeze()
+        gc.set_threshold(50_000, 20, 100)
         # one OpenMP thread, so the model's idle spinning threads do not take the core the event loop needs;
         threadpool_limits(1)
         # and the event loop waits at most 1 ms, not 5, for the GIL while the model thread holds it.
