@@ -31,13 +31,28 @@ URL ?= http://127.0.0.1:$(PORT)
 # A bento is versioned by its commit; a build from uncommitted changes says so.
 BENTO_VERSION = $(shell git describe --always --dirty=-dirty --abbrev=12)
 INFERENCE_LOG_DIR := $(shell sed -n 's/^  inference_log_dir: *//p' params.yaml)
+# The image: GHCR under the repository's name (GitHub sets GITHUB_REPOSITORY; GHCR wants lower case),
+# tagged with the full commit SHA, plus the moving tag `latest`.
+IMAGE_REPO ?= ghcr.io/$(shell echo "$${GITHUB_REPOSITORY:-local/mlloop}" | tr '[:upper:]' '[:lower:]')
+IMAGE_TAG ?= $(shell git rev-parse HEAD)
+# The inference-log shipper next to the service (bento/k8s/base/deployment.yaml).
+LOG_SHIPPER_IMAGE ?= amazon/aws-cli:2.27.0
+# The Kubernetes environment `make deploy` and `make rollback` act on: bento/k8s/overlays/DEPLOY_ENV.
+DEPLOY_ENV ?= staging
+DEPLOYMENT = deployment/churn-service --namespace mlloop-$(DEPLOY_ENV)
+# The deploy workflow passes the cluster's kubeconfig, base64-encoded, as KUBECONFIG_DATA.
+ifneq ($(KUBECONFIG_DATA),)
+export KUBECONFIG := $(CURDIR)/build/kubeconfig
+$(shell mkdir -p build && umask 077 && printenv KUBECONFIG_DATA | base64 -d > build/kubeconfig)
+endif
 # Where `mlloop report` writes, read from params.yaml so the path is declared once.
 REPORT := $(shell sed -n 's/^  directory: *//p' params.yaml)/report.md
 
-.PHONY: help install run repro pull push remote metrics report gate comment summary bento serve smoke test lint format bench
+.PHONY: help install run repro pull push remote metrics report gate comment summary bento serve deploy-local smoke \
+	containerize register release manifests cluster-check deploy rollback test lint format bench
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 $(ENVIRONMENT): pyproject.toml uv.lock
 	@test -x $(BIN)/uv || { python3 -m venv $(VENV) && $(BIN)/pip install --quiet uv==$(UV_VERSION); }
@@ -91,8 +106,41 @@ bento: $(ENVIRONMENT) ## import models/model.joblib into the BentoML store and b
 serve: $(ENVIRONMENT) ## serve the latest built bento on 127.0.0.1:PORT (default 3000)
 	MLLOOP_INFERENCE_LOG_DIR=$(abspath $(INFERENCE_LOG_DIR)) bentoml serve $(SERVICE):latest --host 127.0.0.1 --port $(PORT)
 
+deploy-local: bento serve ## the local environment: build the bento from this workspace's model and serve it
+
 smoke: $(ENVIRONMENT) ## smoke-test the service at URL (default: the local one on PORT)
 	mlloop smoke --url $(URL)
+
+containerize: $(ENVIRONMENT) ## build the bento's image with buildx, labelled, and push IMAGE_REPO:IMAGE_TAG and :latest
+	bentoml containerize $(SERVICE):latest --backend buildx --image-tag $(IMAGE_REPO):$(IMAGE_TAG) \
+		--image-tag $(IMAGE_REPO):latest $(addprefix --opt label=,$(shell mlloop image-labels)) --opt push
+
+register: $(ENVIRONMENT) ## give the model a version (GTO tag churn@vX.Y.Z) if it changed, and push the tag
+	mlloop register --push
+
+release: $(ENVIRONMENT) ## a GitHub release with the model card for the version tag on HEAD, if any
+	tag="$$(git tag --points-at HEAD --list 'churn@v*' | head -n 1)"; \
+	if [ -n "$$tag" ]; then gh release create "$$tag" --title "$$tag" --notes-file models/MODEL_CARD.md; \
+	else echo "no model version on HEAD: nothing to release"; fi
+
+manifests: ## render bento/k8s/overlays/DEPLOY_ENV with the image into build/deploy/DEPLOY_ENV
+	@mkdir -p build/deploy/$(DEPLOY_ENV)
+	printf '%s\n' 'resources: [../../../bento/k8s/overlays/$(DEPLOY_ENV)]' 'images:' \
+		'  - {name: churn-service, newName: "$(IMAGE_REPO)", newTag: "$(IMAGE_TAG)"}' \
+		'  - {name: log-shipper, newName: "$(firstword $(subst :, ,$(LOG_SHIPPER_IMAGE)))", newTag: "$(lastword $(subst :, ,$(LOG_SHIPPER_IMAGE)))"}' \
+		> build/deploy/$(DEPLOY_ENV)/kustomization.yaml
+	kubectl kustomize build/deploy/$(DEPLOY_ENV) > build/deploy/$(DEPLOY_ENV)/manifests.yaml
+
+cluster-check: ## for the deploy workflow: a visible notice when no cluster is configured (KUBECONFIG_DATA)
+	@if [ -z "$${KUBECONFIG_DATA:-}" ]; then echo "::notice title=Deploy to $(DEPLOY_ENV) skipped::no KUBECONFIG_DATA secret; the image was built and pushed, nothing was deployed"; fi
+
+deploy: manifests ## apply the DEPLOY_ENV manifests and wait for the rollout (5 min at most)
+	kubectl apply -f build/deploy/$(DEPLOY_ENV)/manifests.yaml
+	kubectl rollout status $(DEPLOYMENT) --timeout=5m
+
+rollback: ## undo the last rollout in DEPLOY_ENV and wait for it
+	kubectl rollout undo $(DEPLOYMENT)
+	kubectl rollout status $(DEPLOYMENT) --timeout=5m
 
 test: $(ENVIRONMENT) ## lint and format check, then the whole test suite
 	ruff check .

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from mlloop import review, serving, smoke
+from mlloop import model_version, review, serving, smoke
 from mlloop.config import DEFAULT_PARAMS_FILE, Params, load_params
 from mlloop.errors import MlloopError
 from mlloop.schema import load_schema
@@ -47,6 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     help_text = "smoke-test a running service: readiness, one prediction, a batch, a refused bad request (exit 6)"
     smoke_command = commands.add_parser("smoke", help=help_text, description=help_text)
     smoke_command.add_argument("--url", required=True, help="the service's base URL, e.g. http://127.0.0.1:3000")
+    help_text = "tag HEAD with the model's next version (GTO: churn@vX.Y.Z) when the model changed since the last one"
+    register_command = commands.add_parser("register", help=help_text, description=help_text)
+    register_command.add_argument("--push", action="store_true", help="push the new tag to origin")
+    help_text = "print the service image's OCI labels (commit, model version, metrics), one key=value a line"
+    commands.add_parser("image-labels", help=help_text, description=help_text)
     for name, help_text in REVIEW_HELP.items():
         command = commands.add_parser(name, help=help_text, description=help_text)
         command.add_argument(
@@ -66,6 +71,11 @@ def _run(arguments: argparse.Namespace) -> None:
     elif arguments.command == "smoke":
         for check in smoke.run_smoke(arguments.url, load_schema(params.data.schema_file)):
             print(f"ok  {check}")
+    elif arguments.command == "register":
+        print(model_version.register(params, arguments.push))
+    elif arguments.command == "image-labels":
+        for key, value in model_version.image_labels(params).items():
+            print(f"{key}={value}")
     elif arguments.command == "report":
         review.run_report(params, arguments.baseline, arguments.out)
     elif arguments.command == "gate":

@@ -9,6 +9,7 @@ import tempfile
 from pathlib import Path
 
 import dvc.api
+import yaml
 from dvc.exceptions import DvcException
 from dvc.repo import Repo
 
@@ -37,6 +38,16 @@ def head() -> str:
     if result.returncode != 0:
         raise SourceError(f"not a git repository with a commit: {result.stderr.decode().strip()}")
     return result.stdout.decode().strip()
+
+
+def locked_md5(lock_text: bytes | str, path: Path) -> str | None:
+    """A stage output's md5 as a dvc.lock text records it (the key to its content in a DVC remote), or None."""
+    lock = yaml.safe_load(lock_text) or {}
+    for stage in lock.get("stages", {}).values():
+        for output in stage.get("outs", []):
+            if output["path"] == path.as_posix():
+                return str(output["md5"])
+    return None
 
 
 def read_at(sha: str, path: Path) -> bytes | None:

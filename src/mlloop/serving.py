@@ -7,7 +7,6 @@ import shutil
 from typing import Any
 
 import bentoml
-import yaml
 
 from mlloop import revisions
 from mlloop.artifacts import require
@@ -25,21 +24,12 @@ METADATA_FILE = "model.json"
 CARD_FILE = "MODEL_CARD.md"
 
 
-def _dvc_md5(params: Params) -> str:
-    """The model file's hash as dvc.lock records it: the key to fetch it from the DVC remote."""
-    lock = yaml.safe_load(require(revisions.DVC_LOCK, "train").read_text())
-    for stage in lock.get("stages", {}).values():
-        for output in stage.get("outs", []):
-            if output["path"] == params.paths.model.as_posix():
-                return str(output["md5"])
-    return "untracked"
-
-
 def import_model(params: Params) -> str:
     """Copy models/model.joblib into the store with its metadata; return the new tag."""
     metadata: dict[str, Any] = read_json(require(params.paths.model_metadata, "train"))
     metrics: dict[str, float] = read_json(require(params.paths.metrics, "evaluate"))
-    labels = {"git_sha": revisions.head()[:12], "dvc_md5": _dvc_md5(params)} | {
+    model_md5 = revisions.locked_md5(require(revisions.DVC_LOCK, "train").read_bytes(), params.paths.model)
+    labels = {"git_sha": revisions.head()[:12], "dvc_md5": model_md5 or "untracked"} | {
         name: f"{metrics[name]:.4f}" for name in HEADLINE_METRICS
     }
     # Only scalars fit BentoML's metadata; the full model.json (schema included) travels as a file.
