@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import gto.api
 import semver
-from gto.exceptions import ArtifactNotFound
+from gto.exceptions import ArtifactNotFound, GTOException
+from scmrepo.exceptions import SCMError
 
 from mlloop import revisions
 from mlloop.artifacts import require
@@ -33,8 +34,14 @@ class ModelVersion:
 
 
 def current_version(params: Params) -> ModelVersion:
-    """The latest version if it holds this model, else the next minor version (v0.1.0 for the first)."""
-    md5 = revisions.locked_md5(require(revisions.DVC_LOCK, "train").read_bytes(), params.paths.model)
+    """The latest version if it holds HEAD's model, else the next minor version (v0.1.0 for the first).
+
+    HEAD's model is the one its committed dvc.lock records: that is the commit a version tags.
+    """
+    lock = require(revisions.DVC_LOCK, "train").read_bytes()
+    if lock != revisions.read_at(revisions.head(), revisions.DVC_LOCK):
+        raise SourceError(f"{revisions.DVC_LOCK} differs from the committed one: commit it, then version the model")
+    md5 = revisions.locked_md5(lock, params.paths.model)
     if md5 is None:
         raise SourceError(f"{revisions.DVC_LOCK} records no {params.paths.model}: run `dvc repro`")
     try:
@@ -54,9 +61,12 @@ def register(params: Params, push: bool) -> str:
     version = current_version(params)
     if not version.is_new:
         return f"{MODEL_NAME}@{version.version} already holds this model (md5 {version.model_md5}): nothing to register"
-    gto.api.register(
-        ".", MODEL_NAME, "HEAD", version=version.version, message=f"model md5 {version.model_md5}", push=push
-    )
+    try:
+        gto.api.register(
+            ".", MODEL_NAME, "HEAD", version=version.version, message=f"model md5 {version.model_md5}", push=push
+        )
+    except (GTOException, SCMError) as error:  # no git identity to tag with, a rejected push
+        raise SourceError(f"cannot register {MODEL_NAME}@{version.version}: {error}") from error
     return (
         f"registered {MODEL_NAME}@{version.version} (model md5 {version.model_md5}){' and pushed it' if push else ''}"
     )
