@@ -1,4 +1,4 @@
-"""The single command line entry point: one subcommand per pipeline stage, plus `report` and `gate`.
+"""The single command line entry point: one subcommand per pipeline stage, plus review, serving and release commands.
 
 User errors (MlloopError) become a message on stderr, one line per problem, and the exit
 code documented in mlloop.errors; anything else is a bug and keeps its traceback.
