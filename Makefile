@@ -48,8 +48,8 @@ endif
 # Where `mlloop report` writes, read from params.yaml so the path is declared once.
 REPORT := $(shell sed -n 's/^  directory: *//p' params.yaml)/report.md
 
-.PHONY: help install run repro pull push remote metrics report gate comment summary bento serve deploy-local smoke \
-	containerize register release manifests cluster-check deploy rollback test lint format bench
+.PHONY: help install run repro pull push remote metrics report gate comment summary bento serve deploy-local smoke drift \
+	simulate containerize register release manifests cluster-check deploy rollback test lint format bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -110,6 +110,12 @@ deploy-local: bento serve ## the local environment: build the bento from this wo
 
 smoke: $(ENVIRONMENT) ## smoke-test the service at URL (default: the local one on PORT)
 	mlloop smoke --url $(URL)
+
+drift: $(ENVIRONMENT) ## the drift check: the inference log's latest window against the training split (reports/drift)
+	mlloop drift
+
+simulate: $(ENVIRONMENT) ## append simulated days of traffic to the inference log (SCENARIO, DAYS: default params.yaml)
+	mlloop simulate $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DAYS),--days $(DAYS))
 
 containerize: $(ENVIRONMENT) ## build the bento's image with buildx, labelled, and push IMAGE_REPO:IMAGE_TAG and :latest
 	bentoml containerize $(SERVICE):latest --backend buildx --image-tag $(IMAGE_REPO):$(IMAGE_TAG) \

@@ -7,10 +7,12 @@ code documented in mlloop.errors; anything else is a bug and keeps its traceback
 import argparse
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import get_args
 
-from mlloop import model_version, review, serving, smoke
-from mlloop.config import DEFAULT_PARAMS_FILE, Params, load_params
+from mlloop import drift, model_version, review, serving, simulator, smoke
+from mlloop.config import DEFAULT_PARAMS_FILE, Params, Scenario, load_params
 from mlloop.errors import MlloopError
 from mlloop.schema import load_schema
 from mlloop.stages import evaluate, ingest, split, train, validate
@@ -28,6 +30,30 @@ REVIEW_HELP = {
     "report": "compare this workspace with a baseline ref and write the pull-request report",
     "gate": "check the quality gate against a baseline ref (exit 5 when a rule fails)",
 }
+
+
+def _positive_int(text: str) -> int:
+    """An argparse type: a count of at least 1, refused as a usage error otherwise."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_simulate_arguments(command: argparse.ArgumentParser) -> None:
+    defaults = "(default: params simulate.%s)"
+    command.add_argument("--scenario", choices=get_args(Scenario), help=defaults % "scenario")
+    command.add_argument("--days", type=_positive_int, metavar="N", help=defaults % "days")
+    command.add_argument("--rows-per-day", type=_positive_int, metavar="N", help=defaults % "rows_per_day")
+    command.add_argument("--seed", type=int, metavar="N", help=defaults % "seed")
+    command.add_argument(
+        "--start", type=date.fromisoformat, metavar="YYYY-MM-DD", help="first day (default: the last day is today, UTC)"
+    )
+    destination = command.add_mutually_exclusive_group()
+    destination.add_argument("--url", help="send the traffic to this running service instead; it logs what it answers")
+    destination.add_argument(
+        "--out", type=Path, metavar="DIR", help="log directory (default: params serve.inference_log_dir)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +78,17 @@ def build_parser() -> argparse.ArgumentParser:
     register_command.add_argument("--push", action="store_true", help="push the new tag to origin")
     help_text = "print the service image's OCI labels (commit, model version, metrics), one key=value a line"
     commands.add_parser("image-labels", help=help_text, description=help_text)
+    help_text = "compare the inference log's latest window with the training split; exit 0 whatever the verdict"
+    drift_command = commands.add_parser("drift", help=help_text, description=help_text)
+    drift_command.add_argument("--reference", type=Path, help="reference table (default: params paths.train)")
+    drift_command.add_argument(
+        "--current",
+        metavar="PATH_OR_URL",
+        help="inference-log directory or fsspec URL (default: params serve.inference_log_dir)",
+    )
+    drift_command.add_argument("--out", type=Path, help="report directory (default: params drift.directory)")
+    help_text = "write simulated production traffic from held-out customers into the inference log, day by day"
+    _add_simulate_arguments(commands.add_parser("simulate", help=help_text, description=help_text))
     for name, help_text in REVIEW_HELP.items():
         command = commands.add_parser(name, help=help_text, description=help_text)
         command.add_argument(
@@ -76,6 +113,12 @@ def _run(arguments: argparse.Namespace) -> None:
     elif arguments.command == "image-labels":
         for key, value in model_version.image_labels(params).items():
             print(f"{key}={value}")
+    elif arguments.command == "drift":
+        result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out)
+        print(f"{result['status']}: {'; '.join(result['reasons'])}")
+    elif arguments.command == "simulate":
+        for line in _simulate(params, arguments).lines():
+            print(line)
     elif arguments.command == "report":
         review.run_report(params, arguments.baseline, arguments.out)
     elif arguments.command == "gate":
@@ -83,6 +126,19 @@ def _run(arguments: argparse.Namespace) -> None:
     else:
         run, _ = STAGES[arguments.command]
         run(params)
+
+
+def _simulate(params: Params, arguments: argparse.Namespace) -> simulator.SimulationSummary:
+    overrides = {
+        "scenario": arguments.scenario,
+        "days": arguments.days,
+        "rows_per_day": arguments.rows_per_day,
+        "seed": arguments.seed,
+    }
+    settings = params.simulate.model_copy(update={key: value for key, value in overrides.items() if value is not None})
+    start = arguments.start or datetime.now(UTC).date() - timedelta(days=settings.days - 1)
+    out = arguments.out or params.serve.inference_log_dir
+    return simulator.simulate(params, settings, start, out, arguments.url)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -132,6 +132,41 @@ class ServeParams(Frozen):
     limitations: list[str]
 
 
+class DriftThresholds(Frozen):
+    """When one score says a feature drifted (params.yaml explains each)."""
+
+    wasserstein: float = Field(gt=0)
+    jensen_shannon: float = Field(gt=0, le=1)
+    psi: float = Field(gt=0)
+    unseen_share: float = Field(gt=0, le=1)
+    null_share: float = Field(gt=0, le=1)
+
+
+class DriftParams(Frozen):
+    """The drift check: its window, its verdict rule and every threshold, declared once."""
+
+    window_days: int = Field(ge=1)
+    min_rows: int = Field(ge=1)
+    drifted_share: float = Field(gt=0, le=1)
+    key_features: list[str]
+    thresholds: DriftThresholds
+    psi_bins: int = Field(ge=2)
+    psi_epsilon: float = Field(gt=0)
+    directory: FilePath
+
+
+Scenario = Literal["none", "price_increase", "contract_shift", "new_payment_method", "gradual"]
+
+
+class SimulateParams(Frozen):
+    """The default run of `make simulate`."""
+
+    scenario: Scenario
+    days: int = Field(ge=1)
+    rows_per_day: int = Field(ge=1)
+    seed: int
+
+
 class Params(Frozen):
     """The whole of params.yaml."""
 
@@ -143,6 +178,8 @@ class Params(Frozen):
     report: ReportParams
     gate: GateParams
     serve: ServeParams
+    drift: DriftParams
+    simulate: SimulateParams
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:

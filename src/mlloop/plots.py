@@ -125,3 +125,29 @@ def render_comparison(
         directory / COMPARISON_FILES["Precision-recall"],
     )
     _confusions(curves["confusion"], labels, directory / COMPARISON_FILES["Confusion matrices"])
+
+
+def render_distribution_overlays(
+    reference: pd.DataFrame, current: pd.DataFrame, numeric: list[str], categorical: list[str], directory: Path
+) -> list[Path]:
+    """One PNG per column, reference against current: overlaid densities, or side-by-side shares."""
+    written = []
+    for column in [*numeric, *categorical]:
+        figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+        if column in numeric:
+            for label, frame in (("reference", reference), ("current", current)):
+                axes.hist(frame[column].dropna(), bins=30, density=True, histtype="step", label=label)
+        else:
+            shares = pd.DataFrame(
+                {
+                    label: frame[column].value_counts(normalize=True)
+                    for label, frame in (("reference", reference), ("current", current))
+                }
+            ).fillna(0)
+            shares.plot.bar(ax=axes, rot=30)
+        axes.set(title=column)
+        axes.legend()
+        path = directory / f"{column}.png"
+        _save(figure, path)
+        written.append(path)
+    return written

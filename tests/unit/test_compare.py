@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from scipy.special import expit  # type: ignore[import-untyped]
-from scipy.stats import norm  # type: ignore[import-untyped]
+from scipy.special import expit
+from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
 from mlloop import compare
