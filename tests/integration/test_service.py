@@ -335,3 +335,49 @@ def test_fuzzing_the_api_from_its_own_openapi_document_finds_no_server_error(ser
     )
     assert result.returncode == 0, result.stdout[-4000:]
     assert "No issues found" in result.stdout
+
+
+def test_simulated_traffic_through_the_service_is_caught_by_the_drift_check(project: Path, service: str) -> None:
+    # Given a day of price-increase traffic sent to the running service, which logs it
+    log_directory = project / "data" / "production"
+    before = len(_logged_lines(project))
+    run(
+        [
+            "mlloop",
+            "simulate",
+            "--scenario",
+            "price_increase",
+            "--days",
+            "1",
+            "--rows-per-day",
+            "600",
+            "--url",
+            service,
+        ],
+        project,
+    )
+    # and a few lines that no service wrote
+    deadline = time.monotonic() + 10
+    while len(_logged_lines(project)) < before + 600 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    with sorted(log_directory.glob("predictions-*.jsonl"))[-1].open("a") as stream:
+        stream.write('{"truncated": \n<html>502 Bad Gateway</html>\n')
+
+    # When the drift check reads the service's log
+    result = run(["mlloop", "drift", "--current", str(log_directory), "--out", str(project / "drift")], project)
+
+    # Then it reports the price rise, and counts the foreign lines instead of failing
+    report = json.loads((project / "drift" / "drift.json").read_text())
+    assert report["status"] == "drift", result.stdout
+    assert any("monthly_charges" in reason for reason in report["reasons"]), report["reasons"]
+    assert report["rows"]["skipped_lines"] == 2
+    assert (project / "drift" / "plots" / "monthly_charges.png").is_file()
+    assert report["model_versions"] and all(version.startswith("churn:") for version in report["model_versions"])
+
+
+def test_too_little_traffic_is_insufficient_data_not_no_drift(project: Path, service: str, tmp_path: Path) -> None:
+    run(["mlloop", "simulate", "--days", "1", "--rows-per-day", "50", "--out", str(tmp_path / "log")], project)
+
+    run(["mlloop", "drift", "--current", str(tmp_path / "log"), "--out", str(tmp_path / "drift")], project)
+
+    assert json.loads((tmp_path / "drift" / "drift.json").read_text())["status"] == "insufficient_data"
