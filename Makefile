@@ -46,9 +46,10 @@ export KUBECONFIG := $(CURDIR)/build/kubeconfig
 $(shell mkdir -p build && umask 077 && printenv KUBECONFIG_DATA | base64 -d > build/kubeconfig)
 endif
 # Where `mlloop report` writes, read from params.yaml so the path is declared once.
-REPORT := $(shell sed -n 's/^  directory: *//p' params.yaml)/report.md
+REPORT := $(shell sed -n '/^report:/,/^[a-z]/s/^  directory: *//p' params.yaml)/report.md
+DRIFT_REPORT := $(shell sed -n '/^drift:/,/^[a-z]/s/^  directory: *//p' params.yaml)/drift.md
 
-.PHONY: help install run repro pull push remote metrics report gate comment summary bento serve deploy-local smoke drift \
+.PHONY: help install run repro pull push remote metrics report gate comment summary bento serve deploy-local smoke drift drift-summary drift-issue \
 	simulate containerize register release manifests cluster-check deploy rollback test lint format bench
 
 help: ## list the targets
@@ -111,8 +112,14 @@ deploy-local: bento serve ## the local environment: build the bento from this wo
 smoke: $(ENVIRONMENT) ## smoke-test the service at URL (default: the local one on PORT)
 	mlloop smoke --url $(URL)
 
-drift: $(ENVIRONMENT) ## the drift check: the inference log's latest window against the training split (reports/drift)
-	mlloop drift
+drift: $(ENVIRONMENT) ## the drift check: the log's latest window (INFERENCE_LOG_URL, WINDOW_DAYS) against the training split
+	mlloop drift $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)) $(if $(WINDOW_DAYS),--window-days $(WINDOW_DAYS))
+
+drift-summary: ## append the drift report to the GitHub Actions job summary
+	cat $(DRIFT_REPORT) >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"
+
+drift-issue: $(ENVIRONMENT) ## open, update or close the GitHub issue labelled drift to match the last check (gh)
+	mlloop drift-issue
 
 simulate: $(ENVIRONMENT) ## append simulated days of traffic to the inference log (SCENARIO, DAYS: default params.yaml)
 	mlloop simulate $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DAYS),--days $(DAYS))

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import get_args
 
-from mlloop import drift, model_version, review, serving, simulator, smoke
+from mlloop import drift, drift_issue, model_version, review, serving, simulator, smoke
 from mlloop.config import DEFAULT_PARAMS_FILE, Params, Scenario, load_params
 from mlloop.errors import MlloopError
 from mlloop.schema import load_schema
@@ -87,6 +87,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="inference-log directory or fsspec URL (default: params serve.inference_log_dir)",
     )
     drift_command.add_argument("--out", type=Path, help="report directory (default: params drift.directory)")
+    drift_command.add_argument(
+        "--window-days", type=int, help="days of the log to read (default: params drift.window_days)"
+    )
+    help_text = "open, update or close the GitHub issue labelled drift to match the last drift check (uses gh)"
+    commands.add_parser("drift-issue", help=help_text, description=help_text)
     help_text = "write simulated production traffic from held-out customers into the inference log, day by day"
     _add_simulate_arguments(commands.add_parser("simulate", help=help_text, description=help_text))
     for name, help_text in REVIEW_HELP.items():
@@ -114,8 +119,14 @@ def _run(arguments: argparse.Namespace) -> None:
         for key, value in model_version.image_labels(params).items():
             print(f"{key}={value}")
     elif arguments.command == "drift":
+        if arguments.window_days is not None:
+            params = params.model_copy(
+                update={"drift": params.drift.model_copy(update={"window_days": arguments.window_days})}
+            )
         result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out)
         print(f"{result['status']}: {'; '.join(result['reasons'])}")
+    elif arguments.command == "drift-issue":
+        print(drift_issue.sync_issue(params.drift.directory))
     elif arguments.command == "simulate":
         for line in _simulate(params, arguments).lines():
             print(line)

@@ -33,7 +33,7 @@ def _run_commands() -> list[tuple[str, str]]:
 
 
 def test_there_are_workflows_to_check() -> None:
-    assert {workflow.name for workflow in WORKFLOWS} >= {"ci.yml", "pr.yml", "deploy.yml"}
+    assert {workflow.name for workflow in WORKFLOWS} >= {"ci.yml", "pr.yml", "deploy.yml", "drift.yml"}
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda path: path.name)
