@@ -49,8 +49,8 @@ endif
 REPORT := $(shell sed -n '/^report:/,/^[a-z]/s/^  directory: *//p' params.yaml)/report.md
 DRIFT_REPORT := $(shell sed -n '/^drift:/,/^[a-z]/s/^  directory: *//p' params.yaml)/drift.md
 
-.PHONY: help install run repro pull push remote metrics report gate comment summary bento serve deploy-local smoke drift drift-summary drift-issue \
-	simulate containerize register release manifests cluster-check deploy rollback test lint format bench
+.PHONY: help install run repro pull push remote metrics report gate comment summary bento serve deploy-local smoke drift drift-summary drift-issue fold-in retrain-pr \
+	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test lint format bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -114,6 +114,24 @@ smoke: $(ENVIRONMENT) ## smoke-test the service at URL (default: the local one o
 
 drift: $(ENVIRONMENT) ## the drift check: the log's latest window (INFERENCE_LOG_URL, WINDOW_DAYS) against the training split
 	mlloop drift $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)) $(if $(WINDOW_DAYS),--window-days $(WINDOW_DAYS))
+
+fold-in: $(ENVIRONMENT) ## fold the log window's labelled rows into a new DVC-tracked training source, and point params at it
+	dvc add --quiet "$$(mlloop fold-in)"
+
+retrain-pr: $(ENVIRONMENT) ## commit the new data version and model on a branch, push it and open a pull request (gh)
+	branch="retrain/$$(date -u +%Y-%m-%d-%H%M)"; git switch --create "$$branch"; \
+	git add params.yaml dvc.lock data/sources metrics.json reports; \
+	git commit --quiet --message "Retrain on production data folded in $$(date -u +%Y-%m-%d)"; \
+	git push --quiet origin "$$branch"; \
+	gh pr create --head "$$branch" --title "Retrain on recent production data" \
+		--body "The labelled production rows of the inference log's latest window, folded into the training data (make fold-in)."
+
+dispatch-retrain: ## start retrain.yml when the last drift check found drift (gh; the drift workflow's opt-in)
+	if grep -q '"status": "drift"' $(dir $(DRIFT_REPORT))drift.json; then gh workflow run retrain.yml --ref main; \
+	else echo "no drift: no retraining"; fi
+
+dispatch-pr: ## run pr.yml on the current branch: the PR loop for a pull request opened with GITHUB_TOKEN (gh)
+	gh workflow run pr.yml --ref "$$(git branch --show-current)"
 
 drift-summary: ## append the drift report to the GitHub Actions job summary
 	cat $(DRIFT_REPORT) >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"

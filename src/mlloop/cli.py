@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import get_args
 
-from mlloop import drift, drift_issue, model_version, review, serving, simulator, smoke
+from mlloop import drift, drift_issue, fold_in, model_version, review, serving, simulator, smoke
 from mlloop.config import DEFAULT_PARAMS_FILE, Params, Scenario, load_params
 from mlloop.errors import MlloopError
 from mlloop.schema import load_schema
@@ -90,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     drift_command.add_argument(
         "--window-days", type=int, help="days of the log to read (default: params drift.window_days)"
     )
+    help_text = "fold the labelled production rows of the log's window into a new training-source file; print its path"
+    fold_command = commands.add_parser("fold-in", help=help_text, description=help_text)
+    fold_command.add_argument("--current", metavar="PATH_OR_URL", help="inference-log directory or fsspec URL")
     help_text = "open, update or close the GitHub issue labelled drift to match the last drift check (uses gh)"
     commands.add_parser("drift-issue", help=help_text, description=help_text)
     help_text = "write simulated production traffic from held-out customers into the inference log, day by day"
@@ -125,6 +128,8 @@ def _run(arguments: argparse.Namespace) -> None:
             )
         result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out)
         print(f"{result['status']}: {'; '.join(result['reasons'])}")
+    elif arguments.command == "fold-in":
+        print(fold_in.fold_in(params, arguments.params, arguments.current, datetime.now(UTC).date()))
     elif arguments.command == "drift-issue":
         print(drift_issue.sync_issue(params.drift.directory))
     elif arguments.command == "simulate":
