@@ -1,0 +1,105 @@
+"""Drift check benchmark, in one run on this machine.
+
+Accuracy: for each current size and seed, a week of simulated traffic per scenario (the
+simulator's own scenario functions, in memory) is judged against the training split; the
+false-alarm rate on `none` and the detection rate on every other scenario are counted.
+Speed: `mlloop drift` end to end (reading the JSONL log included) on a simulated log of about
+a million lines, wall time and peak memory from /usr/bin/time.
+
+Needs the reproduced pipeline (`dvc repro`) in this working copy. Prints JSON and writes
+bench/results/drift.json.
+
+    python bench/drift.py [--seeds 200] [--sizes 1000 10000 100000] [--speed-rows 1000000]
+"""
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlloop.config import SimulateParams, load_params
+from mlloop.drift import PREDICTION, score_columns, verdict
+from mlloop.schema import load_schema
+from mlloop.simulator import SCENARIOS, day_traffic
+
+PROJECT = Path(__file__).resolve().parents[1]
+RESULTS = PROJECT / "bench" / "results" / "drift.json"
+DAYS = 7
+START = date(2026, 11, 1)
+
+
+def accuracy(seeds: int, sizes: list[int]) -> dict[str, Any]:
+    params = load_params(PROJECT / "params.yaml")
+    schema = load_schema(PROJECT / params.data.schema_file)
+    reference = pd.read_parquet(PROJECT / params.paths.train)
+    test = pd.read_parquet(PROJECT / params.paths.test)
+    predictions = pd.read_parquet(PROJECT / params.paths.predictions)[PREDICTION]
+    results: dict[str, Any] = {}
+    for size in sizes:
+        results[str(size)] = {}
+        for scenario in SCENARIOS:
+            settings = SimulateParams(scenario=scenario, days=DAYS, rows_per_day=size // DAYS, seed=0)
+            flagged = 0
+            started = time.perf_counter()
+            for seed in range(seeds):
+                rng = np.random.default_rng(seed)
+                week = pd.concat(
+                    [day_traffic(test, schema, settings, day, START, rng).features for day in range(DAYS)],
+                    ignore_index=True,
+                )
+                # The predicted probability is reported but not part of the verdict: the model's own.
+                week[PREDICTION] = predictions.sample(len(week), replace=True, random_state=seed).to_numpy()
+                status, _ = verdict(
+                    score_columns(reference, week, predictions, schema, params.drift), len(week), params.drift
+                )
+                flagged += status == "drift"
+            results[str(size)][scenario] = {
+                "drift_rate": flagged / seeds,
+                "seconds_per_check": (time.perf_counter() - started) / seeds,
+            }
+            print(size, scenario, results[str(size)][scenario], file=sys.stderr)
+    return results
+
+
+def speed(rows: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as directory:
+        log = Path(directory) / "log"
+        tools = Path(sys.executable).parent
+        subprocess.run(
+            [tools / "mlloop", "simulate", "--scenario", "price_increase", "--days", str(DAYS),
+             "--rows-per-day", str(rows // DAYS), "--out", str(log)],
+            cwd=PROJECT, check=True, capture_output=True,
+        )  # fmt: skip
+        timed = subprocess.run(
+            ["/usr/bin/time", "-f", "%e %M", tools / "mlloop", "drift",
+             "--current", str(log), "--out", f"{directory}/out"],
+            cwd=PROJECT, check=True, capture_output=True, text=True,
+        )  # fmt: skip
+        seconds, kilobytes = re.findall(r"^([\d.]+) (\d+)$", timed.stderr, re.MULTILINE)[-1]
+        lines = sum(1 for path in log.glob("predictions-*.jsonl") for _ in path.open("rb"))
+        return {"log_lines": lines, "seconds": float(seconds), "peak_memory_mib": int(kilobytes) / 1024}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seeds", type=int, default=200)
+    parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
+    parser.add_argument("--speed-rows", type=int, default=1_000_000)
+    arguments = parser.parse_args()
+    results = {"accuracy": accuracy(arguments.seeds, arguments.sizes), "speed": speed(arguments.speed_rows)}
+    RESULTS.parent.mkdir(exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
