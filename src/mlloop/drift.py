@@ -184,7 +184,7 @@ def run_drift(params: Params, reference_path: Path | None, current: str | None, 
     rows = len(window.rows)
     # The predicted probability's reference: the model on held-out customers, as evaluate scored them.
     columns = score_columns(reference, window.rows, predictions[PREDICTION], schema, drift) if rows else []
-    status, reasons = verdict(columns, rows, drift) if rows else ("insufficient_data", [f"no rows in {source}"])
+    status, reasons = verdict(columns, rows, drift)
     try:
         commit = revisions.head()
     except SourceError:
