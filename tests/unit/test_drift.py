@@ -484,7 +484,7 @@ def test_an_empty_log_is_insufficient_data_not_an_error(setup: Setup) -> None:
     result = _run(setup)
 
     assert result["status"] == "insufficient_data"
-    assert result["reasons"] == [f"no rows in {setup.log.as_posix()}"]
+    assert result["reasons"] == ["0 current rows, fewer than min_rows 500"]
     assert result["rows"]["current"] == 0
     assert result["columns"] == []
     assert result["model_versions"] == []
