@@ -99,7 +99,17 @@ def _read_columnar(data: bytes, schema: FeatureSchema) -> tuple[pd.DataFrame, in
         table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
     except pa.ArrowInvalid:
         return None
-    frame = table.flatten().to_pandas()
+    flat = table.flatten()
+    # Labels as pandas categoricals: a million rows of ten label columns stay small and count fast.
+    labelled = {f"features.{name}" for name in schema.categorical_features} | {"model_version"}
+    flat = pa.table(
+        [
+            column.dictionary_encode() if name in labelled else column
+            for name, column in zip(flat.column_names, flat.columns, strict=True)
+        ],
+        names=flat.column_names,
+    )
+    frame = flat.to_pandas()
     frame.columns = [str(name).removeprefix("features.") for name in frame.columns]
     required = [
         name
