@@ -10,6 +10,10 @@ Needs the reproduced pipeline (`dvc repro`) in this working copy. Prints JSON an
 bench/results/drift.json.
 
     python bench/drift.py [--seeds 200] [--sizes 1000 10000 100000] [--speed-rows 1000000]
+        [--evidently-python PATH [--versus-sizes 10000 1000000] [--only-versus]]
+
+For the comparison, make Evidently's own environment first, e.g.
+`python3 -m venv /some/dir && /some/dir/bin/pip install evidently==0.7.23 "pandas<3.1" pyarrow`.
 """
 
 import argparse
@@ -89,13 +93,65 @@ def speed(rows: int) -> dict[str, float]:
         return {"log_lines": lines, "seconds": float(seconds), "peak_memory_mib": int(kilobytes) / 1024}
 
 
+def versus_evidently(evidently_python: str, sizes: list[int]) -> dict[str, Any]:
+    """Both checks on the same in-memory frames, timed around the statistics only, one after the other."""
+    params = load_params(PROJECT / "params.yaml")
+    schema = load_schema(PROJECT / params.data.schema_file)
+    reference = pd.read_parquet(PROJECT / params.paths.train)
+    test = pd.read_parquet(PROJECT / params.paths.test)
+    predictions = pd.read_parquet(PROJECT / params.paths.predictions)[PREDICTION]
+    results: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        scratch = Path(directory)
+        reference[schema.feature_names].to_parquet(scratch / "reference.parquet")
+        columns = {"numerical": list(schema.numeric_features), "categorical": list(schema.categorical_features)}
+        (scratch / "columns.json").write_text(json.dumps(columns))
+        for size in sizes:
+            for scenario in ("none", "price_increase"):
+                settings = SimulateParams(scenario=scenario, days=DAYS, rows_per_day=size // DAYS, seed=0)
+                rng = np.random.default_rng(0)
+                week = pd.concat(
+                    [day_traffic(test, schema, settings, day, START, rng).features for day in range(DAYS)],
+                    ignore_index=True,
+                )
+                week[schema.feature_names].to_parquet(scratch / "current.parquet")
+                week[PREDICTION] = predictions.sample(len(week), replace=True, random_state=0).to_numpy()
+                started = time.perf_counter()
+                scored = score_columns(reference, week, predictions, schema, params.drift)
+                status, reasons = verdict(scored, len(week), params.drift)
+                ours = time.perf_counter() - started
+                peer = json.loads(
+                    subprocess.run(
+                        [evidently_python, PROJECT / "bench" / "evidently_peer.py", scratch / "reference.parquet",
+                         scratch / "current.parquet", scratch / "columns.json"],
+                        check=True, capture_output=True, text=True,
+                    ).stdout
+                )  # fmt: skip
+                results[f"{size}/{scenario}"] = {
+                    "mlloop": {"seconds": ours, "status": status, "reasons": reasons},
+                    "evidently": peer,
+                    "speedup": peer["seconds"] / ours,
+                }
+                print(size, scenario, results[f"{size}/{scenario}"], file=sys.stderr)
+    return results
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--speed-rows", type=int, default=1_000_000)
+    parser.add_argument(
+        "--evidently-python", help="a python with evidently==0.7.23 and pandas<3.1 installed: adds the comparison"
+    )
+    parser.add_argument("--versus-sizes", type=int, nargs="+", default=[10_000, 1_000_000])
+    parser.add_argument("--only-versus", action="store_true", help="only the comparison with Evidently")
     arguments = parser.parse_args()
-    results = {"accuracy": accuracy(arguments.seeds, arguments.sizes), "speed": speed(arguments.speed_rows)}
+    results: dict[str, Any] = {}
+    if not arguments.only_versus:
+        results = {"accuracy": accuracy(arguments.seeds, arguments.sizes), "speed": speed(arguments.speed_rows)}
+    if arguments.evidently_python:
+        results["versus_evidently"] = versus_evidently(arguments.evidently_python, arguments.versus_sizes)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

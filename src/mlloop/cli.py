@@ -2,27 +2,31 @@
 
 User errors (MlloopError) become a message on stderr, one line per problem, and the exit
 code documented in mlloop.errors; anything else is a bug and keeps its traceback.
+
+Each command imports its own modules when it runs: every DVC stage is a fresh process, and
+importing scikit-learn, DVC and BentoML for a command that needs none of them costs seconds.
 """
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import get_args
+from typing import TYPE_CHECKING, get_args
 
-from mlloop import drift, drift_issue, fold_in, model_version, review, serving, simulator, smoke
 from mlloop.config import DEFAULT_PARAMS_FILE, Params, Scenario, load_params
 from mlloop.errors import MlloopError
-from mlloop.schema import load_schema
-from mlloop.stages import evaluate, ingest, split, train, validate
 
-STAGES: dict[str, tuple[Callable[[Params], None], str]] = {
-    "ingest": (ingest.run, "read the source named in params.yaml into the raw table"),
-    "validate": (validate.run, "check the raw table against the feature schema (exit 3 on violations)"),
-    "split": (split.run, "stratified, seeded train/test split of the validated table"),
-    "train": (train.run, "fit the model pipeline chosen in params.yaml"),
-    "evaluate": (evaluate.run, "metrics, latency, plot data and PNG plots on the test split"),
+if TYPE_CHECKING:
+    from mlloop.simulator import SimulationSummary
+
+STAGES = {
+    "ingest": "read the source named in params.yaml into the raw table",
+    "validate": "check the raw table against the feature schema (exit 3 on violations)",
+    "split": "stratified, seeded train/test split of the validated table",
+    "train": "fit the model pipeline chosen in params.yaml",
+    "evaluate": "metrics, latency, plot data and PNG plots on the test split",
 }
 
 
@@ -66,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS_FILE, help="params file (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (_, help_text) in STAGES.items():
+    for name, help_text in STAGES.items():
         commands.add_parser(name, help=help_text, description=help_text)
     help_text = "copy the trained model into the BentoML model store, labelled with commit and metrics"
     commands.add_parser("import-model", help=help_text, description=help_text)
@@ -111,40 +115,60 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run(arguments: argparse.Namespace) -> None:
     params = load_params(arguments.params)
-    if arguments.command == "import-model":
+    command = arguments.command
+    if command in STAGES:
+        run: Callable[[Params], None] = importlib.import_module(f"mlloop.stages.{command}").run
+        run(params)
+    elif command == "import-model":
+        from mlloop import serving
+
         print(serving.import_model(params))
-    elif arguments.command == "smoke":
+    elif command == "smoke":
+        from mlloop import smoke
+        from mlloop.schema import load_schema
+
         for check in smoke.run_smoke(arguments.url, load_schema(params.data.schema_file)):
             print(f"ok  {check}")
-    elif arguments.command == "register":
-        print(model_version.register(params, arguments.push))
-    elif arguments.command == "image-labels":
-        for key, value in model_version.image_labels(params).items():
-            print(f"{key}={value}")
-    elif arguments.command == "drift":
+    elif command in ("register", "image-labels"):
+        from mlloop import model_version
+
+        if command == "register":
+            print(model_version.register(params, arguments.push))
+        else:
+            for key, value in model_version.image_labels(params).items():
+                print(f"{key}={value}")
+    elif command == "drift":
+        from mlloop import drift
+
         if arguments.window_days is not None:
             params = params.model_copy(
                 update={"drift": params.drift.model_copy(update={"window_days": arguments.window_days})}
             )
         result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out)
         print(f"{result['status']}: {'; '.join(result['reasons'])}")
-    elif arguments.command == "fold-in":
+    elif command == "fold-in":
+        from mlloop import fold_in
+
         print(fold_in.fold_in(params, arguments.params, arguments.current, datetime.now(UTC).date()))
-    elif arguments.command == "drift-issue":
+    elif command == "drift-issue":
+        from mlloop import drift_issue
+
         print(drift_issue.sync_issue(params.drift.directory))
-    elif arguments.command == "simulate":
+    elif command == "simulate":
         for line in _simulate(params, arguments).lines():
             print(line)
-    elif arguments.command == "report":
-        review.run_report(params, arguments.baseline, arguments.out)
-    elif arguments.command == "gate":
-        review.run_gate(params, arguments.baseline)
     else:
-        run, _ = STAGES[arguments.command]
-        run(params)
+        from mlloop import review
+
+        if command == "report":
+            review.run_report(params, arguments.baseline, arguments.out)
+        else:
+            review.run_gate(params, arguments.baseline)
 
 
-def _simulate(params: Params, arguments: argparse.Namespace) -> simulator.SimulationSummary:
+def _simulate(params: Params, arguments: argparse.Namespace) -> "SimulationSummary":
+    from mlloop import simulator
+
     overrides = {
         "scenario": arguments.scenario,
         "days": arguments.days,
