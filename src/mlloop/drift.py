@@ -168,6 +168,17 @@ def render_markdown(result: dict[str, Any]) -> str:
         lines.append(
             f"| {column['name']} | {column['kind']} | {', '.join(column['drifted_by']) or '—'} | {' | '.join(shown)} |"
         )
+    unseen = {
+        column["name"]: column["scores"]["unseen_labels"]
+        for column in result["columns"]
+        if column["scores"]["unseen_labels"]
+    }
+    if unseen:
+        lines += ["", "Labels the training data never had:"]
+        lines += [
+            f"- {name}: " + ", ".join(f"{label} ({count})" for label, count in labels.items())
+            for name, labels in unseen.items()
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -25,6 +25,8 @@ class ColumnScores:
     unseen_share: float | None
     null_share_change: float
     p_value: float | None
+    unseen_labels: dict[str, int] | None = None
+    """Categorical only: each label the reference never had, with its count in the current rows."""
 
 
 def _psi(reference_shares: np.ndarray, current_shares: np.ndarray, epsilon: float) -> float:
@@ -82,6 +84,7 @@ def categorical_scores(reference: pd.Series, current: pd.Series, categories: lis
         jensen_shannon=float(jensenshannon(reference_shares, current_shares, base=2)),
         psi=_psi(reference_shares, current_shares, epsilon),
         unseen_share=float((~known).mean()),
+        unseen_labels={str(label): int(count) for label, count in present[~known].value_counts().items() if count},
         null_share_change=_null_share_change(reference, current),
         p_value=float(stats.chi2_contingency(observed).pvalue) if observed.shape[1] > 1 else 1.0,
     )

@@ -220,3 +220,15 @@ def test_a_numeric_column_null_in_every_current_row_reports_a_full_null_share_ch
     scores = numeric_scores(reference, current, BINS, EPSILON)
 
     assert scores.null_share_change == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("dtype", ["object", "category"])
+def test_unseen_labels_are_listed_with_their_counts_and_nothing_else(dtype: str) -> None:
+    # The log reader hands labels over as categoricals, whose counts include every absent category
+    reference = pd.Series(["a", "b"] * 50)
+    current = pd.Series(["a"] * 6 + ["wallet"] * 3 + ["crypto"], dtype=dtype)
+
+    scores = categorical_scores(reference, current, ["a", "b"], EPSILON)
+
+    assert scores.unseen_labels == {"wallet": 3, "crypto": 1}
+    assert scores.unseen_share == pytest.approx(0.4)
