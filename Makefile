@@ -116,7 +116,7 @@ drift: $(ENVIRONMENT) ## the drift check: the log's latest window (INFERENCE_LOG
 	mlloop drift $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)) $(if $(WINDOW_DAYS),--window-days $(WINDOW_DAYS))
 
 fold-in: $(ENVIRONMENT) ## fold the log window's labelled rows into a new DVC-tracked training source, and point params at it
-	dvc add --quiet "$$(mlloop fold-in)"
+	dvc add --quiet "$$(mlloop fold-in $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)))"
 
 retrain-pr: $(ENVIRONMENT) ## commit the new data version and model on a branch, push it and open a pull request (gh)
 	branch="retrain/$$(date -u +%Y-%m-%d-%H%M)"; git switch --create "$$branch"; \
