@@ -100,3 +100,15 @@ def test_every_run_step_is_one_existing_make_target_or_cli_call(workflow: str, c
                 _check_mlloop(line_arguments)
             elif line_program == "cml":
                 _check_cml(line_arguments)
+
+
+def test_the_summary_targets_read_each_report_path_from_its_own_params_section() -> None:
+    # Both the report and the drift sections of params.yaml have a `directory:` key
+    params = yaml.safe_load((PROJECT / "params.yaml").read_text())
+
+    assert _recipe("summary", []) == [
+        f'cat {params["report"]["directory"]}/report.md >> "${{GITHUB_STEP_SUMMARY:?is set by GitHub Actions}}"'
+    ]
+    assert _recipe("drift-summary", []) == [
+        f'cat {params["drift"]["directory"]}/drift.md >> "${{GITHUB_STEP_SUMMARY:?is set by GitHub Actions}}"'
+    ]
