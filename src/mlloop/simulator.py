@@ -20,10 +20,7 @@ Scenarios and their ground truth (every number stays within the schema's range):
                         (0-based): prices creep up to +25% on the last day.
 """
 
-import json
 import sys
-import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,6 +34,7 @@ import pandas as pd
 from pydantic_core import to_json
 from tqdm import tqdm
 
+from mlloop import service_client
 from mlloop.artifacts import load_model, read_table, require
 from mlloop.config import Params, Scenario, SimulateParams
 from mlloop.errors import ConfigError, SourceError
@@ -227,19 +225,10 @@ def _log_writer(params: Params, schema: FeatureSchema, out: Path) -> Delivery:
 
 
 def _post(endpoint: str, customers: list[dict[str, Any]]) -> tuple[int, Any]:
-    body = json.dumps({"customers": customers}).encode()
-    request = urllib.request.Request(endpoint, data=body, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            status, text = response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        status, text = error.code, error.read().decode()
-    except (urllib.error.URLError, OSError) as error:
+        return service_client.call(endpoint, {"customers": customers}, TIMEOUT_SECONDS)
+    except OSError as error:
         raise SourceError(f"{endpoint}: cannot connect ({error}); start the service first (make serve)") from error
-    try:
-        return status, json.loads(text) if text else None
-    except json.JSONDecodeError:
-        return status, text
 
 
 def _refused_positions(answer: Any, size: int) -> set[int]:

@@ -3,11 +3,9 @@
 It checks readiness, one prediction, one batch, and that a bad request is refused with 400.
 """
 
-import json
-import urllib.error
-import urllib.request
 from typing import Any
 
+from mlloop import service_client
 from mlloop.errors import SmokeFailedError
 from mlloop.schema import FeatureSchema
 
@@ -26,19 +24,10 @@ def example_customer(schema: FeatureSchema) -> dict[str, Any]:
 
 
 def _call(url: str, body: Any | None = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
-            status, text = response.status, response.read().decode()
-    except urllib.error.HTTPError as error:
-        status, text = error.code, error.read().decode()
-    except (urllib.error.URLError, OSError) as error:
+        return service_client.call(url, body, TIMEOUT_SECONDS)
+    except OSError as error:
         raise SmokeFailedError(f"{url}: cannot connect ({error})") from error
-    try:
-        return status, json.loads(text) if text else None
-    except json.JSONDecodeError:
-        return status, text
 
 
 def _expect(condition: bool, what: str, answer: Any) -> None:
