@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlloop.config import SimulateParams, load_params
+from mlloop.config import Params, Scenario, SimulateParams, load_params
 from mlloop.drift import PREDICTION, score_columns, verdict
-from mlloop.schema import load_schema
+from mlloop.schema import FeatureSchema, load_schema
 from mlloop.simulator import SCENARIOS, day_traffic
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -41,27 +41,41 @@ DAYS = 7
 START = date(2026, 11, 1)
 
 
-def accuracy(seeds: int, sizes: list[int]) -> dict[str, Any]:
+def _inputs() -> tuple[Params, FeatureSchema, pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Params, schema, the training split (reference), the test split (customers) and evaluate's probabilities."""
     params = load_params(PROJECT / "params.yaml")
-    schema = load_schema(PROJECT / params.data.schema_file)
-    reference = pd.read_parquet(PROJECT / params.paths.train)
-    test = pd.read_parquet(PROJECT / params.paths.test)
-    predictions = pd.read_parquet(PROJECT / params.paths.predictions)[PREDICTION]
+    return (
+        params,
+        load_schema(PROJECT / params.data.schema_file),
+        pd.read_parquet(PROJECT / params.paths.train),
+        pd.read_parquet(PROJECT / params.paths.test),
+        pd.read_parquet(PROJECT / params.paths.predictions)[PREDICTION],
+    )
+
+
+def _week(
+    test: pd.DataFrame, schema: FeatureSchema, scenario: Scenario, size: int, seed: int, predictions: pd.Series
+) -> pd.DataFrame:
+    """A simulated week of `size` rows; the predicted probability, outside the verdict, is the model's own."""
+    settings = SimulateParams(scenario=scenario, days=DAYS, rows_per_day=size // DAYS, seed=seed)
+    rng = np.random.default_rng(seed)
+    week = pd.concat(
+        [day_traffic(test, schema, settings, day, START, rng).features for day in range(DAYS)], ignore_index=True
+    )
+    week[PREDICTION] = predictions.sample(len(week), replace=True, random_state=seed).to_numpy()
+    return week
+
+
+def accuracy(seeds: int, sizes: list[int]) -> dict[str, Any]:
+    params, schema, reference, test, predictions = _inputs()
     results: dict[str, Any] = {}
     for size in sizes:
         results[str(size)] = {}
         for scenario in SCENARIOS:
-            settings = SimulateParams(scenario=scenario, days=DAYS, rows_per_day=size // DAYS, seed=0)
             flagged = 0
             started = time.perf_counter()
             for seed in range(seeds):
-                rng = np.random.default_rng(seed)
-                week = pd.concat(
-                    [day_traffic(test, schema, settings, day, START, rng).features for day in range(DAYS)],
-                    ignore_index=True,
-                )
-                # The predicted probability is reported but not part of the verdict: the model's own.
-                week[PREDICTION] = predictions.sample(len(week), replace=True, random_state=seed).to_numpy()
+                week = _week(test, schema, scenario, size, seed, predictions)
                 status, _ = verdict(
                     score_columns(reference, week, predictions, schema, params.drift), len(week), params.drift
                 )
@@ -95,11 +109,7 @@ def speed(rows: int) -> dict[str, float]:
 
 def versus_evidently(evidently_python: str, sizes: list[int]) -> dict[str, Any]:
     """Both checks on the same in-memory frames, timed around the statistics only, one after the other."""
-    params = load_params(PROJECT / "params.yaml")
-    schema = load_schema(PROJECT / params.data.schema_file)
-    reference = pd.read_parquet(PROJECT / params.paths.train)
-    test = pd.read_parquet(PROJECT / params.paths.test)
-    predictions = pd.read_parquet(PROJECT / params.paths.predictions)[PREDICTION]
+    params, schema, reference, test, predictions = _inputs()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as directory:
         scratch = Path(directory)
@@ -108,14 +118,8 @@ def versus_evidently(evidently_python: str, sizes: list[int]) -> dict[str, Any]:
         (scratch / "columns.json").write_text(json.dumps(columns))
         for size in sizes:
             for scenario in ("none", "price_increase"):
-                settings = SimulateParams(scenario=scenario, days=DAYS, rows_per_day=size // DAYS, seed=0)
-                rng = np.random.default_rng(0)
-                week = pd.concat(
-                    [day_traffic(test, schema, settings, day, START, rng).features for day in range(DAYS)],
-                    ignore_index=True,
-                )
+                week = _week(test, schema, scenario, size, 0, predictions)
                 week[schema.feature_names].to_parquet(scratch / "current.parquet")
-                week[PREDICTION] = predictions.sample(len(week), replace=True, random_state=0).to_numpy()
                 started = time.perf_counter()
                 scored = score_columns(reference, week, predictions, schema, params.drift)
                 status, reasons = verdict(scored, len(week), params.drift)
