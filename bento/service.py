@@ -4,7 +4,9 @@ The request model is generated from the feature schema stored with the model, an
 threshold comes from the model's metadata, so the service cannot disagree with training.
 
 Every request, single or batch, goes through one adaptive-batching queue, so concurrent requests
-share one model call: the model's cost is mostly per call, not per row (bench/README.md).
+share one model call: the model's cost is mostly per call, not per row. The model runs in a
+process of its own, so it never waits for the event loop's GIL, nor the event loop for it
+(bench/README.md).
 """
 
 import gc
@@ -13,21 +15,20 @@ import os
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Annotated, Any
 
 import bentoml
-import joblib
-from bentoml._internal.marshal.dispatcher import CorkDispatcher
+from bentoml._internal.marshal.dispatcher import CorkDispatcher, NonBlockSema
 from bentoml.exceptions import ServiceUnavailable
 from prometheus_client import Counter, Histogram
 from pydantic import Field
-from threadpoolctl import threadpool_limits
 
 from mlloop.contract import Prediction, Predictions, customer_model, customer_record
 from mlloop.inference_log import InferenceLog
+from mlloop.model_process import ModelProcess
 from mlloop.request_guard import RequestGuard
-from mlloop.row_predictor import RowPredictor
 from mlloop.schema import FeatureSchema
 from mlloop.serving import LOG_DIRECTORY_VARIABLE, METADATA_FILE, MODEL_FILE, MODEL_NAME
 
@@ -57,7 +58,7 @@ def _overloaded() -> Any:
 
 @bentoml.service(traffic={"timeout": TIMEOUT_SECONDS}, logging={"access": {"enabled": False}})
 class ChurnService:
-    """One model and one batching queue per worker.
+    """One model process and one batching queue per worker.
 
     Access logs are off: they cost a fifth of single-row throughput, every prediction is in the
     inference log, and request counts and latencies are on /metrics.
@@ -67,16 +68,21 @@ class ChurnService:
 
     def __init__(self) -> None:
         # On an instance, BentoML has already resolved the class attribute to the stored model.
-        self.predictor = RowPredictor(joblib.load(self.model.path_of(MODEL_FILE)), SCHEMA)
+        self.predictor = ModelProcess(Path(self.model.path_of(MODEL_FILE)), SCHEMA)
         self.threshold = float(self.model.info.metadata["threshold"])
         self.version = str(self.model.tag)
         self.log = InferenceLog(LOG_DIRECTORY, LOG_FAILURES.inc)
         # BentoML's adaptive-batching dispatcher, which it applies only to APIs that take a batch;
         # used directly so /predict keeps its one-customer contract. It sheds (503) only requests
         # that would time out anyway.
-        # A plain function is run in BentoML's thread pool, as for a sync API.
+        # A plain function is run in BentoML's thread pool, as for a sync API. Two calls at a time:
+        # one in the model's process while this process prepares or answers the other.
         self.queue: Callable[[list[dict[str, Any]]], Awaitable[list[Prediction]]] = CorkDispatcher(
-            max_latency_in_ms=TIMEOUT_SECONDS * 1000, max_batch_size=MAX_BATCH, fallback=_overloaded, get_batch_size=len
+            max_latency_in_ms=TIMEOUT_SECONDS * 1000,
+            max_batch_size=MAX_BATCH,
+            fallback=_overloaded,
+            get_batch_size=len,
+            shared_sema=NonBlockSema(2),
         )(self._predict_requests)  # type: ignore[arg-type,assignment]
         # Settings chosen by bench/serving.py (bench/README.md explains each):
         # the model and the imported libraries are long-lived, so keep them out of the garbage
@@ -84,16 +90,21 @@ class ChurnService:
         # requests in flight stalls every request by tens of milliseconds;
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
-        # one OpenMP thread, so the model's idle spinning threads do not take the core the event loop needs;
-        threadpool_limits(1)
-        # and the event loop waits at most 1 ms, not 5, for the GIL while the model thread holds it.
+        # and the event loop waits at most 1 ms, not 5, for the GIL while the batching thread holds it.
         sys.setswitchinterval(0.001)
+
+    @bentoml.on_shutdown
+    def _stop_model_process(self) -> None:
+        self.predictor.close()
 
     def _predict_requests(self, requests: Sequence[list[dict[str, Any]]]) -> list[list[Prediction]]:
         """One model call for the rows of all queued requests; one log record per request."""
         rows_of_all = [row for rows in requests for row in rows]
         MODEL_CALL_ROWS.observe(len(rows_of_all))
-        probabilities = self.predictor.probabilities(rows_of_all).tolist()
+        try:
+            probabilities = self.predictor.probabilities(rows_of_all)
+        except BrokenProcessPool:
+            raise ServiceUnavailable("the model's process exited; it has been restarted, retry the request") from None
         answers = []
         start = 0
         for rows in requests:

@@ -9,7 +9,7 @@ to the last bit (tests hold them to it).
 """
 
 import warnings
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
@@ -24,21 +24,29 @@ FEATURE_NAMES_WARNING = "X does not have valid feature names"
 
 
 class RowPredictor:
-    """predict_proba for a fitted preprocess-then-estimator Pipeline, fed mappings of feature values."""
+    """predict_proba for a fitted preprocess-then-estimator Pipeline, fed rows of feature values
+    in the schema's order: tuples cross to the model's process at a fraction of dicts' cost.
+    """
 
     def __init__(self, pipeline: Pipeline, schema: FeatureSchema) -> None:
         preprocess, estimator = pipeline.named_steps["preprocess"], pipeline.named_steps["estimator"]
         if not isinstance(preprocess, ColumnTransformer) or preprocess.remainder != "drop":
             raise TypeError(f"expected a ColumnTransformer that drops the remainder, got {preprocess!r}")
         categorical = set(schema.categorical_features)
-        self._blocks: list[tuple[Any, Callable[[Mapping[str, Any]], Any], int, type]] = [
-            (transformer, itemgetter(*columns), len(columns), object if categorical & set(columns) else float)
+        position = {name: index for index, name in enumerate(schema.feature_names)}
+        self._blocks: list[tuple[Any, Callable[[Sequence[Any]], Any], int, type]] = [
+            (
+                transformer,
+                itemgetter(*(position[column] for column in columns)),
+                len(columns),
+                object if categorical & set(columns) else float,
+            )
             for name, transformer, columns in preprocess.transformers_
             if name != "remainder"
         ]
         self._estimator = estimator
 
-    def probabilities(self, rows: Sequence[Mapping[str, Any]]) -> np.ndarray:
+    def probabilities(self, rows: Sequence[Sequence[Any]]) -> np.ndarray:
         """The positive class's probability for each row, in order (None in a numeric column is a null)."""
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=FEATURE_NAMES_WARNING, category=UserWarning)

@@ -19,6 +19,7 @@ from typing import Any
 import joblib
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 import yaml
 
@@ -67,9 +68,9 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="module")
-def service(project: Path) -> Iterator[str]:
+def server(project: Path) -> Iterator[tuple[str, int]]:
     """`make deploy-local` (build the bento again, then serve it) on a free port; yields the base URL
-    and stops the server afterwards."""
+    and the process id of `make`, and stops the server afterwards."""
     port = _free_port()
     log = (project / "serve.log").open("w")
     server = subprocess.Popen(
@@ -93,10 +94,16 @@ def service(project: Path) -> Iterator[str]:
     else:
         os.killpg(server.pid, 15)
         raise AssertionError(f"service did not become ready:\n{(project / 'serve.log').read_text()[-3000:]}")
-    yield url
+    yield url, server.pid
     os.killpg(server.pid, 15)
     server.wait(timeout=30)
     log.close()
+
+
+@pytest.fixture(scope="module")
+def service(server: tuple[str, int]) -> str:
+    """The served bento's base URL."""
+    return server[0]
 
 
 @pytest.fixture(scope="module")
@@ -381,3 +388,31 @@ def test_too_little_traffic_is_insufficient_data_not_no_drift(project: Path, ser
     run(["mlloop", "drift", "--current", str(tmp_path / "log"), "--out", str(tmp_path / "drift")], project)
 
     assert json.loads((tmp_path / "drift" / "drift.json").read_text())["status"] == "insufficient_data"
+
+
+def _model_processes(server_pid: int) -> list[psutil.Process]:
+    """The server's model processes: the children of its multiprocessing forkserver."""
+    return [
+        process
+        for process in psutil.Process(server_pid).children(recursive=True)
+        if "multiprocessing.forkserver" in " ".join(process.parent().cmdline())
+    ]
+
+
+def test_a_crashed_model_process_costs_one_503_and_is_restarted(
+    server: tuple[str, int], customers: pd.DataFrame
+) -> None:
+    # given: the service's one model process, started with the service
+    url, pid = server
+    (model_process,) = _model_processes(pid)
+    record = json.dumps(_records(customers)[0])
+
+    # when it dies
+    model_process.kill()
+    model_process.wait(timeout=10)
+
+    # then the request in flight gets a 503 (retry later), and the next one is answered
+    status, body = post(f"{url}/predict", record)
+    assert status == 503, body
+    assert post(f"{url}/predict", record)[0] == 200
+    assert [process.pid for process in _model_processes(pid)] != [model_process.pid]
