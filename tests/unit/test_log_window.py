@@ -1,8 +1,9 @@
 """Reading the inference log's latest window, and the delayed labels beside it.
 
-The window is the newest `days` day files (predictions-YYYY-MM-DD.jsonl), from a local directory
-or any fsspec URL. The log is production's and not ours to trust: a line that is not JSON, or JSON
-of another shape, is skipped and counted, never fatal. No log at all gives an empty window.
+The window is the newest `days` days of day files (predictions-YYYY-MM-DD.jsonl), in any folder under a
+local directory or any fsspec URL (in Kubernetes, one folder per pod). The log is production's and not
+ours to trust: a line that is not JSON, or JSON of another shape, is skipped and counted, never fatal.
+No log at all gives an empty window.
 """
 
 import json
@@ -68,6 +69,28 @@ def test_only_the_newest_days_files_are_read(tmp_path: Path, schema: FeatureSche
         "predictions-2026-11-24.jsonl",
     ]
     assert window.skipped_lines == 0
+
+
+def test_each_pods_day_files_are_read_together_as_one_day(tmp_path: Path, schema: FeatureSchema) -> None:
+    # Given two pods that each shipped their own day files to <log>/<pod name>/
+    for pod in ("churn-service-a", "churn-service-b"):
+        for day in (date(2026, 11, 22), date(2026, 11, 23), date(2026, 11, 24)):
+            _write_day(tmp_path / pod, day, [_line(schema, f"{pod}-{day}")])
+
+    # When the last two days are read
+    window = read_window(tmp_path.as_posix(), days=2, schema=schema)
+
+    # Then each of those days holds both pods' rows, and the oldest day is outside the window
+    assert sorted(window.rows["request_id"]) == [
+        f"{pod}-{day}" for pod in ("churn-service-a", "churn-service-b") for day in ("2026-11-23", "2026-11-24")
+    ]
+    assert (window.first_day, window.last_day) == (date(2026, 11, 23), date(2026, 11, 24))
+    assert [Path(name).relative_to(tmp_path).as_posix() for name in window.files] == [
+        "churn-service-a/predictions-2026-11-23.jsonl",
+        "churn-service-b/predictions-2026-11-23.jsonl",
+        "churn-service-a/predictions-2026-11-24.jsonl",
+        "churn-service-b/predictions-2026-11-24.jsonl",
+    ], "the window lists every file it read, day by day"
 
 
 def test_the_newest_day_present_ends_the_window_even_with_gaps_between_days(
