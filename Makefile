@@ -23,8 +23,6 @@ export BENTOML_DO_NOT_TRACK := true
 # S3-compatible store (`DVC_REMOTE_URL=s3://<bucket>/dvc`, with the endpoint and credentials in the
 # standard AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables; README: "Storage").
 DVC_REMOTE_URL ?=
-# Where `make drift-publish` copies the drift report, one folder per day, e.g. s3://<bucket>/drift.
-DRIFT_REPORT_URL ?=
 # The git ref a pull request is compared with; empty means params.yaml `report.baseline`.
 BASELINE ?=
 BASELINE_FLAG := $(if $(BASELINE),--baseline $(BASELINE))
@@ -142,7 +140,7 @@ dispatch-pr: ## run pr.yml on the current branch: the PR loop for a pull request
 	gh workflow run pr.yml --ref "$$(git branch --show-current)"
 
 drift-publish: $(ENVIRONMENT) ## copy the drift report to DRIFT_REPORT_URL/<today>/ in the object store
-	mlloop publish-drift --to "$(DRIFT_REPORT_URL)"
+	mlloop publish-drift --to "$${DRIFT_REPORT_URL:?is where drift reports are kept, e.g. s3://<bucket>/drift}"
 
 drift-summary: ## append the drift report to the GitHub Actions job summary
 	cat $(DRIFT_REPORT) >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"
