@@ -11,7 +11,7 @@ import fsspec
 from botocore.exceptions import BotoCoreError
 
 from mlloop.errors import RemoteError, SourceError
-from mlloop.remote import diagnose
+from mlloop.store_errors import diagnose
 
 
 def publish_report(directory: Path, base_url: str, day: date) -> str:

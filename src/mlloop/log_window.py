@@ -17,10 +17,12 @@ import fsspec
 import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
+from botocore.exceptions import BotoCoreError
 from pydantic_core import from_json
 
 from mlloop.errors import SourceError
 from mlloop.schema import FeatureSchema
+from mlloop.store_errors import diagnose
 
 DAY_FILE = re.compile(r"predictions-(\d{4}-\d{2}-\d{2})\.jsonl$")
 
@@ -132,8 +134,9 @@ def read_window(source: str, days: int, schema: FeatureSchema) -> LogWindow:
     try:
         filesystem, root = fsspec.core.url_to_fs(source)
         names = sorted(map(str, filesystem.find(root))) if filesystem.exists(root) else []
-    except OSError as error:
-        raise SourceError(f"{source}: cannot list the inference log: {error}") from error
+    except (OSError, BotoCoreError) as error:
+        reason = diagnose(source, str(error)) or f"{source}: {error}"
+        raise SourceError(f"cannot list the inference log: {reason}") from error
     by_day: dict[date, list[str]] = {}
     for name in names:
         if (day := _day_of(name)) is not None:

@@ -7,13 +7,19 @@ No log at all gives an empty window.
 """
 
 import json
+import os
+import socket
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import fsspec
+import pytest
+import s3fs
 
+from mlloop.errors import SourceError
 from mlloop.inference_log import log_file
 from mlloop.log_window import read_labels, read_window
 from mlloop.schema import FeatureSchema
@@ -258,3 +264,38 @@ def test_a_file_named_like_a_day_that_does_not_exist_is_ignored(tmp_path: Path, 
     window = read_window(tmp_path.as_posix(), days=7, schema=schema)
 
     assert list(window.rows["request_id"]) == ["kept"]
+
+
+@pytest.fixture
+def unreachable_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """S3 settings that point at a loopback port nothing listens on, and nowhere else."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    settings = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.mark.usefixtures("unreachable_store")
+def test_an_unreachable_object_store_is_an_error_that_names_the_setting_to_check(schema: FeatureSchema) -> None:
+    with pytest.raises(SourceError) as raised:
+        read_window("s3://mlloop/inference-log/production", days=7, schema=schema)
+
+    assert str(raised.value) == (
+        "cannot list the inference log: s3://mlloop/inference-log/production: the endpoint cannot be reached; "
+        "check AWS_ENDPOINT_URL (unset means AWS itself) and that the store is up"
+    )

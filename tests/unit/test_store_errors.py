@@ -1,11 +1,11 @@
-"""A failed transfer is named by its cause: the remote, what went wrong and the variable to check.
+"""An object store's failure is named by its cause: the URL, what went wrong and the variable to check.
 
 The error texts are what DVC 3.67 with dvc-s3, and s3fs, print for each failure against an S3 server.
 """
 
 import pytest
 
-from mlloop.remote import diagnose
+from mlloop.store_errors import diagnose
 
 REMOTE = "s3://mlloop/dvc"
 
