@@ -5,7 +5,8 @@ has it) or `missing` (neither has it); `deleted` (only the remote has it) is fin
 blind spot: a directory whose listing (its .dir object) is in neither place is left out, with only
 a warning, since without the listing DVC cannot name its files. DVC fetches every listing the
 remote has while it checks, so a directory whose listing is still not in the local cache
-afterwards is missing from the remote too.
+afterwards is missing from the remote too. A listing on the remote stands for all of its files, as
+DVC itself assumes: a push uploads the listing only after every file of the directory.
 """
 
 import json
