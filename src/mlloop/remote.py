@@ -33,15 +33,16 @@ def remote_url() -> str:
     return str(remote.fs.unstrip_protocol(remote.path))
 
 
-def run_dvc(arguments: list[str], url: str) -> str:
-    """Run one dvc command against the remote at `url`; its output, or RemoteError naming the cause."""
+def run_dvc(arguments: list[str]) -> str:
+    """Run one dvc command against the default remote; its output, or RemoteError naming the remote and the cause."""
     result = subprocess.run([sys.executable, "-m", "dvc", *arguments], capture_output=True, text=True, check=False)
     sys.stderr.write(result.stderr)
     if result.returncode != 0:
+        url = remote_url()  # only a failure names the remote
         raise RemoteError(diagnose(url, result.stderr) or f"{url}: dvc {arguments[0]} failed (its message is above)")
     return result.stdout
 
 
 def transfer(direction: Direction) -> str:
     """Push the workspace's outputs to the default remote, or pull them from it; DVC's summary."""
-    return run_dvc(DVC_COMMANDS[direction], remote_url()).strip()
+    return run_dvc(DVC_COMMANDS[direction]).strip()

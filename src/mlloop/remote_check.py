@@ -39,9 +39,9 @@ def _unlisted_directories() -> tuple[list[str], int]:
 
 def check_remote() -> str:
     """One line counting the outputs the remote holds; RemoteIncompleteError naming every path it lacks."""
-    url = remote_url()
-    status = json.loads(run_dvc(["status", "--cloud", "--json"], url))
+    status = json.loads(run_dvc(["status", "--cloud", "--json"]))
     unlisted, outputs = _unlisted_directories()
+    url = remote_url()
     missing = sorted({*absent_from_remote(status), *unlisted})
     if missing:
         raise RemoteIncompleteError(

@@ -23,6 +23,8 @@ import boto3
 
 REGION = "us-east-1"
 STARTUP_SECONDS = 30
+# How long the proxy waits for the store's answer to a relayed request.
+RELAY_SECONDS = 30
 # moto serves this many requests unauthenticated, then checks every signature and IAM policy:
 # the three that create the administrator below (user, policy, access key).
 UNAUTHENTICATED_REQUESTS = 3
@@ -176,6 +178,7 @@ class StallingProxy:
         return self
 
     def __exit__(self, *_: object) -> None:
+        self._stored.set()  # frees held requests even when the admitted uploads never finished
         self._released.set()
         self._server.shutdown()
         self._server.server_close()
@@ -204,7 +207,7 @@ class StallingProxy:
 
     def relay(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> http.client.HTTPResponse:
         """Send the request on to the store unchanged (the Host header too: the signature covers it)."""
-        connection = http.client.HTTPConnection(self.target.hostname or "", self.target.port, timeout=STARTUP_SECONDS)
+        connection = http.client.HTTPConnection(self.target.hostname or "", self.target.port, timeout=RELAY_SECONDS)
         connection.request(method, path, body=body, headers=headers)
         return connection.getresponse()
 
