@@ -19,7 +19,9 @@ export UV_COMPILE_BYTECODE := 1
 # Nothing here phones home: BentoML's usage statistics are off (DVC's are off in .dvc/config).
 export BENTOML_DO_NOT_TRACK := true
 
-# Set to move the local DVC remote elsewhere, e.g. `make run DVC_REMOTE_URL=/srv/dvc-store`.
+# Set to move the DVC remote elsewhere: a directory (`make run DVC_REMOTE_URL=/srv/dvc-store`) or an
+# S3-compatible store (`DVC_REMOTE_URL=s3://<bucket>/dvc`, with the endpoint and credentials in the
+# standard AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables; README: "Storage").
 DVC_REMOTE_URL ?=
 # The git ref a pull request is compared with; empty means params.yaml `report.baseline`.
 BASELINE ?=
@@ -49,7 +51,8 @@ endif
 REPORT := $(shell sed -n '/^report:/,/^[a-z]/s/^  directory: *//p' params.yaml)/report.md
 DRIFT_REPORT := $(shell sed -n '/^drift:/,/^[a-z]/s/^  directory: *//p' params.yaml)/drift.md
 
-.PHONY: help install run repro pull push remote metrics report gate comment summary bento serve deploy-local smoke drift drift-summary drift-issue fold-in retrain-pr \
+.PHONY: help install run repro pull push check-remote remote metrics report gate comment summary bento serve deploy-local smoke \
+	drift drift-publish drift-summary drift-issue fold-in retrain-pr \
 	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test lint format bench
 
 help: ## list the targets
@@ -63,19 +66,22 @@ $(ENVIRONMENT): pyproject.toml uv.lock
 install: $(ENVIRONMENT) ## create .venv from uv.lock
 
 run: remote ## pull what the remote has, reproduce the rest, push, print the metrics
-	-dvc pull --allow-missing
+	-mlloop pull
 	dvc repro
-	dvc push
+	mlloop push
 	dvc metrics show
 
 repro: $(ENVIRONMENT) ## reproduce the pipeline (only stages whose inputs changed)
 	dvc repro
 
-pull: remote ## fetch data and models from the DVC remote
-	dvc pull --allow-missing
+pull: remote ## fetch data and models from the DVC remote (a failure names the remote, the cause and what to check)
+	mlloop pull
 
-push: remote ## send data and models to the DVC remote
-	dvc push
+push: remote ## send data and models to the DVC remote (a failure names the remote, the cause and what to check)
+	mlloop push
+
+check-remote: remote ## check that the DVC remote holds every object the checked-out commit references
+	mlloop check-remote
 
 remote: $(ENVIRONMENT) ## point the default DVC remote at DVC_REMOTE_URL, when it is set
 ifneq ($(DVC_REMOTE_URL),)
@@ -132,6 +138,9 @@ dispatch-retrain: ## start retrain.yml when the last drift check found drift (gh
 
 dispatch-pr: ## run pr.yml on the current branch: the PR loop for a pull request opened with GITHUB_TOKEN (gh)
 	gh workflow run pr.yml --ref "$$(git branch --show-current)"
+
+drift-publish: $(ENVIRONMENT) ## copy the drift report to DRIFT_REPORT_URL/<today>/ in the object store
+	mlloop publish-drift --to "$${DRIFT_REPORT_URL:?is where drift reports are kept, e.g. s3://<bucket>/drift}"
 
 drift-summary: ## append the drift report to the GitHub Actions job summary
 	cat $(DRIFT_REPORT) >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"

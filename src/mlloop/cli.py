@@ -36,12 +36,26 @@ REVIEW_HELP = {
 }
 
 
+REMOTE_HELP = {
+    "push": "dvc push to the default remote; a failure names the remote, the cause and what to check (exit 7)",
+    "pull": "dvc pull what the default remote has; a failure names the remote, the cause and what to check (exit 7)",
+    "check-remote": "check that the remote holds every object the checked-out commit references (exit 8 naming each)",
+}
+
+
 def _positive_int(text: str) -> int:
     """An argparse type: a count of at least 1, refused as a usage error otherwise."""
     value = int(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _url(text: str) -> str:
+    """An argparse type: a non-empty URL, so an unset variable is a usage error, not a write to `/<day>/`."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must be a URL such as s3://bucket/drift, got nothing")
+    return text
 
 
 def _add_simulate_arguments(command: argparse.ArgumentParser) -> None:
@@ -66,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="mlloop",
         description="Run the stages of the ML pipeline (dvc.yaml calls them) and review a pull request.",
         epilog="exit codes: 0 ok, 1 internal error, 2 bad configuration, 3 data broke the schema, "
-        "4 unreadable input or pipeline not reproduced, 5 quality gate failed, 6 smoke test failed",
+        "4 unreadable input or pipeline not reproduced, 5 quality gate failed, 6 smoke test failed, "
+        "7 remote or object store unusable, 8 remote lacks objects the commit references",
     )
     parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS_FILE, help="params file (default: %(default)s)")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -99,6 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     fold_command.add_argument("--current", metavar="PATH_OR_URL", help="inference-log directory or fsspec URL")
     help_text = "open, update or close the GitHub issue labelled drift to match the last drift check (uses gh)"
     commands.add_parser("drift-issue", help=help_text, description=help_text)
+    help_text = "copy the drift report under URL/<today>/ in the object store (exit 7 when it cannot be written)"
+    publish_command = commands.add_parser("publish-drift", help=help_text, description=help_text)
+    publish_command.add_argument(
+        "--to", required=True, type=_url, metavar="URL", help="the drift reports' prefix, e.g. s3://bucket/drift"
+    )
+    for name, help_text in REMOTE_HELP.items():
+        commands.add_parser(name, help=help_text, description=help_text)
     help_text = "write simulated production traffic from held-out customers into the inference log, day by day"
     _add_simulate_arguments(commands.add_parser("simulate", help=help_text, description=help_text))
     for name, help_text in REVIEW_HELP.items():
@@ -154,6 +176,12 @@ def _run(arguments: argparse.Namespace) -> None:
         from mlloop import drift_issue
 
         print(drift_issue.sync_issue(params.drift.directory))
+    elif command in REMOTE_HELP:
+        _remote(command)
+    elif command == "publish-drift":
+        from mlloop import drift_publish
+
+        print(drift_publish.publish_report(params.drift.directory, arguments.to, datetime.now(UTC).date()))
     elif command == "simulate":
         for line in _simulate(params, arguments).lines():
             print(line)
@@ -164,6 +192,17 @@ def _run(arguments: argparse.Namespace) -> None:
             review.run_report(params, arguments.baseline, arguments.out)
         else:
             review.run_gate(params, arguments.baseline)
+
+
+def _remote(command: str) -> None:
+    if command == "check-remote":
+        from mlloop import remote_check
+
+        print(remote_check.check_remote())
+    else:
+        from mlloop import remote
+
+        print(remote.transfer("push" if command == "push" else "pull"))
 
 
 def _simulate(params: Params, arguments: argparse.Namespace) -> "SimulationSummary":

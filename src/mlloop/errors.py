@@ -9,6 +9,8 @@ Exit codes:
     4  the data source or an input file cannot be read, or the pipeline was not reproduced
     5  the quality gate failed (a verdict, not a crash: every violated rule is printed)
     6  the smoke test of a running service failed
+    7  the DVC remote or object store cannot be used: unreachable, refused the credentials, or no such bucket
+    8  the DVC remote lacks objects that the checked-out dvc.lock references
 """
 
 
@@ -46,3 +48,15 @@ class SmokeFailedError(MlloopError):
     """A running service failed a smoke check."""
 
     exit_code = 6
+
+
+class RemoteError(MlloopError):
+    """The DVC remote or object store cannot be reached, refused the credentials, or has no such bucket."""
+
+    exit_code = 7
+
+
+class RemoteIncompleteError(MlloopError):
+    """The DVC remote lacks objects that the checked-out dvc.lock (or a .dvc file) references."""
+
+    exit_code = 8

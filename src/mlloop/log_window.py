@@ -1,5 +1,8 @@
 """Read the latest days of the inference log, from a local directory or any fsspec URL.
 
+The log is read from every folder under its root: in Kubernetes each pod's shipper syncs its own
+day files to `<root>/<pod name>/`, so one day is one file per pod that served that day.
+
 Lines that are not JSON, or JSON of another shape (a foreign writer, a truncated write), are
 skipped and counted rather than failing the check: the log is production's, not ours to trust.
 """
@@ -14,10 +17,12 @@ import fsspec
 import pandas as pd
 import pyarrow as pa
 import pyarrow.json as pa_json
+from botocore.exceptions import BotoCoreError
 from pydantic_core import from_json
 
 from mlloop.errors import SourceError
 from mlloop.schema import FeatureSchema
+from mlloop.store_errors import diagnose
 
 DAY_FILE = re.compile(r"predictions-(\d{4}-\d{2}-\d{2})\.jsonl$")
 
@@ -121,22 +126,27 @@ def _read_columnar(data: bytes, schema: FeatureSchema) -> tuple[pd.DataFrame, in
 
 
 def read_window(source: str, days: int, schema: FeatureSchema) -> LogWindow:
-    """The newest `days` day files under `source` (the newest day present ends the window).
+    """The day files of the newest `days` days anywhere under `source` (the newest day present ends the window).
 
     Each file is read whole by pyarrow, which is fast and light; a file with a line it cannot
     parse is read again line by line, so one corrupt line costs only that line.
     """
     try:
         filesystem, root = fsspec.core.url_to_fs(source)
-        names = filesystem.ls(root, detail=False) if filesystem.exists(root) else []
-    except OSError as error:
-        raise SourceError(f"{source}: cannot list the inference log: {error}") from error
-    by_day = {day: name for name in names if (day := _day_of(str(name))) is not None}
+        names = sorted(map(str, filesystem.find(root))) if filesystem.exists(root) else []
+    except (OSError, BotoCoreError) as error:
+        reason = diagnose(source, str(error)) or f"{source}: {error}"
+        raise SourceError(f"cannot list the inference log: {reason}") from error
+    by_day: dict[date, list[str]] = {}
+    for name in names:
+        if (day := _day_of(name)) is not None:
+            by_day.setdefault(day, []).append(name)
     chosen = sorted(by_day)[-days:]
+    files = [name for day in chosen for name in by_day[day]]
     frames = []
     skipped = 0
-    for day in chosen:
-        with filesystem.open(by_day[day], "rb") as stream:
+    for name in files:
+        with filesystem.open(name, "rb") as stream:
             data = stream.read()
         read = _read_columnar(data, schema) or _read_lines(io.BytesIO(data), schema)
         frames.append(read[0])
@@ -147,7 +157,7 @@ def read_window(source: str, days: int, schema: FeatureSchema) -> LogWindow:
         skipped_lines=skipped,
         first_day=chosen[0] if chosen else None,
         last_day=chosen[-1] if chosen else None,
-        files=[str(by_day[day]) for day in chosen],
+        files=files,
     )
 
 

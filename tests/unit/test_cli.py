@@ -129,3 +129,12 @@ def test_unknown_subcommand_is_a_usage_error(capsys: pytest.CaptureFixture[str])
 
     assert exited.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_publishing_the_drift_report_to_an_empty_url_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # An unset DRIFT_REPORT_URL must not publish to `/<day>/` on the local disk
+    with pytest.raises(SystemExit) as exited:
+        main(["publish-drift", "--to", ""])
+
+    assert exited.value.code == 2
+    assert "--to: must be a URL" in capsys.readouterr().err

@@ -1,18 +1,25 @@
 """Reading the inference log's latest window, and the delayed labels beside it.
 
-The window is the newest `days` day files (predictions-YYYY-MM-DD.jsonl), from a local directory
-or any fsspec URL. The log is production's and not ours to trust: a line that is not JSON, or JSON
-of another shape, is skipped and counted, never fatal. No log at all gives an empty window.
+The window is the newest `days` days of day files (predictions-YYYY-MM-DD.jsonl), in any folder under a
+local directory or any fsspec URL (in Kubernetes, one folder per pod). The log is production's and not
+ours to trust: a line that is not JSON, or JSON of another shape, is skipped and counted, never fatal.
+No log at all gives an empty window.
 """
 
 import json
+import os
+import socket
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import fsspec
+import pytest
+import s3fs
 
+from mlloop.errors import SourceError
 from mlloop.inference_log import log_file
 from mlloop.log_window import read_labels, read_window
 from mlloop.schema import FeatureSchema
@@ -68,6 +75,28 @@ def test_only_the_newest_days_files_are_read(tmp_path: Path, schema: FeatureSche
         "predictions-2026-11-24.jsonl",
     ]
     assert window.skipped_lines == 0
+
+
+def test_each_pods_day_files_are_read_together_as_one_day(tmp_path: Path, schema: FeatureSchema) -> None:
+    # Given two pods that each shipped their own day files to <log>/<pod name>/
+    for pod in ("churn-service-a", "churn-service-b"):
+        for day in (date(2026, 11, 22), date(2026, 11, 23), date(2026, 11, 24)):
+            _write_day(tmp_path / pod, day, [_line(schema, f"{pod}-{day}")])
+
+    # When the last two days are read
+    window = read_window(tmp_path.as_posix(), days=2, schema=schema)
+
+    # Then each of those days holds both pods' rows, and the oldest day is outside the window
+    assert sorted(window.rows["request_id"]) == [
+        f"{pod}-{day}" for pod in ("churn-service-a", "churn-service-b") for day in ("2026-11-23", "2026-11-24")
+    ]
+    assert (window.first_day, window.last_day) == (date(2026, 11, 23), date(2026, 11, 24))
+    assert [Path(name).relative_to(tmp_path).as_posix() for name in window.files] == [
+        "churn-service-a/predictions-2026-11-23.jsonl",
+        "churn-service-b/predictions-2026-11-23.jsonl",
+        "churn-service-a/predictions-2026-11-24.jsonl",
+        "churn-service-b/predictions-2026-11-24.jsonl",
+    ], "the window lists every file it read, day by day"
 
 
 def test_the_newest_day_present_ends_the_window_even_with_gaps_between_days(
@@ -235,3 +264,38 @@ def test_a_file_named_like_a_day_that_does_not_exist_is_ignored(tmp_path: Path, 
     window = read_window(tmp_path.as_posix(), days=7, schema=schema)
 
     assert list(window.rows["request_id"]) == ["kept"]
+
+
+@pytest.fixture
+def unreachable_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """S3 settings that point at a loopback port nothing listens on, and nowhere else."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for name in [name for name in os.environ if name.startswith("AWS_")]:
+        monkeypatch.delenv(name)
+    settings = {
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_MAX_ATTEMPTS": "1",
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+    }
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    s3fs.S3FileSystem.clear_instance_cache()
+    yield
+    s3fs.S3FileSystem.clear_instance_cache()
+
+
+@pytest.mark.usefixtures("unreachable_store")
+def test_an_unreachable_object_store_is_an_error_that_names_the_setting_to_check(schema: FeatureSchema) -> None:
+    with pytest.raises(SourceError) as raised:
+        read_window("s3://mlloop/inference-log/production", days=7, schema=schema)
+
+    assert str(raised.value) == (
+        "cannot list the inference log: s3://mlloop/inference-log/production: the endpoint cannot be reached; "
+        "check AWS_ENDPOINT_URL (unset means AWS itself) and that the store is up"
+    )
