@@ -12,7 +12,6 @@ process of its own, so it never waits for the event loop's GIL, nor the event lo
 import gc
 import json
 import os
-import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures.process import BrokenProcessPool
@@ -84,14 +83,11 @@ class ChurnService:
             get_batch_size=len,
             shared_sema=NonBlockSema(2),
         )(self._predict_requests)  # type: ignore[arg-type,assignment]
-        # Settings chosen by bench/serving.py (bench/README.md explains each):
-        # the model and the imported libraries are long-lived, so keep them out of the garbage
-        # collector's passes, and collect less often, since each pass over the objects of
-        # requests in flight stalls every request by tens of milliseconds;
+        # The imported libraries are long-lived, so keep them out of the garbage collector's passes,
+        # and collect less often, since each pass over the objects of requests in flight stalls
+        # every request by tens of milliseconds (bench/README.md).
         gc.freeze()
         gc.set_threshold(50_000, 20, 100)
-        # and the event loop waits at most 1 ms, not 5, for the GIL while the batching thread holds it.
-        sys.setswitchinterval(0.001)
 
     @bentoml.on_shutdown
     def _stop_model_process(self) -> None:
