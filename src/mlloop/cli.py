@@ -107,7 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     drift_command.add_argument("--out", type=Path, help="report directory (default: params drift.directory)")
     drift_command.add_argument(
-        "--window-days", type=int, help="days of the log to read (default: params drift.window_days)"
+        "--window-days",
+        type=_positive_int,
+        metavar="N",
+        help="days of the log to read (default: params drift.window_days)",
     )
     help_text = "fold the labelled production rows of the log's window into a new training-source file; print its path"
     fold_command = commands.add_parser("fold-in", help=help_text, description=help_text)

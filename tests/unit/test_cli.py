@@ -138,3 +138,13 @@ def test_publishing_the_drift_report_to_an_empty_url_is_a_usage_error(capsys: py
 
     assert exited.value.code == 2
     assert "--to: must be a URL" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("days", ["0", "-1"])
+def test_a_drift_window_of_no_days_is_a_usage_error(days: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # The override bypasses params validation, and a window of 0 days would read the whole log
+    with pytest.raises(SystemExit) as exited:
+        main(["drift", "--window-days", days])
+
+    assert exited.value.code == 2
+    assert f"--window-days: must be at least 1, got {days}" in capsys.readouterr().err
