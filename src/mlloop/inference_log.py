@@ -30,6 +30,16 @@ def log_file(directory: Path, day: date) -> Path:
     return directory / f"predictions-{day:%Y-%m-%d}.jsonl"
 
 
+def append_lines(path: Path, lines: list[bytes]) -> None:
+    """Append lines, each ending in a newline, creating the folder.
+
+    The service and the simulator both write through here, so their files cannot differ.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("ab") as stream:
+        stream.write(b"\n".join([*lines, b""]))  # one join: no copy of each line to add its newline
+
+
 def log_line(
     timestamp: str,
     request_id: str,
@@ -115,11 +125,8 @@ class InferenceLog:
         for day, lines in blocks:
             by_day.setdefault(day, []).extend(lines)
         for day, lines in by_day.items():
-            path = log_file(self.directory, day)
             try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-                with path.open("ab") as stream:
-                    stream.write(b"\n".join(lines) + b"\n")
+                append_lines(log_file(self.directory, day), lines)
             except OSError:
                 self._on_failure(len(lines))
         with self._lock:

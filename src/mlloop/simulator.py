@@ -40,7 +40,7 @@ from mlloop.config import Params, Scenario, SimulateParams
 from mlloop.errors import ConfigError, SourceError
 from mlloop.evaluation import churn_probability
 from mlloop.files import read_json, sha256_of
-from mlloop.inference_log import log_file, log_line
+from mlloop.inference_log import append_lines, log_file, log_line
 from mlloop.schema import FeatureSchema, NumericFeature, load_schema
 
 PRICE_INCREASE = 0.15
@@ -188,12 +188,6 @@ class DayResult:
 Delivery = Callable[[DayTraffic], DayResult]
 
 
-def _append(path: Path, lines: list[bytes]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("ab") as stream:
-        stream.write(b"".join(line + b"\n" for line in lines))
-
-
 def _log_writer(params: Params, schema: FeatureSchema, out: Path) -> Delivery:
     """Predict in process and append the service's log lines, plus the day's labels, under `out`."""
     model = load_model(params.paths.model)
@@ -217,8 +211,8 @@ def _log_writer(params: Params, schema: FeatureSchema, out: Path) -> Delivery:
             to_json({"request_id": request_id, "churn": churned})
             for request_id, churned in zip(traffic.request_ids, traffic.churned, strict=True)
         ]
-        _append(log_file(out, traffic.day), lines)
-        _append(labels_file(out, traffic.day), labels)
+        append_lines(log_file(out, traffic.day), lines)
+        append_lines(labels_file(out, traffic.day), labels)
         return DayResult(traffic.day, delivered=len(lines), refused=0)
 
     return write_day
