@@ -28,6 +28,7 @@ import yaml
 from mlloop.config import load_params
 from mlloop.schema import load_schema
 from tests.integration.repository import copy_repository, run
+from tests.model_processes import model_processes
 
 pytestmark = pytest.mark.integration
 
@@ -410,21 +411,12 @@ def test_too_little_traffic_is_insufficient_data_not_no_drift(project: Path, ser
     assert json.loads((tmp_path / "drift" / "drift.json").read_text())["status"] == "insufficient_data"
 
 
-def _model_processes(server_pid: int) -> list[psutil.Process]:
-    """The server's model processes: the children of its multiprocessing forkserver."""
-    return [
-        process
-        for process in psutil.Process(server_pid).children(recursive=True)
-        if "multiprocessing.forkserver" in " ".join(process.parent().cmdline())
-    ]
-
-
 def test_a_crashed_model_process_costs_one_503_and_is_restarted(
     server: tuple[str, int], customers: pd.DataFrame
 ) -> None:
     # given: the service's one model process, started with the service
     url, pid = server
-    (model_process,) = _model_processes(pid)
+    (model_process,) = model_processes(psutil.Process(pid))
     record = json.dumps(_records(customers)[0])
 
     # when it dies
@@ -435,4 +427,4 @@ def test_a_crashed_model_process_costs_one_503_and_is_restarted(
     status, body = post(f"{url}/predict", record)
     assert status == 503, body
     assert post(f"{url}/predict", record)[0] == 200
-    assert [process.pid for process in _model_processes(pid)] != [model_process.pid]
+    assert [process.pid for process in model_processes(psutil.Process(pid))] != [model_process.pid]

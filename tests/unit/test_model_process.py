@@ -11,6 +11,7 @@ import pandas as pd
 import psutil
 import pytest
 from sklearn.pipeline import Pipeline
+from tests.model_processes import model_processes
 
 from mlloop.model import build_pipeline, fit
 from mlloop.model_process import ModelProcess
@@ -47,12 +48,7 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def _model_process_pids() -> set[int]:
-    """The children of this test process's multiprocessing forkserver: the model processes."""
-    return {
-        process.pid
-        for process in psutil.Process().children(recursive=True)
-        if "multiprocessing.forkserver" in " ".join(process.parent().cmdline())
-    }
+    return {process.pid for process in model_processes(psutil.Process())}
 
 
 def test_probabilities_are_the_pipelines_predict_proba(
