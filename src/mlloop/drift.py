@@ -222,12 +222,8 @@ def run_drift(params: Params, reference_path: Path | None, current: str | None, 
         ],
     }
     directory = out or drift.directory
-    # No plots for insufficient data: too few rows to draw a distribution worth reading.
-    drifted = [
-        column
-        for column in columns
-        if column.drifted_by and column.kind != "prediction" and status != "insufficient_data"
-    ]
+    # One plot per drifted feature; none for insufficient data: too few rows to draw a distribution worth reading.
+    drifted = [] if status == "insufficient_data" else [column for column in columns if column.drifted_by]
     with atomic_outputs(directory / "drift.json", directory / "drift.md", directory / "plots") as (
         json_path,
         md_path,
@@ -236,12 +232,11 @@ def run_drift(params: Params, reference_path: Path | None, current: str | None, 
         json_path.write_text(json_text(result))
         md_path.write_text(render_markdown(result))
         plots.mkdir()
-        if drifted:
-            render_distribution_overlays(
-                reference,
-                window.rows,
-                [column.name for column in drifted if column.kind == "numeric"],
-                [column.name for column in drifted if column.kind == "categorical"],
-                plots,
-            )
+        render_distribution_overlays(
+            reference,
+            window.rows,
+            [column.name for column in drifted if column.kind == "numeric"],
+            [column.name for column in drifted if column.kind == "categorical"],
+            plots,
+        )
     return result
