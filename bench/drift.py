@@ -31,9 +31,9 @@ import numpy as np
 import pandas as pd
 
 from mlloop.config import Params, Scenario, SimulateParams, load_params
-from mlloop.drift import PREDICTION, score_columns, verdict
-from mlloop.schema import FeatureSchema, load_schema
-from mlloop.simulator import SCENARIOS, day_traffic
+from mlloop.core.schema import FeatureSchema, load_schema
+from mlloop.monitoring.drift import PREDICTION, score_columns, verdict
+from mlloop.monitoring.simulator import SCENARIOS, day_traffic
 
 PROJECT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT / "bench" / "results" / "drift.json"

@@ -24,12 +24,12 @@ from bentoml.exceptions import ServiceUnavailable
 from prometheus_client import Counter, Histogram
 from pydantic import Field
 
-from mlloop.contract import Prediction, Predictions, customer_model, customer_record
-from mlloop.inference_log import InferenceLog
-from mlloop.model_process import ModelProcess
-from mlloop.request_guard import RequestGuard
-from mlloop.schema import FeatureSchema
-from mlloop.serving import LOG_DIRECTORY_VARIABLE, METADATA_FILE, MODEL_FILE, MODEL_NAME
+from mlloop.core.schema import FeatureSchema
+from mlloop.serving.bento_model import LOG_DIRECTORY_VARIABLE, METADATA_FILE, MODEL_FILE, MODEL_NAME
+from mlloop.serving.contract import Prediction, Predictions, customer_model, customer_record
+from mlloop.serving.inference_log import InferenceLog
+from mlloop.serving.model_process import ModelProcess
+from mlloop.serving.request_guard import RequestGuard
 
 MODEL = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
 SCHEMA = FeatureSchema.model_validate(json.loads(Path(MODEL.stored.path_of(METADATA_FILE)).read_text())["schema"])

@@ -11,9 +11,9 @@ from threadpoolctl import threadpool_limits
 
 # Imported before the thread limit is applied: threadpoolctl only limits native libraries
 # (scikit-learn's OpenMP, numpy's BLAS) that are already loaded.
-import mlloop.model  # noqa: F401
+import mlloop.core.model  # noqa: F401
 from mlloop.config import Params, load_params
-from mlloop.schema import FeatureSchema, load_schema
+from mlloop.core.schema import FeatureSchema, load_schema
 
 PROJECT_ROOT = Path(__file__).parents[1]
 SCHEMA_FILE = PROJECT_ROOT / "schema.yaml"

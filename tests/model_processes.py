@@ -1,4 +1,4 @@
-"""Finding model processes from outside (mlloop.model_process): the children of a multiprocessing forkserver."""
+"""Finding model processes from outside (mlloop.serving.model_process): the children of a multiprocessing forkserver."""
 
 import psutil
 

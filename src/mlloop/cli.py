@@ -19,7 +19,7 @@ from mlloop.config import DEFAULT_PARAMS_FILE, Params, Scenario, load_params
 from mlloop.errors import MlloopError
 
 if TYPE_CHECKING:
-    from mlloop.simulator import SimulationSummary
+    from mlloop.monitoring.simulator import SimulationSummary
 
 STAGES = {
     "ingest": "read the source named in params.yaml into the raw table",
@@ -142,20 +142,20 @@ def _run(arguments: argparse.Namespace) -> None:
     params = load_params(arguments.params)
     command = arguments.command
     if command in STAGES:
-        run: Callable[[Params], None] = importlib.import_module(f"mlloop.stages.{command}").run
+        run: Callable[[Params], None] = importlib.import_module(f"mlloop.pipeline.stages.{command}").run
         run(params)
     elif command == "import-model":
-        from mlloop import serving
+        from mlloop.serving import bento_model
 
-        print(serving.import_model(params))
+        print(bento_model.import_model(params))
     elif command == "smoke":
-        from mlloop import smoke
-        from mlloop.schema import load_schema
+        from mlloop.core.schema import load_schema
+        from mlloop.serving import smoke
 
         for check in smoke.run_smoke(arguments.url, load_schema(params.data.schema_file)):
             print(f"ok  {check}")
     elif command in ("register", "image-labels"):
-        from mlloop import model_version
+        from mlloop.serving import model_version
 
         if command == "register":
             print(model_version.register(params, arguments.push))
@@ -163,7 +163,7 @@ def _run(arguments: argparse.Namespace) -> None:
             for key, value in model_version.image_labels(params).items():
                 print(f"{key}={value}")
     elif command == "drift":
-        from mlloop import drift
+        from mlloop.monitoring import drift
 
         if arguments.window_days is not None:
             params = params.model_copy(
@@ -172,44 +172,44 @@ def _run(arguments: argparse.Namespace) -> None:
         result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out)
         print(f"{result['status']}: {'; '.join(result['reasons'])}")
     elif command == "fold-in":
-        from mlloop import fold_in
+        from mlloop.monitoring import fold_in
 
         print(fold_in.fold_in(params, arguments.params, arguments.current, datetime.now(UTC).date()))
     elif command == "drift-issue":
-        from mlloop import drift_issue
+        from mlloop.monitoring import issue
 
-        print(drift_issue.sync_issue(params.drift.directory))
+        print(issue.sync_issue(params.drift.directory))
     elif command in REMOTE_HELP:
         _remote(command)
     elif command == "publish-drift":
-        from mlloop import drift_publish
+        from mlloop.monitoring import publish
 
-        print(drift_publish.publish_report(params.drift.directory, arguments.to, datetime.now(UTC).date()))
+        print(publish.publish_report(params.drift.directory, arguments.to, datetime.now(UTC).date()))
     elif command == "simulate":
         for line in _simulate(params, arguments).lines():
             print(line)
     else:
-        from mlloop import review
+        from mlloop.review import report
 
         if command == "report":
-            review.run_report(params, arguments.baseline, arguments.out)
+            report.run_report(params, arguments.baseline, arguments.out)
         else:
-            review.run_gate(params, arguments.baseline)
+            report.run_gate(params, arguments.baseline)
 
 
 def _remote(command: str) -> None:
     if command == "check-remote":
-        from mlloop import remote_check
+        from mlloop.storage import remote_check
 
         print(remote_check.check_remote())
     else:
-        from mlloop import remote
+        from mlloop.storage import remote
 
         print(remote.transfer("push" if command == "push" else "pull"))
 
 
 def _simulate(params: Params, arguments: argparse.Namespace) -> "SimulationSummary":
-    from mlloop import simulator
+    from mlloop.monitoring import simulator
 
     overrides = {
         "scenario": arguments.scenario,

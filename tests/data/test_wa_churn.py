@@ -6,8 +6,8 @@ import pandas as pd
 import pytest
 
 from mlloop.config import load_params
-from mlloop.data import ingest, validate_table
-from mlloop.schema import FeatureSchema
+from mlloop.core.schema import FeatureSchema
+from mlloop.pipeline.data import ingest, validate_table
 
 PARAMS_FILE = Path(__file__).parents[2] / "params.yaml"
 

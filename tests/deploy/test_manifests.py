@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from mlloop.serving import LOG_DIRECTORY_VARIABLE
+from mlloop.serving.bento_model import LOG_DIRECTORY_VARIABLE
 
 PROJECT = Path(__file__).resolve().parents[2]
 TOOLS = Path(sys.executable).parent

@@ -20,7 +20,7 @@ import pytest
 from dvc.repo import Repo
 
 from mlloop.errors import RemoteError, RemoteIncompleteError
-from mlloop.files import read_json
+from mlloop.storage.files import read_json
 from tests.integration.repository import copy_repository, run, stages_run
 from tests.integration.s3_server import (
     Credentials,

@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from mlloop.config import load_params
-from mlloop.schema import load_schema
+from mlloop.core.schema import load_schema
 from tests.integration.repository import copy_repository, run
 from tests.model_processes import model_processes
 

@@ -12,10 +12,10 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from mlloop.config import Params, load_params
-from mlloop.data import ingest, split_table
-from mlloop.evaluation import churn_probability, classification_metrics
-from mlloop.model import build_pipeline, fit
-from mlloop.schema import FeatureSchema, features_and_label
+from mlloop.core.model import build_pipeline, fit
+from mlloop.core.schema import FeatureSchema, features_and_label
+from mlloop.pipeline.data import ingest, split_table
+from mlloop.pipeline.evaluation import churn_probability, classification_metrics
 
 PARAMS_FILE = Path(__file__).parents[2] / "params.yaml"
 QUALITY_FLOOR_ROC_AUC = 0.83

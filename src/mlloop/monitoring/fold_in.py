@@ -1,0 +1,68 @@
+"""Fold labelled production traffic into the training source, as a new version of the data.
+
+The rows of the inference log's latest window whose delayed labels have arrived join the
+current source table in a new file, `data/sources/training-<day>.parquet`, written in the source's
+own column names, and `data.source` in params.yaml points at it. The retraining pull request
+then carries the new file's DVC pointer and the params change, so the pipeline re-runs from
+ingest, and validation still guards it: a label the schema does not know stops the pipeline.
+"""
+
+import re
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mlloop.config import Params
+from mlloop.core.schema import load_schema
+from mlloop.errors import ConfigError, SourceError
+from mlloop.monitoring.log_window import read_labels, read_window
+from mlloop.pipeline import data
+from mlloop.storage.files import atomic_outputs
+
+SOURCES = Path("data/sources")
+SOURCE_LINE = re.compile(r"^(data:\n(?:[ #].*\n|\n)*?  source: ).*$", re.MULTILINE)
+
+
+def labelled_production_rows(params: Params, current: str | None) -> pd.DataFrame:
+    """The window's rows with their labels, as schema-named table rows with an id of their own."""
+    schema = load_schema(params.data.schema_file)
+    source = current or params.serve.inference_log_dir.as_posix()
+    rows = read_window(source, params.drift.window_days, schema).rows
+    labels = rows["request_id"].map(read_labels(source))
+    labelled = rows[labels.notna()]
+    if labelled.empty:
+        raise SourceError(f"{source}: no labelled production rows in the window: nothing to fold in")
+    table = labelled[schema.feature_names].copy()
+    table[schema.id_column] = "production-" + labelled["request_id"].astype(str)
+    table[schema.target.name] = np.where(
+        labels[labels.notna()].astype(bool), schema.target.positive, schema.target.negative
+    )
+    return table
+
+
+def point_params_at(params_file: Path, source: str) -> None:
+    """Set data.source in params.yaml, keeping every comment and every other line as it is."""
+    text = params_file.read_text()
+    updated, count = SOURCE_LINE.subn(lambda match: match.group(1) + source, text, count=1)
+    if count != 1:
+        raise ConfigError(f"{params_file}: found no `source:` line in the data section to update")
+    with atomic_outputs(params_file) as (temporary,):
+        temporary.write_text(updated)
+
+
+def fold_in(params: Params, params_file: Path, current: str | None, day: date) -> Path:
+    """Write the new source version and point params at it; return its path."""
+    production = labelled_production_rows(params, current)
+    base = data.ingest(params.data.source, params.data.rename)
+    schema = load_schema(params.data.schema_file)
+    combined = pd.concat([base, production.reindex(columns=base.columns)], ignore_index=True)
+    combined[schema.id_column] = combined[schema.id_column].astype(str)  # source ids and production ids together
+    combined = combined.drop_duplicates(subset=schema.id_column, keep="first")  # a window folded in twice
+    original_names = {renamed: original for original, renamed in params.data.rename.items()}
+    path = SOURCES / f"training-{day.isoformat()}.parquet"
+    with atomic_outputs(path) as (temporary,):
+        combined.rename(columns=original_names).to_parquet(temporary, index=False)
+    point_params_at(params_file, path.as_posix())
+    return path

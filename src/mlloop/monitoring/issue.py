@@ -1,0 +1,49 @@
+"""Keep one GitHub issue labelled `drift` in step with the latest drift check, through the `gh` CLI.
+
+Drift opens the issue, or updates the one already open (never a second one) and comments, so
+whoever watches it is paged again; a later check without drift closes it; insufficient data
+leaves it alone, since it says nothing either way. GitHub Actions provides `gh` and its token.
+"""
+
+import json
+import subprocess
+from pathlib import Path
+
+from mlloop.errors import SourceError
+from mlloop.storage.files import read_json
+
+LABEL = "drift"
+
+
+def _gh(*arguments: str) -> str:
+    try:
+        result = subprocess.run(["gh", *arguments], capture_output=True, text=True, check=False)
+    except FileNotFoundError as error:
+        raise SourceError("the GitHub CLI `gh` is not installed") from error
+    if result.returncode != 0:
+        raise SourceError(f"gh {' '.join(arguments[:2])} failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def sync_issue(report_directory: Path) -> str:
+    """Open, update or close the drift issue to match drift.json; say what was done."""
+    result = read_json(report_directory / "drift.json")
+    body = report_directory / "drift.md"
+    open_issues = json.loads(_gh("issue", "list", "--label", LABEL, "--state", "open", "--json", "number"))
+    number = str(open_issues[0]["number"]) if open_issues else None
+    summary = "; ".join(result["reasons"])
+    if result["status"] == "drift":
+        if number is None:
+            _gh(
+                "label", "create", LABEL, "--force", "--color", "D93F0B", "--description", "the drift check found drift"
+            )
+            title = f"Drift in production data: {summary}"[:250]
+            url = _gh("issue", "create", "--title", title, "--label", LABEL, "--body-file", str(body)).strip()
+            return f"opened {url}"
+        _gh("issue", "edit", number, "--body-file", str(body))
+        _gh("issue", "comment", number, "--body", f"Still drifting ({result['window']['last_day']}): {summary}")
+        return f"updated issue #{number}"
+    if result["status"] == "no_drift" and number is not None:
+        _gh("issue", "close", number, "--comment", f"No drift in the window ending {result['window']['last_day']}.")
+        return f"closed issue #{number}"
+    return f"{result['status']}: the drift issue is left as it is"

@@ -1,0 +1,33 @@
+"""Publish the drift report to the object store, one folder per day (`<url>/<YYYY-MM-DD>/`), so every
+check stays readable beside the log it read, after the workflow's artifact has expired.
+
+Files are put one by one: a recursive put would create a missing bucket instead of failing.
+"""
+
+from datetime import date
+from pathlib import Path
+
+import fsspec
+from botocore.exceptions import BotoCoreError
+
+from mlloop.errors import RemoteError, SourceError
+from mlloop.storage.store_errors import diagnose
+
+
+def publish_report(directory: Path, base_url: str, day: date) -> str:
+    """Copy every file of the report directory under `<base_url>/<day>/`; return that folder's URL."""
+    if not (directory / "drift.json").is_file():
+        raise SourceError(f"{directory}: no drift report to publish; run `make drift` first")
+    destination = f"{base_url.rstrip('/')}/{day.isoformat()}"
+    files = sorted(path for path in directory.rglob("*") if path.is_file())
+    try:
+        filesystem, root = fsspec.core.url_to_fs(destination)
+        filesystem.put(
+            [path.as_posix() for path in files],
+            [f"{root}/{path.relative_to(directory).as_posix()}" for path in files],
+        )
+    except (OSError, BotoCoreError) as error:
+        # s3fs raises OSError for a refused key or a missing bucket, botocore its own errors for an
+        # unreachable endpoint or no credentials; the message names the cause in either case.
+        raise RemoteError(diagnose(destination, str(error)) or f"{destination}: {error}") from error
+    return destination

@@ -1,0 +1,548 @@
+"""The drift check: its per-column judgement, its verdict rule, and the reports it writes.
+
+A feature drifted when any of its scores reaches its threshold (params.yaml `drift.thresholds`).
+The verdict is insufficient_data below `drift.min_rows` current rows; otherwise drift when the
+share of drifted features reaches `drift.drifted_share` or any of `drift.key_features` drifted;
+otherwise no_drift. The predicted probability is scored against the evaluate stage's predictions
+but never counts as a feature. `run_drift` writes drift.json, drift.md (most drifted column first)
+and one PNG per drifted feature.
+"""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlloop.config import DriftParams, Params
+from mlloop.core.schema import FeatureSchema
+from mlloop.errors import ConfigError
+from mlloop.monitoring.drift import ColumnResult, rule_text, run_drift, score_columns, verdict
+from mlloop.serving.inference_log import log_file
+
+REFERENCE_ROWS = 3_000
+CURRENT_ROWS = 1_500
+LOG_DAYS = 3
+LAST_DAY = date(2026, 11, 24)
+PRICE_RISE = 1.15
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+# ---------------------------------------------------------------------------------------------
+# Synthetic customers that satisfy the schema
+# ---------------------------------------------------------------------------------------------
+
+
+def _customers(schema: FeatureSchema, rows: int, seed: int) -> pd.DataFrame:
+    """Customers shaped like the real table: every number within its range, every label from the schema."""
+    rng = np.random.default_rng(seed)
+    columns: dict[str, Any] = {}
+    for index, (name, numeric) in enumerate(schema.numeric_features.items()):
+        low = numeric.min if numeric.min is not None else 0.0
+        high = numeric.max if numeric.max is not None else low + 100.0
+        if (low, high) == (0, 1) and numeric.type == "integer":
+            columns[name] = (rng.random(rows) < 0.2 + 0.05 * (index % 7)).astype(int)
+        elif numeric.type == "integer":
+            columns[name] = rng.integers(int(low), min(int(high), 72) + 1, size=rows)
+        else:
+            columns[name] = np.round(rng.uniform(low, min(high, low + 100.0), size=rows), 2)
+    if {"monthly_charges", "total_charges", "tenure"} <= set(columns):
+        phone_only = rng.random(rows) < 0.25
+        monthly = np.where(phone_only, rng.normal(20.0, 1.5, rows), rng.uniform(45.0, 115.0, rows))
+        columns["monthly_charges"] = np.round(monthly, 2)
+        columns["total_charges"] = np.round(monthly * columns["tenure"], 2)
+    for name, categorical in schema.categorical_features.items():
+        weights = np.array([1.0 / (position + 1) for position in range(len(categorical.categories))])
+        columns[name] = rng.choice(categorical.categories, size=rows, p=weights / weights.sum())
+    return pd.DataFrame(columns)[schema.feature_names]
+
+
+def _reference(schema: FeatureSchema, rows: int = REFERENCE_ROWS, seed: int = 1) -> pd.DataFrame:
+    """A training split: ids, features and a label."""
+    customers = _customers(schema, rows, seed)
+    labels = np.where(np.random.default_rng(seed).random(rows) < 0.27, schema.target.positive, schema.target.negative)
+    return customers.assign(**{schema.id_column: np.arange(1, rows + 1), schema.target.name: labels})[
+        [schema.id_column, *schema.feature_names, schema.target.name]
+    ]
+
+
+def _probabilities(rows: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).beta(2.0, 5.0, size=rows)
+
+
+def _write_log(directory: Path, current: pd.DataFrame, probabilities: np.ndarray, days: int = LOG_DAYS) -> list[str]:
+    """The frame as the service logs it, spread over `days` days ending LAST_DAY; the last day is model v2."""
+    records: list[dict[str, Any]] = json.loads(current.to_json(orient="records"))
+    request_ids = [f"req-{index}" for index in range(len(records))]
+    directory.mkdir(parents=True, exist_ok=True)
+    for day_index, chunk in enumerate(np.array_split(np.arange(len(records)), days)):
+        day = LAST_DAY - timedelta(days=days - 1 - day_index)
+        version = "churn:v2" if day == LAST_DAY else "churn:v1"
+        lines = [
+            json.dumps(
+                {
+                    "timestamp": f"{day.isoformat()}T12:00:00+00:00",
+                    "request_id": request_ids[row],
+                    "model_version": version,
+                    "features": records[row],
+                    "churn_probability": float(probabilities[row]),
+                    "churn": bool(probabilities[row] >= 0.5),
+                }
+            )
+            for row in chunk
+        ]
+        log_file(directory, day).write_text("".join(f"{line}\n" for line in lines))
+    return request_ids
+
+
+@dataclass(frozen=True)
+class Setup:
+    """The files a drift check reads: a reference split, the evaluate stage's predictions, a log directory."""
+
+    params: Params
+    reference: Path
+    log: Path
+    out: Path
+
+
+@pytest.fixture
+def setup(params: Params, schema: FeatureSchema, tmp_path: Path) -> Setup:
+    reference = tmp_path / "reference.parquet"
+    _reference(schema).to_parquet(reference, index=False)
+    params.paths.predictions.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"churn_probability": _probabilities(REFERENCE_ROWS // 2, seed=100)}).to_parquet(
+        params.paths.predictions, index=False
+    )
+    return Setup(params=params, reference=reference, log=tmp_path / "production", out=tmp_path / "drift")
+
+
+def _run(setup: Setup) -> dict[str, Any]:
+    return run_drift(setup.params, setup.reference, setup.log.as_posix(), setup.out)
+
+
+def _table_columns(markdown: str) -> list[str]:
+    """The column names of drift.md's table, top to bottom."""
+    rows = markdown.split("|---|", 1)[1].splitlines()[1:]
+    return [row.split("|")[1].strip() for row in rows if row.startswith("| ")]
+
+
+def _severity(scores: dict[str, float | None], drift: DriftParams) -> float:
+    limits = drift.thresholds
+    pairs = [
+        (scores["wasserstein"], limits.wasserstein),
+        (scores["jensen_shannon"], limits.jensen_shannon),
+        (scores["psi"], limits.psi),
+        (scores["unseen_share"], limits.unseen_share),
+        (scores["null_share_change"], limits.null_share),
+    ]
+    return max(value / limit for value, limit in pairs if value is not None)
+
+
+def _pngs(directory: Path) -> set[str]:
+    return {path.name for path in (directory / "plots").iterdir()}
+
+
+# ---------------------------------------------------------------------------------------------
+# Scoring each column
+# ---------------------------------------------------------------------------------------------
+
+UNIT_ROWS = 1_000
+
+
+def _drifted_copy(reference: pd.DataFrame, schema: FeatureSchema, names: list[str]) -> pd.DataFrame:
+    """The reference itself, with each named feature moved far: numbers by one standard deviation, labels to one."""
+    current = reference.copy()
+    for name in names:
+        if name in schema.numeric_features:
+            current[name] = current[name] + current[name].std()
+        else:
+            current[name] = schema.categorical_features[name].categories[-1]
+    return current
+
+
+def _scored(
+    schema: FeatureSchema, drift: DriftParams, drifted: list[str], prediction_shift: float = 0.0
+) -> list[ColumnResult]:
+    reference = _customers(schema, UNIT_ROWS, seed=7)
+    predictions = pd.Series(_probabilities(UNIT_ROWS, seed=8))
+    current = _drifted_copy(reference, schema, drifted).assign(churn_probability=predictions + prediction_shift)
+    return score_columns(reference, current, predictions, schema, drift)
+
+
+def test_every_feature_is_scored_by_its_schema_type_and_the_prediction_apart(
+    params: Params, schema: FeatureSchema
+) -> None:
+    columns = _scored(schema, params.drift, drifted=[])
+
+    kinds = {column.name: column.kind for column in columns}
+    assert kinds == {
+        **dict.fromkeys(schema.numeric_features, "numeric"),
+        **dict.fromkeys(schema.categorical_features, "categorical"),
+        "churn_probability": "prediction",
+    }
+    assert all(not column.drifted_by for column in columns), "identical samples drift nowhere"
+
+
+def test_each_ratio_is_a_score_over_its_threshold_and_one_reached_drifts_the_column(
+    params: Params, schema: FeatureSchema
+) -> None:
+    columns = {column.name: column for column in _scored(schema, params.drift, drifted=["tenure", "contract"])}
+    limits = params.drift.thresholds
+
+    tenure, contract = columns["tenure"], columns["contract"]
+    assert tenure.scores.wasserstein is not None
+    assert tenure.ratios["wasserstein"] == pytest.approx(tenure.scores.wasserstein / limits.wasserstein)
+    assert tenure.scores.psi is not None
+    assert tenure.ratios["psi"] == pytest.approx(tenure.scores.psi / limits.psi)
+    assert set(tenure.ratios) == {"wasserstein", "psi", "null_share"}, "numeric columns have no categorical scores"
+    assert set(contract.ratios) == {"jensen_shannon", "psi", "unseen_share", "null_share"}
+    assert "wasserstein" in tenure.drifted_by
+    assert "jensen_shannon" in contract.drifted_by
+    assert tenure.severity == max(tenure.ratios.values())
+
+
+def test_columns_come_most_drifted_first(params: Params, schema: FeatureSchema) -> None:
+    columns = _scored(schema, params.drift, drifted=["tenure", "contract", "female"])
+
+    severities = [column.severity for column in columns]
+    assert severities == sorted(severities, reverse=True)
+    assert {column.name for column in columns[:3]} == {"tenure", "contract", "female"}
+
+
+def test_a_new_label_on_two_percent_of_rows_drifts_a_column_through_unseen_share_alone(
+    params: Params, schema: FeatureSchema
+) -> None:
+    reference = _customers(schema, UNIT_ROWS, seed=7)
+    predictions = pd.Series(_probabilities(UNIT_ROWS, seed=8))
+    current = reference.assign(churn_probability=predictions)
+    current.loc[current.index[:20], "payment_method"] = "Crypto wallet"
+
+    columns = {column.name: column for column in score_columns(reference, current, predictions, schema, params.drift)}
+
+    assert columns["payment_method"].drifted_by == ["unseen_share"]
+    assert columns["payment_method"].scores.unseen_share == pytest.approx(0.02)
+
+
+def test_nulls_appearing_in_a_tenth_of_rows_drift_a_column_through_the_null_share(
+    params: Params, schema: FeatureSchema
+) -> None:
+    reference = _customers(schema, UNIT_ROWS, seed=7)
+    predictions = pd.Series(_probabilities(UNIT_ROWS, seed=8))
+    current = reference.assign(churn_probability=predictions)
+    current["total_charges"] = current["total_charges"].mask(current.index % 10 == 0)
+
+    columns = {column.name: column for column in score_columns(reference, current, predictions, schema, params.drift)}
+
+    assert "null_share" in columns["total_charges"].drifted_by
+    assert columns["total_charges"].ratios["null_share"] == pytest.approx(0.1 / params.drift.thresholds.null_share)
+
+
+# ---------------------------------------------------------------------------------------------
+# The verdict
+# ---------------------------------------------------------------------------------------------
+
+KEY_FEATURES = ["monthly_charges", "tenure", "contract", "internet_service", "payment_method"]
+
+
+def _non_key(schema: FeatureSchema, drift: DriftParams) -> list[str]:
+    return [name for name in schema.feature_names if name not in drift.key_features]
+
+
+def test_the_real_params_name_the_key_features_this_file_assumes(params: Params) -> None:
+    assert params.drift.key_features == KEY_FEATURES
+    assert params.drift.min_rows == 500
+    assert params.drift.drifted_share == 0.3
+
+
+def test_below_min_rows_the_verdict_is_insufficient_data_even_when_everything_drifted(
+    params: Params, schema: FeatureSchema
+) -> None:
+    drift = params.drift
+    columns = _scored(schema, drift, drifted=schema.feature_names, prediction_shift=0.3)
+
+    status, reasons = verdict(columns, drift.min_rows - 1, drift)
+
+    assert status == "insufficient_data"
+    assert reasons == [f"{drift.min_rows - 1} current rows, fewer than min_rows {drift.min_rows}"]
+
+
+def test_at_exactly_min_rows_the_rule_applies(params: Params, schema: FeatureSchema) -> None:
+    drift = params.drift
+    columns = _scored(schema, drift, drifted=schema.feature_names)
+
+    status, _ = verdict(columns, drift.min_rows, drift)
+
+    assert status == "drift"
+
+
+def test_one_key_feature_drifted_is_drift_even_when_few_columns_moved(params: Params, schema: FeatureSchema) -> None:
+    drift = params.drift
+    columns = _scored(schema, drift, drifted=["contract"])
+
+    status, reasons = verdict(columns, drift.min_rows, drift)
+
+    assert status == "drift"
+    assert reasons == ["key features drifted: contract"]
+
+
+def test_non_key_features_drifted_below_the_share_are_no_drift(params: Params, schema: FeatureSchema) -> None:
+    drift = params.drift
+    features = len(schema.feature_names)
+    below = int(drift.drifted_share * features)  # 5 of 19: 26%, under 30%
+    assert below / features < drift.drifted_share
+    columns = _scored(schema, drift, drifted=_non_key(schema, drift)[:below])
+
+    status, reasons = verdict(columns, drift.min_rows, drift)
+
+    assert status == "no_drift"
+    assert reasons == [f"{below} of {features} features drifted, none of them a key feature"]
+
+
+def test_non_key_features_drifted_at_or_above_the_share_are_drift_and_the_reason_gives_the_share(
+    params: Params, schema: FeatureSchema
+) -> None:
+    drift = params.drift
+    features = len(schema.feature_names)
+    above = int(drift.drifted_share * features) + 1  # 6 of 19: 32%
+    columns = _scored(schema, drift, drifted=_non_key(schema, drift)[:above])
+
+    status, reasons = verdict(columns, drift.min_rows, drift)
+
+    assert status == "drift"
+    assert reasons == [f"{above} of {features} features drifted ({above / features:.0%} >= 30%)"]
+
+
+def test_a_share_of_drifted_features_exactly_at_the_threshold_is_drift(params: Params, schema: FeatureSchema) -> None:
+    drift = params.drift
+    non_key = _non_key(schema, drift)
+    scored = {column.name: column for column in _scored(schema, drift, drifted=non_key[:3])}
+    # Ten features, three drifted: exactly 30%.
+    columns = [scored[name] for name in non_key[:10]] + [scored["churn_probability"]]
+
+    status, reasons = verdict(columns, drift.min_rows, drift)
+
+    assert status == "drift"
+    assert reasons == ["3 of 10 features drifted (30% >= 30%)"]
+
+
+def test_a_key_feature_and_the_share_both_give_their_reason(params: Params, schema: FeatureSchema) -> None:
+    drift = params.drift
+    columns = _scored(schema, drift, drifted=["tenure", *_non_key(schema, drift)[:6]])
+
+    status, reasons = verdict(columns, drift.min_rows, drift)
+
+    assert status == "drift"
+    assert reasons[0] == "key features drifted: tenure"
+    assert reasons[1].startswith("7 of 19 features drifted")
+
+
+def test_a_drifted_prediction_alone_is_not_drift(params: Params, schema: FeatureSchema) -> None:
+    drift = params.drift
+    columns = _scored(schema, drift, drifted=[], prediction_shift=0.3)
+    prediction = next(column for column in columns if column.kind == "prediction")
+    assert prediction.drifted_by, "the shifted probability itself is scored as drifted"
+
+    status, reasons = verdict(columns, drift.min_rows, drift)
+
+    assert status == "no_drift"
+    assert reasons == ["0 of 19 features drifted, none of them a key feature"]
+
+
+def test_the_rule_text_states_every_threshold_from_params(params: Params) -> None:
+    drift = params.drift
+
+    text = rule_text(drift)
+
+    limits = drift.thresholds
+    for value in (limits.wasserstein, limits.jensen_shannon, limits.psi, limits.unseen_share, limits.null_share):
+        assert str(value) in text
+    assert f"{drift.drifted_share:.0%}" in text
+    assert f"below {drift.min_rows} current rows" in text
+    assert all(name in text for name in drift.key_features)
+
+
+def test_the_rule_text_follows_the_params_it_is_given(params: Params) -> None:
+    thresholds = params.drift.thresholds.model_copy(
+        update={
+            "wasserstein": 0.123,
+            "jensen_shannon": 0.234,
+            "psi": 0.345,
+            "unseen_share": 0.0456,
+            "null_share": 0.0567,
+        }
+    )
+    drift = params.drift.model_copy(
+        update={"thresholds": thresholds, "min_rows": 789, "drifted_share": 0.42, "key_features": ["tenure"]}
+    )
+
+    text = rule_text(drift)
+
+    for expected in (
+        "Wasserstein/std 0.123",
+        "Jensen-Shannon 0.234",
+        "PSI 0.345",
+        "unseen-label share 0.0456",
+        "null-share change 0.0567",
+        "below 789 current rows",
+        "at least 42% of the features",
+        "(tenure)",
+    ):
+        assert expected in text
+
+
+# ---------------------------------------------------------------------------------------------
+# run_drift, end to end on files
+# ---------------------------------------------------------------------------------------------
+
+
+def test_traffic_like_the_reference_is_no_drift_and_the_report_says_where_it_looked(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    default_reference = setup.params.paths.train
+    default_reference.parent.mkdir(parents=True, exist_ok=True)
+    default_reference.write_bytes(setup.reference.read_bytes())
+    _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), _probabilities(CURRENT_ROWS, seed=3))
+
+    result = run_drift(setup.params, None, setup.log.as_posix(), setup.out)
+
+    assert result["status"] == "no_drift"
+    assert all(not column["drifted_by"] for column in result["columns"]), "one distribution: no column drifts"
+    assert result["rows"] == {"current": CURRENT_ROWS, "reference": REFERENCE_ROWS, "skipped_lines": 0}
+    window = result["window"]
+    assert (window["first_day"], window["last_day"]) == ("2026-11-22", "2026-11-24")
+    assert (window["source"], window["days"], len(window["files"])) == (setup.log.as_posix(), 7, LOG_DAYS)
+    assert result["reference"] == {
+        "path": default_reference.as_posix(),
+        "sha256": hashlib.sha256(default_reference.read_bytes()).hexdigest(),
+    }
+    assert result["model_versions"] == ["churn:v1", "churn:v2"]
+    assert "commit" in result, "the commit is recorded, or None outside a git repository"
+    assert result["realised"] is None, "no labels arrived"
+    assert json.loads((setup.out / "drift.json").read_text()) == result
+    assert _pngs(setup.out) == set(), "nothing drifted, nothing to plot"
+    markdown = (setup.out / "drift.md").read_text()
+    assert markdown.startswith("# Drift check: **no_drift**")
+    assert result["rule"] in markdown
+
+
+def test_a_15_percent_price_rise_is_drift_naming_monthly_charges_with_its_plot(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    current = _customers(schema, CURRENT_ROWS, seed=2)
+    current["monthly_charges"] = np.round(current["monthly_charges"] * PRICE_RISE, 2)
+    _write_log(setup.log, current, _probabilities(CURRENT_ROWS, seed=3))
+
+    result = _run(setup)
+
+    assert result["status"] == "drift"
+    assert result["reasons"] == ["key features drifted: monthly_charges"]
+    assert result["columns"][0]["name"] == "monthly_charges"
+    assert {"wasserstein", "psi"} <= set(result["columns"][0]["drifted_by"])
+    assert _pngs(setup.out) == {"monthly_charges.png"}
+    assert (setup.out / "plots" / "monthly_charges.png").read_bytes().startswith(PNG_MAGIC)
+    assert json.loads((setup.out / "drift.json").read_text())["status"] == "drift"
+
+
+def test_drift_md_lists_every_column_most_drifted_first(setup: Setup, schema: FeatureSchema) -> None:
+    current = _customers(schema, CURRENT_ROWS, seed=2)
+    current["monthly_charges"] = np.round(current["monthly_charges"] * PRICE_RISE, 2)
+    current["contract"] = "Two year"
+    _write_log(setup.log, current, _probabilities(CURRENT_ROWS, seed=3))
+
+    result = _run(setup)
+
+    markdown = (setup.out / "drift.md").read_text()
+    listed = _table_columns(markdown)
+    by_severity = sorted(
+        result["columns"], key=lambda column: _severity(column["scores"], setup.params.drift), reverse=True
+    )
+    assert listed == [column["name"] for column in by_severity]
+    assert listed[0] == "contract", "every contract became 'Two year': the most drifted column"
+    assert set(listed) == {*schema.feature_names, "churn_probability"}
+    assert "p-value (not used)" in markdown
+    assert _pngs(setup.out) == {"monthly_charges.png", "contract.png"}
+
+
+def test_ten_rows_are_insufficient_data(setup: Setup, schema: FeatureSchema) -> None:
+    _write_log(setup.log, _customers(schema, 10, seed=2), _probabilities(10, seed=3), days=1)
+
+    result = _run(setup)
+
+    assert result["status"] == "insufficient_data"
+    assert result["reasons"] == ["10 current rows, fewer than min_rows 500"]
+    assert result["rows"]["current"] == 10
+    assert json.loads((setup.out / "drift.json").read_text())["status"] == "insufficient_data"
+
+
+def test_an_empty_log_is_insufficient_data_not_an_error(setup: Setup) -> None:
+    setup.log.mkdir()
+
+    result = _run(setup)
+
+    assert result["status"] == "insufficient_data"
+    assert result["reasons"] == ["0 current rows, fewer than min_rows 500"]
+    assert result["rows"]["current"] == 0
+    assert result["columns"] == []
+    assert result["model_versions"] == []
+    assert (setup.out / "drift.md").read_text().startswith("# Drift check: **insufficient_data**")
+
+
+def test_an_empty_window_has_no_first_or_last_day(setup: Setup) -> None:
+    setup.log.mkdir()
+
+    result = _run(setup)
+
+    assert (result["window"]["first_day"], result["window"]["last_day"]) == (None, None)
+
+
+def test_corrupt_log_lines_are_counted_in_drift_json_and_do_not_change_the_verdict(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), _probabilities(CURRENT_ROWS, seed=3))
+    last_day = log_file(setup.log, LAST_DAY)
+    with last_day.open("a") as stream:
+        stream.write('{"request_id": "cut off mid-wri\n')
+        stream.write("<html>502 Bad Gateway</html>\n")
+        stream.write(json.dumps({"request_id": "x", "features": {"tenure": "12"}, "churn_probability": 0.2}) + "\n")
+        stream.write(json.dumps({"event": "healthcheck"}) + "\n")
+
+    result = _run(setup)
+
+    assert result["status"] == "no_drift"
+    assert result["rows"]["skipped_lines"] == 4
+    assert result["rows"]["current"] == CURRENT_ROWS
+    assert json.loads((setup.out / "drift.json").read_text())["rows"]["skipped_lines"] == 4
+    assert "(4 log lines skipped)" in (setup.out / "drift.md").read_text()
+
+
+def test_delayed_labels_give_the_realised_roc_auc(setup: Setup, schema: FeatureSchema) -> None:
+    probabilities = _probabilities(CURRENT_ROWS, seed=3)
+    request_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), probabilities)
+    # The first 200 requests are labelled, the riskier half of them as churned: a perfect ranking.
+    labelled = pd.Series(probabilities[:200], index=request_ids[:200])
+    labels_dir = setup.log / "labels"
+    labels_dir.mkdir()
+    (labels_dir / "labels-2026-11-24.jsonl").write_text(
+        "".join(
+            json.dumps({"request_id": request_id, "churn": bool(probability > labelled.median())}) + "\n"
+            for request_id, probability in labelled.items()
+        )
+    )
+
+    result = _run(setup)
+
+    assert result["realised"] == {"rows": 200, "roc_auc": 1.0}
+    assert "Realised ROC AUC on 200 labelled rows: 1.0000." in (setup.out / "drift.md").read_text()
+
+
+def test_a_key_feature_missing_from_the_schema_is_a_config_error_naming_drift_key_features(setup: Setup) -> None:
+    drift = setup.params.drift.model_copy(update={"key_features": ["monthly_charges", "shoe_size"]})
+    params = setup.params.model_copy(update={"drift": drift})
+
+    with pytest.raises(ConfigError, match=r"drift\.key_features.*shoe_size"):
+        run_drift(params, setup.reference, setup.log.as_posix(), setup.out)
+    assert not setup.out.exists(), "a configuration error writes no report"

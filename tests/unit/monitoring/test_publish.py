@@ -1,0 +1,63 @@
+"""Publishing the drift report: every file of the report directory under `<url>/<day>/`."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import fsspec
+import pytest
+
+from mlloop.errors import SourceError
+from mlloop.monitoring.publish import publish_report
+
+DAY = date(2026, 11, 24)
+
+
+@pytest.fixture
+def report(tmp_path: Path) -> Path:
+    """A drift report directory as `mlloop drift` writes it, with one plot."""
+    directory = tmp_path / "drift"
+    (directory / "plots").mkdir(parents=True)
+    (directory / "drift.json").write_text('{"status": "drift"}\n')
+    (directory / "drift.md").write_text("# Drift\n")
+    (directory / "plots" / "monthly_charges.png").write_bytes(b"\x89PNG")
+    return directory
+
+
+@pytest.fixture
+def store() -> Iterator[str]:
+    """An empty in-memory object store prefix, removed afterwards."""
+    root = f"/mlloop-test-{uuid.uuid4().hex}"
+    yield f"memory://{root}"
+    memory = fsspec.filesystem("memory")
+    if memory.exists(root):
+        memory.rm(root, recursive=True)
+
+
+def test_every_file_of_the_report_lands_under_the_days_folder(report: Path, store: str) -> None:
+    published = publish_report(report, f"{store}/drift/", DAY)
+
+    assert published == f"{store}/drift/2026-11-24", "a trailing slash on the prefix does not double"
+    filesystem, root = fsspec.core.url_to_fs(published)
+    assert sorted(Path(name).relative_to(root).as_posix() for name in filesystem.find(root)) == [
+        "drift.json",
+        "drift.md",
+        "plots/monthly_charges.png",
+    ]
+    assert filesystem.cat_file(f"{root}/drift.json") == (report / "drift.json").read_bytes()
+
+
+def test_publishing_again_the_same_day_replaces_that_days_report(report: Path, store: str) -> None:
+    publish_report(report, store, DAY)
+    (report / "drift.json").write_text('{"status": "no_drift"}\n')
+
+    published = publish_report(report, store, DAY)
+
+    filesystem, root = fsspec.core.url_to_fs(published)
+    assert filesystem.cat_file(f"{root}/drift.json") == b'{"status": "no_drift"}\n'
+
+
+def test_no_report_to_publish_names_the_command_to_run_first(tmp_path: Path, store: str) -> None:
+    with pytest.raises(SourceError, match="run `make drift` first"):
+        publish_report(tmp_path / "drift", store, DAY)

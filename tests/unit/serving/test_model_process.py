@@ -1,0 +1,92 @@
+"""The model process gives the row predictor's probabilities for rows as the service holds them
+(dicts, in any key order), and a child that dies costs the call in flight, not the next one."""
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import pandas as pd
+import psutil
+import pytest
+from sklearn.pipeline import Pipeline
+from tests.model_processes import model_processes
+
+from mlloop.core.model import build_pipeline, fit
+from mlloop.core.schema import FeatureSchema, features_and_label
+from mlloop.serving.model_process import ModelProcess
+
+HYPERPARAMETERS = {"max_iter": 10}
+
+
+@pytest.fixture
+def fitted(schema: FeatureSchema, valid_table: pd.DataFrame) -> Pipeline:
+    features, label = features_and_label(valid_table, schema)
+    return fit(build_pipeline(schema, "hist_gradient_boosting", HYPERPARAMETERS, 7), features, label)
+
+
+@pytest.fixture
+def features(schema: FeatureSchema, valid_table: pd.DataFrame) -> pd.DataFrame:
+    table_features, _ = features_and_label(valid_table, schema)
+    return table_features
+
+
+@pytest.fixture
+def model_process(fitted: Pipeline, schema: FeatureSchema, tmp_path: Path) -> Iterator[ModelProcess]:
+    path = tmp_path / "model.joblib"
+    joblib.dump(fitted, path)
+    process = ModelProcess(path, schema)
+    yield process
+    process.close()
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The rows as the HTTP contract delivers them: plain values, None for a null."""
+    plain = frame.astype(object).where(frame.notna(), None)
+    return [{str(name): value for name, value in record.items()} for record in plain.to_dict(orient="records")]
+
+
+def _model_process_pids() -> set[int]:
+    return {process.pid for process in model_processes(psutil.Process())}
+
+
+def test_probabilities_are_the_pipelines_predict_proba(
+    model_process: ModelProcess, fitted: Pipeline, features: pd.DataFrame
+) -> None:
+    probabilities = model_process.probabilities(_records(features))
+
+    assert np.array_equal(probabilities, fitted.predict_proba(features)[:, 1])
+
+
+def test_the_order_of_keys_in_a_row_does_not_matter(
+    model_process: ModelProcess, fitted: Pipeline, features: pd.DataFrame
+) -> None:
+    reversed_keys = [dict(reversed(row.items())) for row in _records(features)]
+
+    probabilities = model_process.probabilities(reversed_keys)
+
+    assert np.array_equal(probabilities, fitted.predict_proba(features)[:, 1])
+
+
+def test_a_killed_model_process_fails_the_call_in_flight_and_is_replaced_for_the_next(
+    model_process: ModelProcess, fitted: Pipeline, features: pd.DataFrame
+) -> None:
+    # given: a running model process
+    model_process.probabilities(_records(features.iloc[[0]]))
+    (pid,) = _model_process_pids()
+
+    # when: it is killed
+    psutil.Process(pid).kill()
+
+    # then: the next call fails, and the one after runs in a new process
+    with pytest.raises(Exception, match="terminated abruptly"):
+        model_process.probabilities(_records(features))
+    probabilities = model_process.probabilities(_records(features))
+    assert np.array_equal(probabilities, fitted.predict_proba(features)[:, 1])
+    assert _model_process_pids() - {pid}
+
+
+def test_the_model_is_loaded_before_the_first_call(model_process: ModelProcess) -> None:
+    # the service reports ready once its ModelProcess exists: the model must be there by then
+    assert len(_model_process_pids()) == 1

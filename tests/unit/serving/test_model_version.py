@@ -1,0 +1,298 @@
+"""Model versions: GTO's `churn@vX.Y.Z` tags follow the model file's DVC md5, and the image labels carry them.
+
+Specified here, on small real git repositories: the first model is v0.1.0; a commit that keeps the model
+keeps its version and registers nothing; a changed model gets the next minor version and `register`
+tags HEAD with it (an annotated tag); a dvc.lock without the model is a SourceError naming dvc.lock;
+and the OCI labels name the commit, the version, the model md5 and the headline metrics, without spaces.
+"""
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import gto.api
+import pytest
+import yaml
+from scmrepo.exceptions import SCMError
+
+from mlloop.cli import main
+from mlloop.config import Params, load_params
+from mlloop.errors import SourceError
+from mlloop.serving.bento_model import HEADLINE_METRICS
+from mlloop.serving.model_version import current_version, image_labels, register
+
+PROJECT_ROOT = Path(__file__).parents[3]
+PARAMS_FILE = PROJECT_ROOT / "params.yaml"
+SCHEMA_FILE = PROJECT_ROOT / "schema.yaml"
+
+FIRST_MODEL_MD5 = "0cc175b9c0f1b6a831c399e269772661"
+SECOND_MODEL_MD5 = "92eb5ffee6ae2fec3ad71c777531578f"
+METRICS = {"roc_auc": 0.843219, "average_precision": 0.6, "f1": 0.61234567}
+FORMATTED_METRICS = {"roc_auc": "0.8432", "average_precision": "0.6000", "f1": "0.6123"}
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "test",
+    "GIT_AUTHOR_EMAIL": "test@example.invalid",
+    "GIT_COMMITTER_NAME": "test",
+    "GIT_COMMITTER_EMAIL": "test@example.invalid",
+}
+SOURCE_LABEL = "org.opencontainers.image.source"
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A git repository (the current directory) whose committed dvc.lock records a model."""
+
+    root: Path
+    params: Params
+
+    def git(self, *arguments: str) -> str:
+        result = subprocess.run(["git", *arguments], cwd=self.root, capture_output=True, text=True, check=False)
+        assert result.returncode == 0, f"git {' '.join(arguments)} failed: {result.stderr}"
+        return result.stdout.strip()
+
+    def write_lock(self, model_md5: str | None) -> None:
+        """Write dvc.lock with the train stage's model output, or with no output at all when model_md5 is None."""
+        outs = [] if model_md5 is None else [{"path": self.params.paths.model.as_posix(), "md5": model_md5, "size": 1}]
+        lock = {"schema": "2.0", "stages": {"train": {"cmd": "mlloop train", "outs": outs}}}
+        (self.root / "dvc.lock").write_text(yaml.safe_dump(lock))
+
+    def commit(self, message: str) -> None:
+        self.git("add", "--all")
+        self.git("commit", "--quiet", "--message", message)
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")
+
+    def tags_at_head(self) -> list[str]:
+        return self.git("tag", "--points-at", "HEAD").split()
+
+    def all_tags(self) -> list[str]:
+        return self.git("tag", "--list").split()
+
+
+@pytest.fixture
+def project_params() -> Params:
+    """The real params.yaml, whose paths are relative to the workspace (as dvc.lock records them)."""
+    return load_params(PARAMS_FILE)
+
+
+@pytest.fixture
+def workspace(project_params: Params, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Workspace:
+    """A fresh repository, entered, with one commit: a dvc.lock recording FIRST_MODEL_MD5 and the metrics."""
+    for name, value in IDENTITY.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("GITHUB_REPOSITORY", raising=False)
+    monkeypatch.delenv("GITHUB_SERVER_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    created = Workspace(tmp_path, project_params)
+    created.git("init", "--quiet", "--initial-branch=main")
+    created.write_lock(FIRST_MODEL_MD5)
+    metrics = tmp_path / project_params.paths.metrics
+    metrics.parent.mkdir(parents=True, exist_ok=True)
+    metrics.write_text(json.dumps(METRICS))
+    created.commit("train the first model")
+    return created
+
+
+def _register_first_model(workspace: Workspace) -> None:
+    register(workspace.params, push=False)
+    assert workspace.tags_at_head() == ["churn@v0.1.0"]
+
+
+def test_the_first_model_is_version_0_1_0_and_still_to_be_registered(workspace: Workspace) -> None:
+    version = current_version(workspace.params)
+
+    assert version.version == "v0.1.0"
+    assert version.model_md5 == FIRST_MODEL_MD5
+    assert version.is_new
+
+
+def test_registering_the_first_model_tags_head_with_an_annotated_churn_v0_1_0(workspace: Workspace) -> None:
+    message = register(workspace.params, push=False)
+
+    assert workspace.tags_at_head() == ["churn@v0.1.0"]
+    assert workspace.git("cat-file", "-t", "churn@v0.1.0") == "tag", "GTO versions are annotated tags"
+    assert "registered churn@v0.1.0" in message
+    assert FIRST_MODEL_MD5 in message
+    assert "pushed" not in message
+
+
+def test_a_registered_model_keeps_its_version_and_is_no_longer_new(workspace: Workspace) -> None:
+    _register_first_model(workspace)
+
+    version = current_version(workspace.params)
+
+    assert version.version == "v0.1.0"
+    assert not version.is_new
+
+
+def test_registering_the_same_model_again_says_there_is_nothing_to_register_and_tags_nothing(
+    workspace: Workspace,
+) -> None:
+    _register_first_model(workspace)
+
+    message = register(workspace.params, push=False)
+
+    assert "nothing to register" in message
+    assert "churn@v0.1.0" in message
+    assert workspace.all_tags() == ["churn@v0.1.0"]
+
+
+def test_an_unchanged_model_keeps_its_version_across_a_commit_of_other_files(workspace: Workspace) -> None:
+    _register_first_model(workspace)
+    (workspace.root / "README.md").write_text("the model did not change\n")
+    workspace.commit("document something")
+
+    version = current_version(workspace.params)
+    message = register(workspace.params, push=False)
+
+    assert version.version == "v0.1.0"
+    assert not version.is_new
+    assert "nothing to register" in message
+    assert workspace.tags_at_head() == []
+    assert workspace.all_tags() == ["churn@v0.1.0"]
+
+
+def test_a_changed_model_gets_the_next_minor_version_and_register_tags_head_with_it(workspace: Workspace) -> None:
+    _register_first_model(workspace)
+    workspace.write_lock(SECOND_MODEL_MD5)
+    workspace.commit("retrain the model")
+
+    version = current_version(workspace.params)
+    message = register(workspace.params, push=False)
+
+    assert version.version == "v0.2.0"
+    assert version.model_md5 == SECOND_MODEL_MD5
+    assert version.is_new
+    assert "registered churn@v0.2.0" in message
+    assert workspace.tags_at_head() == ["churn@v0.2.0"]
+    assert workspace.git("cat-file", "-t", "churn@v0.2.0") == "tag"
+    assert sorted(workspace.all_tags()) == ["churn@v0.1.0", "churn@v0.2.0"]
+
+
+def test_a_dvc_lock_that_records_no_model_is_a_source_error_naming_dvc_lock(workspace: Workspace) -> None:
+    workspace.write_lock(None)
+    workspace.commit("a lock without the model")
+
+    with pytest.raises(SourceError, match=r"dvc\.lock") as raised:
+        current_version(workspace.params)
+
+    assert workspace.params.paths.model.as_posix() in str(raised.value)
+
+
+def test_a_workspace_without_dvc_lock_is_a_source_error_naming_dvc_lock(workspace: Workspace) -> None:
+    (workspace.root / "dvc.lock").unlink()
+
+    with pytest.raises(SourceError, match=r"dvc\.lock"):
+        current_version(workspace.params)
+
+
+def test_a_model_missing_from_dvc_lock_is_never_registered(workspace: Workspace) -> None:
+    workspace.write_lock(None)
+    workspace.commit("a lock without the model")
+
+    with pytest.raises(SourceError):
+        register(workspace.params, push=False)
+
+    assert workspace.all_tags() == []
+
+
+def test_image_labels_name_the_commit_the_version_the_model_and_its_headline_metrics(workspace: Workspace) -> None:
+    labels = image_labels(workspace.params)
+
+    assert labels["org.opencontainers.image.revision"] == workspace.head()
+    assert len(labels["org.opencontainers.image.revision"]) == 40, "the full sha, not an abbreviation"
+    assert labels["org.opencontainers.image.version"] == "v0.1.0"
+    assert labels["io.mlloop.core.model.md5"] == FIRST_MODEL_MD5
+    assert {name: labels[f"io.mlloop.metrics.{name}"] for name in HEADLINE_METRICS} == FORMATTED_METRICS
+    assert SOURCE_LABEL not in labels
+
+
+def test_image_labels_carry_the_version_a_changed_model_will_be_registered_as(workspace: Workspace) -> None:
+    _register_first_model(workspace)
+    workspace.write_lock(SECOND_MODEL_MD5)
+    workspace.commit("retrain the model")
+
+    labels = image_labels(workspace.params)
+
+    assert labels["org.opencontainers.image.version"] == "v0.2.0"
+    assert labels["io.mlloop.core.model.md5"] == SECOND_MODEL_MD5
+    assert workspace.tags_at_head() == [], "computing the labels registers nothing"
+
+
+def test_image_labels_name_the_source_repository_only_on_github(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/churn")
+
+    on_github = image_labels(workspace.params)
+    monkeypatch.delenv("GITHUB_REPOSITORY")
+    elsewhere = image_labels(workspace.params)
+
+    assert on_github[SOURCE_LABEL] == "https://github.com/acme/churn"
+    assert SOURCE_LABEL not in elsewhere
+
+
+def test_the_source_label_follows_the_github_server(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/churn")
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.example.com")
+
+    assert image_labels(workspace.params)[SOURCE_LABEL] == "https://github.example.com/acme/churn"
+
+
+def test_no_image_label_contains_whitespace_since_the_makefile_splits_labels_on_it(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/churn")
+
+    labels = image_labels(workspace.params)
+
+    spaced = {key: value for key, value in labels.items() if any(character.isspace() for character in key + value)}
+    assert spaced == {}
+
+
+def test_the_image_labels_command_prints_one_key_value_a_line(
+    workspace: Workspace, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shutil.copy(PARAMS_FILE, workspace.root / "params.yaml")
+    shutil.copy(SCHEMA_FILE, workspace.root / "schema.yaml")
+    workspace.commit("add the params")
+
+    code = main(["--params", str(workspace.root / "params.yaml"), "image-labels"])
+
+    printed = capsys.readouterr()
+    assert code == 0
+    assert printed.err == ""
+    lines = printed.out.splitlines()
+    assert all(line.count("=") >= 1 and " " not in line for line in lines)
+    assert dict(line.split("=", 1) for line in lines) == image_labels(workspace.params)
+
+
+def test_an_uncommitted_dvc_lock_is_refused_since_the_version_tags_the_commit(workspace: Workspace) -> None:
+    # Given a registered model, and a retrained one whose dvc.lock is not committed yet
+    _register_first_model(workspace)
+    workspace.write_lock(SECOND_MODEL_MD5)
+
+    # Then neither registering nor labelling pretends HEAD holds it
+    with pytest.raises(SourceError, match="differs from the committed one"):
+        register(workspace.params, push=False)
+    with pytest.raises(SourceError, match="differs from the committed one"):
+        image_labels(workspace.params)
+    assert workspace.all_tags() == ["churn@v0.1.0"]
+
+
+def test_a_tag_that_cannot_be_created_is_a_clear_error_not_a_traceback(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # What scmrepo raises on a runner with no git identity to tag with
+    def no_identity(*arguments: object, **options: object) -> None:
+        raise SCMError("Git user name and email must be configured")
+
+    monkeypatch.setattr(gto.api, "register", no_identity)
+
+    with pytest.raises(
+        SourceError, match=r"cannot register churn@v0\.1\.0: Git user name and email must be configured"
+    ):
+        register(workspace.params, push=False)
