@@ -32,7 +32,6 @@ PORT ?= 3000
 URL ?= http://127.0.0.1:$(PORT)
 # A bento is versioned by its commit; a build from uncommitted changes says so.
 BENTO_VERSION = $(shell git describe --always --dirty=-dirty --abbrev=12)
-INFERENCE_LOG_DIR := $(shell sed -n 's/^  inference_log_dir: *//p' params.yaml)
 # The image: GHCR under the repository's name (GitHub sets GITHUB_REPOSITORY; GHCR wants lower case),
 # tagged with the full commit SHA, plus the moving tag `latest`.
 IMAGE_REPO ?= ghcr.io/$(shell echo "$${GITHUB_REPOSITORY:-local/mlloop}" | tr '[:upper:]' '[:lower:]')
@@ -47,13 +46,10 @@ ifneq ($(KUBECONFIG_DATA),)
 export KUBECONFIG := $(CURDIR)/build/kubeconfig
 $(shell mkdir -p build && umask 077 && printenv KUBECONFIG_DATA | base64 -d > build/kubeconfig)
 endif
-# Where `mlloop report` writes, read from params.yaml so the path is declared once.
-REPORT := $(shell sed -n '/^report:/,/^[a-z]/s/^  directory: *//p' params.yaml)/report.md
-DRIFT_REPORT := $(shell sed -n '/^drift:/,/^[a-z]/s/^  directory: *//p' params.yaml)/drift.md
 
 .PHONY: help install run repro pull push check-remote remote metrics report gate comment summary bento serve deploy-local smoke \
 	drift drift-publish drift-summary drift-issue fold-in retrain-pr \
-	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test lint format bench
+	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-fast lint format bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -97,11 +93,11 @@ report: $(ENVIRONMENT) ## write the PR report comparing the workspace with BASEL
 gate: $(ENVIRONMENT) ## the quality gate against BASELINE; exits 5 listing every broken rule
 	mlloop gate $(BASELINE_FLAG)
 
-comment: ## post or update the one sticky PR comment with the report (CML, in GitHub Actions)
-	cml comment update --target=pr --watermark-title="mlloop model report" $(REPORT)
+comment: $(ENVIRONMENT) ## post or update the one sticky PR comment with the report (CML, in GitHub Actions)
+	cml comment update --target=pr --watermark-title="mlloop model report" "$$(mlloop path report)"
 
-summary: ## append the report to the GitHub Actions job summary
-	cat $(REPORT) >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"
+summary: $(ENVIRONMENT) ## append the report to the GitHub Actions job summary
+	cat "$$(mlloop path report)" >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"
 
 bento: $(ENVIRONMENT) ## import models/model.joblib into the BentoML store and build the bento, versioned by commit
 	@mkdir -p build
@@ -111,7 +107,7 @@ bento: $(ENVIRONMENT) ## import models/model.joblib into the BentoML store and b
 	bentoml build --bentofile bento/bentofile.yaml --version $(BENTO_VERSION) .
 
 serve: $(ENVIRONMENT) ## serve the latest built bento on 127.0.0.1:PORT (default 3000)
-	MLLOOP_INFERENCE_LOG_DIR=$(abspath $(INFERENCE_LOG_DIR)) bentoml serve $(SERVICE):latest --host 127.0.0.1 --port $(PORT)
+	MLLOOP_INFERENCE_LOG_DIR="$$(realpath --canonicalize-missing "$$(mlloop path inference-log)")" bentoml serve $(SERVICE):latest --host 127.0.0.1 --port $(PORT)
 
 deploy-local: bento serve ## the local environment: build the bento from this workspace's model and serve it
 
@@ -132,8 +128,8 @@ retrain-pr: $(ENVIRONMENT) ## commit the new data version and model on a branch,
 	gh pr create --head "$$branch" --title "Retrain on recent production data" \
 		--body "The labelled production rows of the inference log's latest window, folded into the training data (make fold-in)."
 
-dispatch-retrain: ## start retrain.yml when the last drift check found drift (gh; the drift workflow's opt-in)
-	if grep -q '"status": "drift"' $(dir $(DRIFT_REPORT))drift.json; then gh workflow run retrain.yml --ref main; \
+dispatch-retrain: $(ENVIRONMENT) ## start retrain.yml when the last drift check found drift (gh; the drift workflow's opt-in)
+	if [ "$$(mlloop drift-status)" = drift ]; then gh workflow run retrain.yml --ref main; \
 	else echo "no drift: no retraining"; fi
 
 dispatch-pr: ## run pr.yml on the current branch: the PR loop for a pull request opened with GITHUB_TOKEN (gh)
@@ -142,8 +138,8 @@ dispatch-pr: ## run pr.yml on the current branch: the PR loop for a pull request
 drift-publish: $(ENVIRONMENT) ## copy the drift report to DRIFT_REPORT_URL/<today>/ in the object store
 	mlloop publish-drift --to "$${DRIFT_REPORT_URL:?is where drift reports are kept, e.g. s3://<bucket>/drift}"
 
-drift-summary: ## append the drift report to the GitHub Actions job summary
-	cat $(DRIFT_REPORT) >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"
+drift-summary: $(ENVIRONMENT) ## append the drift report to the GitHub Actions job summary
+	cat "$$(mlloop path drift-report)" >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"
 
 drift-issue: $(ENVIRONMENT) ## open, update or close the GitHub issue labelled drift to match the last check (gh)
 	mlloop drift-issue
@@ -186,6 +182,9 @@ test: $(ENVIRONMENT) ## lint and format check, then the whole test suite
 	ruff check .
 	ruff format --check .
 	pytest
+
+test-fast: $(ENVIRONMENT) ## the unit tier (code, data and model behaviour; no servers, no workflows), for the inner loop
+	pytest tests/unit tests/data tests/model
 
 lint: $(ENVIRONMENT) ## ruff and mypy
 	ruff check .

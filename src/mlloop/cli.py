@@ -1,9 +1,12 @@
-"""The single command line entry point: one subcommand per pipeline stage, plus review, serving and release commands.
+"""The single command line entry point: one subcommand per pipeline stage, plus review, serving,
+delivery and monitoring commands.
 
-User errors (MlloopError) become a message on stderr, one line per problem, and the exit
-code documented in mlloop.errors; anything else is a bug and keeps its traceback.
+Each subcommand is declared once, in COMMANDS: its name, help, arguments and handler; the parser
+and the dispatch are both built from that table. User errors (MlloopError) become a message on
+stderr, one line per problem, and the exit code their class declares; anything else is a bug and
+keeps its traceback.
 
-Each command imports its own modules when it runs: every DVC stage is a fresh process, and
+Each handler imports its own modules when it runs: every DVC stage is a fresh process, and
 importing scikit-learn, DVC and BentoML for a command that needs none of them costs seconds.
 """
 
@@ -11,36 +14,16 @@ import argparse
 import importlib
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, get_args
+from typing import Literal, get_args
 
 from mlloop.config import DEFAULT_PARAMS_FILE, Params, Scenario, load_params
-from mlloop.errors import MlloopError
+from mlloop.errors import MlloopError, exit_codes
 
-if TYPE_CHECKING:
-    from mlloop.monitoring.simulator import SimulationSummary
-
-STAGES = {
-    "ingest": "read the source named in params.yaml into the raw table",
-    "validate": "check the raw table against the feature schema (exit 3 on violations)",
-    "split": "stratified, seeded train/test split of the validated table",
-    "train": "fit the model pipeline chosen in params.yaml",
-    "evaluate": "metrics, latency, plot data and PNG plots on the test split",
-}
-
-
-REVIEW_HELP = {
-    "report": "compare this workspace with a baseline ref and write the pull-request report",
-    "gate": "check the quality gate against a baseline ref (exit 5 when a rule fails)",
-}
-
-
-REMOTE_HELP = {
-    "push": "dvc push to the default remote; a failure names the remote, the cause and what to check (exit 7)",
-    "pull": "dvc pull what the default remote has; a failure names the remote, the cause and what to check (exit 7)",
-    "check-remote": "check that the remote holds every object the checked-out commit references (exit 8 naming each)",
-}
+Handler = Callable[[Params, argparse.Namespace], None]
+Arguments = Callable[[argparse.ArgumentParser], None]
 
 
 def _positive_int(text: str) -> int:
@@ -58,7 +41,163 @@ def _url(text: str) -> str:
     return text
 
 
-def _add_simulate_arguments(command: argparse.ArgumentParser) -> None:
+def _today() -> date:
+    return datetime.now(UTC).date()
+
+
+def _no_arguments(command: argparse.ArgumentParser) -> None:
+    """Most commands read everything they need from params.yaml."""
+
+
+@dataclass(frozen=True)
+class Command:
+    """One subcommand: the parser and the dispatch are both built from these."""
+
+    name: str
+    help: str
+    run: Handler
+    arguments: Arguments = _no_arguments
+
+
+def _stage(name: str) -> Handler:
+    def run(params: Params, arguments: argparse.Namespace) -> None:
+        stage: Callable[[Params], None] = importlib.import_module(f"mlloop.pipeline.stages.{name}").run
+        stage(params)
+
+    return run
+
+
+def _baseline_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="git ref to compare with (default: params report.baseline; origin/REF is preferred when it exists)",
+    )
+
+
+def _report_arguments(command: argparse.ArgumentParser) -> None:
+    _baseline_argument(command)
+    command.add_argument("--out", type=Path, help="report directory (default: params report.directory)")
+
+
+def _report(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.review import report
+
+    report.run_report(params, arguments.baseline, arguments.out)
+
+
+def _gate(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.review import report
+
+    report.run_gate(params, arguments.baseline)
+
+
+def _import_model(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.serving import bento_model
+
+    print(bento_model.import_model(params))
+
+
+def _smoke_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--url", required=True, help="the service's base URL, e.g. http://127.0.0.1:3000")
+
+
+def _smoke(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.core.schema import load_schema
+    from mlloop.serving import smoke
+
+    for check in smoke.run_smoke(arguments.url, load_schema(params.data.schema_file)):
+        print(f"ok  {check}")
+
+
+def _register_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--push", action="store_true", help="push the new tag to origin")
+
+
+def _register(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.serving import model_version
+
+    print(model_version.register(params, arguments.push))
+
+
+def _image_labels(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.serving import model_version
+
+    for key, value in model_version.image_labels(params).items():
+        print(f"{key}={value}")
+
+
+def _current_argument(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--current",
+        metavar="PATH_OR_URL",
+        help="inference-log directory or fsspec URL (default: params serve.inference_log_dir)",
+    )
+
+
+def _drift_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("--reference", type=Path, help="reference table (default: params paths.train)")
+    _current_argument(command)
+    command.add_argument("--out", type=Path, help="report directory (default: params drift.directory)")
+    command.add_argument(
+        "--window-days",
+        type=_positive_int,
+        metavar="N",
+        help="days of the log to read (default: params drift.window_days)",
+    )
+
+
+def _drift(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import drift
+
+    if arguments.window_days is not None:
+        params = params.model_copy(
+            update={"drift": params.drift.model_copy(update={"window_days": arguments.window_days})}
+        )
+    result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out)
+    print(f"{result['status']}: {'; '.join(result['reasons'])}")
+
+
+def _fold_in(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import fold_in
+
+    print(fold_in.fold_in(params, arguments.params, arguments.current, _today()))
+
+
+def _drift_issue(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import issue
+
+    print(issue.sync_issue(params.drift.directory))
+
+
+def _publish_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--to", required=True, type=_url, metavar="URL", help="the drift reports' prefix, e.g. s3://bucket/drift"
+    )
+
+
+def _publish_drift(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import publish
+
+    print(publish.publish_report(params.drift.directory, arguments.to, _today()))
+
+
+def _transfer(direction: Literal["push", "pull"]) -> Handler:
+    def run(params: Params, arguments: argparse.Namespace) -> None:
+        from mlloop.storage import remote
+
+        print(remote.transfer(direction))
+
+    return run
+
+
+def _check_remote(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.storage import remote_check
+
+    print(remote_check.check_remote())
+
+
+def _simulate_arguments(command: argparse.ArgumentParser) -> None:
     defaults = "(default: params simulate.%s)"
     command.add_argument("--scenario", choices=get_args(Scenario), help=defaults % "scenario")
     command.add_argument("--days", type=_positive_int, metavar="N", help=defaults % "days")
@@ -74,141 +213,7 @@ def _add_simulate_arguments(command: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser: a subcommand per stage, plus the pull-request commands."""
-    parser = argparse.ArgumentParser(
-        prog="mlloop",
-        description="Run the stages of the ML pipeline (dvc.yaml calls them) and review a pull request.",
-        epilog="exit codes: 0 ok, 1 internal error, 2 bad configuration, 3 data broke the schema, "
-        "4 unreadable input or pipeline not reproduced, 5 quality gate failed, 6 smoke test failed, "
-        "7 remote or object store unusable, 8 remote lacks objects the commit references",
-    )
-    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS_FILE, help="params file (default: %(default)s)")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, help_text in STAGES.items():
-        commands.add_parser(name, help=help_text, description=help_text)
-    help_text = "copy the trained model into the BentoML model store, labelled with commit and metrics"
-    commands.add_parser("import-model", help=help_text, description=help_text)
-    help_text = "smoke-test a running service: readiness, one prediction, a batch, a refused bad request (exit 6)"
-    smoke_command = commands.add_parser("smoke", help=help_text, description=help_text)
-    smoke_command.add_argument("--url", required=True, help="the service's base URL, e.g. http://127.0.0.1:3000")
-    help_text = "tag HEAD with the model's next version (GTO: churn@vX.Y.Z) when the model changed since the last one"
-    register_command = commands.add_parser("register", help=help_text, description=help_text)
-    register_command.add_argument("--push", action="store_true", help="push the new tag to origin")
-    help_text = "print the service image's OCI labels (commit, model version, metrics), one key=value a line"
-    commands.add_parser("image-labels", help=help_text, description=help_text)
-    help_text = "compare the inference log's latest window with the training split; exit 0 whatever the verdict"
-    drift_command = commands.add_parser("drift", help=help_text, description=help_text)
-    drift_command.add_argument("--reference", type=Path, help="reference table (default: params paths.train)")
-    drift_command.add_argument(
-        "--current",
-        metavar="PATH_OR_URL",
-        help="inference-log directory or fsspec URL (default: params serve.inference_log_dir)",
-    )
-    drift_command.add_argument("--out", type=Path, help="report directory (default: params drift.directory)")
-    drift_command.add_argument(
-        "--window-days",
-        type=_positive_int,
-        metavar="N",
-        help="days of the log to read (default: params drift.window_days)",
-    )
-    help_text = "fold the labelled production rows of the log's window into a new training-source file; print its path"
-    fold_command = commands.add_parser("fold-in", help=help_text, description=help_text)
-    fold_command.add_argument("--current", metavar="PATH_OR_URL", help="inference-log directory or fsspec URL")
-    help_text = "open, update or close the GitHub issue labelled drift to match the last drift check (uses gh)"
-    commands.add_parser("drift-issue", help=help_text, description=help_text)
-    help_text = "copy the drift report under URL/<today>/ in the object store (exit 7 when it cannot be written)"
-    publish_command = commands.add_parser("publish-drift", help=help_text, description=help_text)
-    publish_command.add_argument(
-        "--to", required=True, type=_url, metavar="URL", help="the drift reports' prefix, e.g. s3://bucket/drift"
-    )
-    for name, help_text in REMOTE_HELP.items():
-        commands.add_parser(name, help=help_text, description=help_text)
-    help_text = "write simulated production traffic from held-out customers into the inference log, day by day"
-    _add_simulate_arguments(commands.add_parser("simulate", help=help_text, description=help_text))
-    for name, help_text in REVIEW_HELP.items():
-        command = commands.add_parser(name, help=help_text, description=help_text)
-        command.add_argument(
-            "--baseline",
-            metavar="REF",
-            help="git ref to compare with (default: params report.baseline; origin/REF is preferred when it exists)",
-        )
-        if name == "report":
-            command.add_argument("--out", type=Path, help="report directory (default: params report.directory)")
-    return parser
-
-
-def _run(arguments: argparse.Namespace) -> None:
-    params = load_params(arguments.params)
-    command = arguments.command
-    if command in STAGES:
-        run: Callable[[Params], None] = importlib.import_module(f"mlloop.pipeline.stages.{command}").run
-        run(params)
-    elif command == "import-model":
-        from mlloop.serving import bento_model
-
-        print(bento_model.import_model(params))
-    elif command == "smoke":
-        from mlloop.core.schema import load_schema
-        from mlloop.serving import smoke
-
-        for check in smoke.run_smoke(arguments.url, load_schema(params.data.schema_file)):
-            print(f"ok  {check}")
-    elif command in ("register", "image-labels"):
-        from mlloop.serving import model_version
-
-        if command == "register":
-            print(model_version.register(params, arguments.push))
-        else:
-            for key, value in model_version.image_labels(params).items():
-                print(f"{key}={value}")
-    elif command == "drift":
-        from mlloop.monitoring import drift
-
-        if arguments.window_days is not None:
-            params = params.model_copy(
-                update={"drift": params.drift.model_copy(update={"window_days": arguments.window_days})}
-            )
-        result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out)
-        print(f"{result['status']}: {'; '.join(result['reasons'])}")
-    elif command == "fold-in":
-        from mlloop.monitoring import fold_in
-
-        print(fold_in.fold_in(params, arguments.params, arguments.current, datetime.now(UTC).date()))
-    elif command == "drift-issue":
-        from mlloop.monitoring import issue
-
-        print(issue.sync_issue(params.drift.directory))
-    elif command in REMOTE_HELP:
-        _remote(command)
-    elif command == "publish-drift":
-        from mlloop.monitoring import publish
-
-        print(publish.publish_report(params.drift.directory, arguments.to, datetime.now(UTC).date()))
-    elif command == "simulate":
-        for line in _simulate(params, arguments).lines():
-            print(line)
-    else:
-        from mlloop.review import report
-
-        if command == "report":
-            report.run_report(params, arguments.baseline, arguments.out)
-        else:
-            report.run_gate(params, arguments.baseline)
-
-
-def _remote(command: str) -> None:
-    if command == "check-remote":
-        from mlloop.storage import remote_check
-
-        print(remote_check.check_remote())
-    else:
-        from mlloop.storage import remote
-
-        print(remote.transfer("push" if command == "push" else "pull"))
-
-
-def _simulate(params: Params, arguments: argparse.Namespace) -> "SimulationSummary":
+def _simulate(params: Params, arguments: argparse.Namespace) -> None:
     from mlloop.monitoring import simulator
 
     overrides = {
@@ -218,16 +223,125 @@ def _simulate(params: Params, arguments: argparse.Namespace) -> "SimulationSumma
         "seed": arguments.seed,
     }
     settings = params.simulate.model_copy(update={key: value for key, value in overrides.items() if value is not None})
-    start = arguments.start or datetime.now(UTC).date() - timedelta(days=settings.days - 1)
+    start = arguments.start or _today() - timedelta(days=settings.days - 1)
     out = arguments.out or params.serve.inference_log_dir
-    return simulator.simulate(params, settings, start, out, arguments.url)
+    for line in simulator.simulate(params, settings, start, out, arguments.url).lines():
+        print(line)
+
+
+STAGES = {
+    "ingest": "read the source named in params.yaml into the raw table",
+    "validate": "check the raw table against the feature schema (exit 3 on violations)",
+    "split": "stratified, seeded train/test split of the validated table",
+    "train": "fit the model pipeline chosen in params.yaml",
+    "evaluate": "metrics, latency, plot data and PNG plots on the test split",
+}
+
+COMMANDS = (
+    *(Command(name, help_text, _stage(name)) for name, help_text in STAGES.items()),
+    Command(
+        "report",
+        "compare this workspace with a baseline ref and write the pull-request report",
+        _report,
+        _report_arguments,
+    ),
+    Command(
+        "gate",
+        "check the quality gate against a baseline ref (exit 5 when a rule fails)",
+        _gate,
+        _baseline_argument,
+    ),
+    Command(
+        "import-model",
+        "copy the trained model into the BentoML model store, labelled with commit and metrics",
+        _import_model,
+    ),
+    Command(
+        "smoke",
+        "smoke-test a running service: readiness, one prediction, a batch, a refused bad request (exit 6)",
+        _smoke,
+        _smoke_arguments,
+    ),
+    Command(
+        "register",
+        "tag HEAD with the model's next version (GTO: churn@vX.Y.Z) when the model changed since the last one",
+        _register,
+        _register_arguments,
+    ),
+    Command(
+        "image-labels",
+        "print the service image's OCI labels (commit, model version, metrics), one key=value a line",
+        _image_labels,
+    ),
+    Command(
+        "drift",
+        "compare the inference log's latest window with the training split; exit 0 whatever the verdict",
+        _drift,
+        _drift_arguments,
+    ),
+    Command(
+        "fold-in",
+        "fold the labelled production rows of the log's window into a new training-source file; print its path",
+        _fold_in,
+        _current_argument,
+    ),
+    Command(
+        "drift-issue",
+        "open, update or close the GitHub issue labelled drift to match the last drift check (uses gh)",
+        _drift_issue,
+    ),
+    Command(
+        "publish-drift",
+        "copy the drift report under URL/<today>/ in the object store (exit 7 when it cannot be written)",
+        _publish_drift,
+        _publish_arguments,
+    ),
+    Command(
+        "push",
+        "dvc push to the default remote; a failure names the remote, the cause and what to check (exit 7)",
+        _transfer("push"),
+    ),
+    Command(
+        "pull",
+        "dvc pull what the default remote has; a failure names the remote, the cause and what to check (exit 7)",
+        _transfer("pull"),
+    ),
+    Command(
+        "check-remote",
+        "check that the remote holds every object the checked-out commit references (exit 8 naming each)",
+        _check_remote,
+    ),
+    Command(
+        "simulate",
+        "write simulated production traffic from held-out customers into the inference log, day by day",
+        _simulate,
+        _simulate_arguments,
+    ),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser, built from COMMANDS."""
+    parser = argparse.ArgumentParser(
+        prog="mlloop",
+        description="Run the stages of the ML pipeline (dvc.yaml calls them), review a pull request, "
+        "serve and release the model, and monitor it in production.",
+        epilog="exit codes:\n" + "\n".join(f"  {code}  {meaning}" for code, meaning in exit_codes().items()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--params", type=Path, default=DEFAULT_PARAMS_FILE, help="params file (default: %(default)s)")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.arguments(subparsers.add_parser(command.name, help=command.help, description=command.help))
+    return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand and return its exit code."""
     arguments = build_parser().parse_args(argv)
+    handlers = {command.name: command.run for command in COMMANDS}
     try:
-        _run(arguments)
+        handlers[arguments.command](load_params(arguments.params), arguments)
     except MlloopError as error:
         print(f"mlloop {arguments.command}: error: {error}", file=sys.stderr)
         return error.exit_code

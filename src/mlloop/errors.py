@@ -1,16 +1,8 @@
 """One exception hierarchy, so the command line can turn every user error into a
 one-line message and a documented exit code instead of a traceback.
 
-Exit codes:
-    0  success
-    1  unexpected internal error (a bug: the traceback is shown)
-    2  bad configuration: params.yaml or the schema file
-    3  the data broke a schema rule
-    4  the data source or an input file cannot be read, or the pipeline was not reproduced
-    5  the quality gate failed (a verdict, not a crash: every violated rule is printed)
-    6  the smoke test of a running service failed
-    7  the DVC remote or object store cannot be used: unreachable, refused the credentials, or no such bucket
-    8  the DVC remote lacks objects that the checked-out dvc.lock references
+Each error class declares its exit code, and its docstring is what that code means:
+`exit_codes()` builds the table that `mlloop --help` prints from them.
 """
 
 
@@ -21,37 +13,37 @@ class MlloopError(Exception):
 
 
 class ConfigError(MlloopError):
-    """params.yaml or the schema file is missing, malformed or inconsistent."""
+    """Bad configuration: params.yaml or the schema file is missing, malformed or inconsistent."""
 
     exit_code = 2
 
 
 class DataValidationError(MlloopError):
-    """The raw table broke at least one rule of the feature schema."""
+    """The data broke at least one rule of the feature schema."""
 
     exit_code = 3
 
 
 class SourceError(MlloopError):
-    """A data source or stage input cannot be found or read."""
+    """A data source or input file cannot be read, or the pipeline was not reproduced."""
 
     exit_code = 4
 
 
 class GateFailedError(MlloopError):
-    """The model broke at least one quality-gate rule."""
+    """The quality gate failed (a verdict, not a crash: every violated rule is printed)."""
 
     exit_code = 5
 
 
 class SmokeFailedError(MlloopError):
-    """A running service failed a smoke check."""
+    """The smoke test of a running service failed."""
 
     exit_code = 6
 
 
 class RemoteError(MlloopError):
-    """The DVC remote or object store cannot be reached, refused the credentials, or has no such bucket."""
+    """The DVC remote or object store cannot be used: unreachable, refused the credentials, or no such bucket."""
 
     exit_code = 7
 
@@ -60,3 +52,9 @@ class RemoteIncompleteError(MlloopError):
     """The DVC remote lacks objects that the checked-out dvc.lock (or a .dvc file) references."""
 
     exit_code = 8
+
+
+def exit_codes() -> dict[int, str]:
+    """Every exit code and what it means, read from the hierarchy so the two cannot disagree."""
+    codes = {0: "Success", 1: "Unexpected internal error (a bug: the traceback is shown)"}
+    return codes | {error.exit_code: str(error.__doc__).rstrip(".") for error in MlloopError.__subclasses__()}

@@ -9,6 +9,7 @@ import yaml
 
 from mlloop.cli import main
 from mlloop.config import Params
+from mlloop.errors import MlloopError, exit_codes
 
 DVC_FILE = Path(__file__).parents[2] / "dvc.yaml"
 
@@ -38,7 +39,22 @@ def test_help_exits_0_and_lists_every_stage_of_dvc_yaml(capsys: pytest.CaptureFi
     for name, stage in _dvc_stages().items():
         assert stage["cmd"] == f"mlloop {name}", "dvc.yaml must call the CLI subcommand of the same name"
         assert name in help_text, f"subcommand {name!r} missing from --help"
-    assert "exit codes" in help_text
+
+
+def test_help_lists_every_exit_code_the_error_hierarchy_declares(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+
+    help_text = " ".join(capsys.readouterr().out.split())
+    for code, meaning in exit_codes().items():
+        assert f"{code} {meaning}" in help_text, f"exit code {code} missing from --help"
+
+
+def test_every_error_class_declares_its_own_exit_code() -> None:
+    codes = [error.exit_code for error in MlloopError.__subclasses__()]
+
+    assert len(set(codes)) == len(codes), f"two error classes share an exit code: {codes}"
+    assert set(exit_codes()) == {0, 1, *codes}
 
 
 def test_successful_stage_exits_0(
