@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlloop.config import Params, Scenario, SimulateParams, load_params
+from mlloop.config import Params, Scenario, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.monitoring.drift import PREDICTION, score_columns, verdict
 from mlloop.monitoring.simulator import SCENARIOS, day_traffic
@@ -54,10 +54,18 @@ def _inputs() -> tuple[Params, FeatureSchema, pd.DataFrame, pd.DataFrame, pd.Ser
 
 
 def _week(
-    test: pd.DataFrame, schema: FeatureSchema, scenario: Scenario, size: int, seed: int, predictions: pd.Series
+    params: Params,
+    test: pd.DataFrame,
+    schema: FeatureSchema,
+    scenario: Scenario,
+    size: int,
+    seed: int,
+    predictions: pd.Series,
 ) -> pd.DataFrame:
     """A simulated week of `size` rows; the predicted probability, outside the verdict, is the model's own."""
-    settings = SimulateParams(scenario=scenario, days=DAYS, rows_per_day=size // DAYS, seed=seed)
+    settings = params.simulate.model_copy(
+        update={"scenario": scenario, "days": DAYS, "rows_per_day": size // DAYS, "seed": seed}
+    )
     rng = np.random.default_rng(seed)
     week = pd.concat(
         [day_traffic(test, schema, settings, day, START, rng).features for day in range(DAYS)], ignore_index=True
@@ -75,7 +83,7 @@ def accuracy(seeds: int, sizes: list[int]) -> dict[str, Any]:
             flagged = 0
             started = time.perf_counter()
             for seed in range(seeds):
-                week = _week(test, schema, scenario, size, seed, predictions)
+                week = _week(params, test, schema, scenario, size, seed, predictions)
                 status, _ = verdict(
                     score_columns(reference, week, predictions, schema, params.drift), len(week), params.drift
                 )
@@ -118,7 +126,7 @@ def versus_evidently(evidently_python: str, sizes: list[int]) -> dict[str, Any]:
         (scratch / "columns.json").write_text(json.dumps(columns))
         for size in sizes:
             for scenario in ("none", "price_increase"):
-                week = _week(test, schema, scenario, size, 0, predictions)
+                week = _week(params, test, schema, scenario, size, 0, predictions)
                 week[schema.feature_names].to_parquet(scratch / "current.parquet")
                 started = time.perf_counter()
                 scored = score_columns(reference, week, predictions, schema, params.drift)

@@ -25,7 +25,13 @@ from prometheus_client import Counter, Histogram
 from pydantic import Field
 
 from mlloop.core.schema import FeatureSchema
-from mlloop.serving.bento_model import LOG_DIRECTORY_VARIABLE, METADATA_FILE, MODEL_FILE, MODEL_NAME
+from mlloop.serving.bento_model import (
+    LOG_DIRECTORY_VARIABLE,
+    METADATA_FILE,
+    MODEL_FILE,
+    MODEL_NAME,
+    service_settings,
+)
 from mlloop.serving.contract import Prediction, Predictions, customer_model, customer_record
 from mlloop.serving.inference_log import InferenceLog
 from mlloop.serving.model_process import ModelProcess
@@ -35,11 +41,9 @@ MODEL = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
 SCHEMA = FeatureSchema.model_validate(json.loads(Path(MODEL.stored.path_of(METADATA_FILE)).read_text())["schema"])
 Customer = customer_model(SCHEMA)
 CustomerRecord = customer_record(SCHEMA)
-MAX_BATCH = int(MODEL.stored.info.metadata["max_batch_size"])
-LOG_DIRECTORY = Path(os.environ.get(LOG_DIRECTORY_VARIABLE, MODEL.stored.info.metadata["inference_log_dir"]))
-TIMEOUT_SECONDS = 10
-"""Short on purpose: BentoML 1.4's timeout middleware keeps each request's timer, and what it
-references, alive for the whole timeout, and the garbage collector rescans all of it (bench/README.md)."""
+SETTINGS = service_settings(MODEL.stored.info.metadata)
+"""params.yaml's serve settings, as `mlloop import-model` stored them with the model (params.yaml explains each)."""
+LOG_DIRECTORY = Path(os.environ.get(LOG_DIRECTORY_VARIABLE, SETTINGS.inference_log_dir))
 LOG_FAILURES = Counter(
     "mlloop_inference_log_failures", "Inference log lines dropped (queue full) or not written (disk error)"
 )
@@ -55,7 +59,7 @@ def _overloaded() -> Any:
     raise ServiceUnavailable("the prediction queue is longer than the request timeout")
 
 
-@bentoml.service(traffic={"timeout": TIMEOUT_SECONDS}, logging={"access": {"enabled": False}})
+@bentoml.service(traffic={"timeout": SETTINGS.request_timeout_seconds}, logging={"access": {"enabled": False}})
 class ChurnService:
     """One model process and one batching queue per worker.
 
@@ -67,27 +71,27 @@ class ChurnService:
 
     def __init__(self) -> None:
         # On an instance, BentoML has already resolved the class attribute to the stored model.
-        self.predictor = ModelProcess(Path(self.model.path_of(MODEL_FILE)), SCHEMA)
+        self.predictor = ModelProcess(Path(self.model.path_of(MODEL_FILE)), SCHEMA, SETTINGS.model_threads)
         self.threshold = float(self.model.info.metadata["threshold"])
         self.version = str(self.model.tag)
-        self.log = InferenceLog(LOG_DIRECTORY, LOG_FAILURES.inc)
+        self.log = InferenceLog(LOG_DIRECTORY, SETTINGS.inference_log_queue_lines, LOG_FAILURES.inc)
         # BentoML's adaptive-batching dispatcher, which it applies only to APIs that take a batch;
         # used directly so /predict keeps its one-customer contract. It sheds (503) only requests
         # that would time out anyway.
-        # A plain function is run in BentoML's thread pool, as for a sync API. Two calls at a time:
-        # one in the model's process while this process prepares or answers the other.
+        # A plain function is run in BentoML's thread pool, as for a sync API.
         self.queue: Callable[[list[dict[str, Any]]], Awaitable[list[Prediction]]] = CorkDispatcher(
-            max_latency_in_ms=TIMEOUT_SECONDS * 1000,
-            max_batch_size=MAX_BATCH,
+            max_latency_in_ms=round(SETTINGS.request_timeout_seconds * 1000),
+            max_batch_size=SETTINGS.max_batch_size,
             fallback=_overloaded,
             get_batch_size=len,
-            shared_sema=NonBlockSema(2),
+            shared_sema=NonBlockSema(SETTINGS.model_calls_in_flight),
         )(self._predict_requests)  # type: ignore[arg-type,assignment]
         # The imported libraries are long-lived, so keep them out of the garbage collector's passes,
         # and collect less often, since each pass over the objects of requests in flight stalls
         # every request by tens of milliseconds (bench/README.md).
         gc.freeze()
-        gc.set_threshold(50_000, 20, 100)
+        thresholds = SETTINGS.gc_thresholds
+        gc.set_threshold(thresholds.allocations, thresholds.young_collections, thresholds.middle_collections)
 
     @bentoml.on_shutdown
     def _stop_model_process(self) -> None:
@@ -125,7 +129,7 @@ class ChurnService:
     @bentoml.api
     async def predict_batch(
         self,
-        customers: Annotated[list[CustomerRecord], Field(min_length=1, max_length=MAX_BATCH)],
+        customers: Annotated[list[CustomerRecord], Field(min_length=1, max_length=SETTINGS.max_batch_size)],
     ) -> Predictions:
         """Churn probabilities for up to max_batch_size customers in one call."""
         return Predictions(predictions=await self.queue(customers))
@@ -134,5 +138,5 @@ class ChurnService:
 ChurnService.add_asgi_middleware(
     RequestGuard,
     paths=frozenset({"/predict", "/predict_batch"}),
-    max_body_bytes=int(MODEL.stored.info.metadata["max_request_bytes"]),
+    max_body_bytes=SETTINGS.max_request_bytes,
 )

@@ -106,7 +106,8 @@ def _smoke(params: Params, arguments: argparse.Namespace) -> None:
     from mlloop.core.schema import load_schema
     from mlloop.serving import smoke
 
-    for check in smoke.run_smoke(arguments.url, load_schema(params.data.schema_file)):
+    schema = load_schema(params.data.schema_file)
+    for check in smoke.run_smoke(arguments.url, schema, params.serve.request_timeout_seconds):
         print(f"ok  {check}")
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from mlloop.errors import ConfigError
 
@@ -121,12 +121,30 @@ class GateParams(Frozen):
     max_model_size_bytes: int = Field(gt=0)
 
 
-class ServeParams(Frozen):
-    """The prediction service, and the model card it carries."""
+class GcThresholds(Frozen):
+    """The arguments of gc.set_threshold, in its order, for the service's process."""
+
+    allocations: int = Field(ge=1)
+    young_collections: int = Field(ge=1)
+    middle_collections: int = Field(ge=1)
+
+
+class ServiceSettings(Frozen):
+    """What the running service reads: a bento carries no params.yaml, so these travel in its model's metadata."""
 
     max_batch_size: int = Field(ge=1)
     max_request_bytes: int = Field(ge=1024)
     inference_log_dir: FilePath
+    inference_log_queue_lines: int = Field(ge=1)
+    request_timeout_seconds: float = Field(gt=0)
+    model_calls_in_flight: int = Field(ge=1)
+    model_threads: int = Field(ge=1)
+    gc_thresholds: GcThresholds
+
+
+class ServeParams(ServiceSettings):
+    """The prediction service's settings, and the model card it carries."""
+
     model_card: FilePath
     intended_use: str = Field(min_length=1)
     limitations: list[str]
@@ -159,12 +177,13 @@ Scenario = Literal["none", "price_increase", "contract_shift", "new_payment_meth
 
 
 class SimulateParams(Frozen):
-    """The default run of `make simulate`."""
+    """The default run of `make simulate`, and how long it waits for a running service's answer."""
 
     scenario: Scenario
     days: int = Field(ge=1)
     rows_per_day: int = Field(ge=1)
     seed: int
+    request_timeout_seconds: float = Field(gt=0)
 
 
 class Params(Frozen):
@@ -180,6 +199,16 @@ class Params(Frozen):
     serve: ServeParams
     drift: DriftParams
     simulate: SimulateParams
+
+    @model_validator(mode="after")
+    def _simulator_outwaits_the_service(self) -> "Params":
+        """A client that gives up first reports a timeout where the service would have answered."""
+        if self.simulate.request_timeout_seconds < self.serve.request_timeout_seconds:
+            raise ValueError(
+                f"simulate.request_timeout_seconds ({self.simulate.request_timeout_seconds}) must be at least "
+                f"serve.request_timeout_seconds ({self.serve.request_timeout_seconds}), the service's own timeout"
+            )
+        return self
 
 
 def read_yaml_mapping(path: Path) -> dict[str, Any]:

@@ -25,8 +25,9 @@ import psutil
 import pytest
 import yaml
 
-from mlloop.config import load_params
+from mlloop.config import ServiceSettings, load_params
 from mlloop.core.schema import load_schema
+from mlloop.serving.bento_model import service_settings
 from tests.integration.repository import copy_repository, run
 from tests.model_processes import model_processes
 
@@ -320,6 +321,18 @@ def test_the_generated_dockerfile_agrees_with_the_kubernetes_manifests(
     assert home is not None, dockerfile
     mounts = {mount["mountPath"] for mount in service["volumeMounts"]}
     assert f"{home.group(1).rstrip('/')}/prometheus_multiproc_dir" in mounts
+
+
+def test_the_model_carries_the_service_settings_of_params(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The bento carries no params.yaml: the service reads its settings from its model's metadata.
+    monkeypatch.setenv("COLUMNS", "1000")  # BentoML's console wraps the printed path at the terminal width
+    model = Path(run(["bentoml", "models", "get", "churn:latest", "-o", "path"], project).stdout.strip())
+    metadata = yaml.safe_load((model / "model.yaml").read_text())["metadata"]
+
+    settings = service_settings(metadata)
+
+    serve = load_params(project / "params.yaml").serve
+    assert settings.model_dump() == serve.model_dump(include=set(ServiceSettings.model_fields))
 
 
 def test_log_failures_are_exposed_as_a_metric(service: str) -> None:

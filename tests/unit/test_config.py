@@ -80,6 +80,51 @@ def test_wrong_type_is_rejected_naming_the_field_and_the_bad_value(
     assert repr(bad_value) in message, f"the bad value {bad_value!r} must be quoted: {message}"
 
 
+@pytest.mark.parametrize(
+    ("where", "bad_value"),
+    [
+        (("serve", "inference_log_queue_lines"), 0),
+        (("serve", "inference_log_queue_lines"), "many"),
+        (("serve", "request_timeout_seconds"), 0),
+        (("serve", "request_timeout_seconds"), "ten"),
+        (("serve", "model_calls_in_flight"), 0),
+        (("serve", "model_threads"), 0),
+        (("serve", "gc_thresholds"), [50000, 20, 100]),
+        (("serve", "gc_thresholds", "allocations"), 0),
+        (("serve", "gc_thresholds", "young_collections"), 2.5),
+        (("serve", "gc_thresholds", "middle_collections"), "often"),
+        (("simulate", "request_timeout_seconds"), -1),
+    ],
+)
+def test_a_wrong_service_or_client_setting_is_rejected_naming_the_field_and_the_value(
+    tmp_path: Path, where: tuple[str, ...], bad_value: object
+) -> None:
+    *parents, key = where
+
+    def change(document: Mapping) -> None:
+        for parent in parents:
+            document = document[parent]
+        document[key] = bad_value
+
+    path = _write_params(tmp_path, change)
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert ".".join(where) in message, message
+    assert repr(bad_value) in message, message
+
+
+def test_a_simulator_that_gives_up_before_the_service_is_rejected_naming_both_timeouts(tmp_path: Path) -> None:
+    # given: the simulator waits 5 s for a service that may take 10 s
+    path = _write_params(tmp_path, lambda document: document["simulate"].update(request_timeout_seconds=5))
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert "simulate.request_timeout_seconds (5.0) must be at least serve.request_timeout_seconds (10.0)" in message
+
+
 def test_nested_wrong_type_is_rejected_with_the_full_dotted_path(tmp_path: Path) -> None:
     path = _write_params(tmp_path, lambda document: document["evaluate"]["latency"].update(batch_rows="many"))
 

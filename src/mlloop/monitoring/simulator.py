@@ -57,8 +57,6 @@ NEW_PAYMENT_SHARE = 0.25
 MICROSECONDS_PER_DAY = 86_400_000_000
 MODEL_VERSION_PREFIX = "simulated:"
 MODEL_HASH_CHARS = 12
-TIMEOUT_SECONDS = 30
-"""Per request to the service: a full batch takes well under a second (bench/README.md)."""
 
 Shift = Callable[[pd.DataFrame, int, int, np.random.Generator], pd.DataFrame]
 """A scenario: (one day's customers, the day's 0-based index, the number of days, rng) -> shifted customers."""
@@ -218,9 +216,9 @@ def _log_writer(params: Params, schema: FeatureSchema, out: Path) -> Delivery:
     return write_day
 
 
-def _post(endpoint: str, customers: list[dict[str, Any]]) -> tuple[int, Any]:
+def _post(endpoint: str, customers: list[dict[str, Any]], timeout_seconds: float) -> tuple[int, Any]:
     try:
-        return client.call(endpoint, {"customers": customers}, TIMEOUT_SECONDS)
+        return client.call(endpoint, {"customers": customers}, timeout_seconds)
     except OSError as error:
         raise SourceError(f"{endpoint}: cannot connect ({error}); start the service first (make serve)") from error
 
@@ -238,12 +236,14 @@ def _refused_positions(answer: Any, size: int) -> set[int]:
     return positions
 
 
-def _send_batch(endpoint: str, customers: list[dict[str, Any]], retry: bool = True) -> tuple[int, int]:
+def _send_batch(
+    endpoint: str, customers: list[dict[str, Any]], timeout_seconds: float, retry: bool = True
+) -> tuple[int, int]:
     """(answered, refused). One bad customer refuses its whole batch, so the customers the answer
     names are dropped and the rest sent once more, as a careful client would; what is refused
     then is counted whole.
     """
-    status, answer = _post(endpoint, customers)
+    status, answer = _post(endpoint, customers, timeout_seconds)
     if status == HTTPStatus.OK:
         return len(customers), 0
     if not HTTPStatus.BAD_REQUEST <= status < HTTPStatus.INTERNAL_SERVER_ERROR:
@@ -251,12 +251,12 @@ def _send_batch(endpoint: str, customers: list[dict[str, Any]], retry: bool = Tr
     refused = _refused_positions(answer, len(customers))
     if retry and 0 < len(refused) < len(customers):
         kept = [customer for position, customer in enumerate(customers) if position not in refused]
-        answered, refused_again = _send_batch(endpoint, kept, retry=False)
+        answered, refused_again = _send_batch(endpoint, kept, timeout_seconds, retry=False)
         return answered, len(refused) + refused_again
     return 0, len(customers)
 
 
-def _service_sender(url: str, max_batch_size: int, schema: FeatureSchema) -> Delivery:
+def _service_sender(url: str, max_batch_size: int, timeout_seconds: float, schema: FeatureSchema) -> Delivery:
     """Send each day's customers to a running service's /predict_batch; the service logs what it answers."""
     endpoint = url.rstrip("/") + "/predict_batch"
 
@@ -264,7 +264,8 @@ def _service_sender(url: str, max_batch_size: int, schema: FeatureSchema) -> Del
         customers = customer_records(traffic.features, schema)
         answered = refused = 0
         for first in range(0, len(customers), max_batch_size):
-            batch_answered, batch_refused = _send_batch(endpoint, customers[first : first + max_batch_size])
+            batch = customers[first : first + max_batch_size]
+            batch_answered, batch_refused = _send_batch(endpoint, batch, timeout_seconds)
             answered += batch_answered
             refused += batch_refused
         return DayResult(traffic.day, delivered=answered, refused=refused)
@@ -310,7 +311,9 @@ def simulate(
         )
     test = read_table(params.paths.test, "split")
     deliver = (
-        _log_writer(params, schema, out) if url is None else _service_sender(url, params.serve.max_batch_size, schema)
+        _log_writer(params, schema, out)
+        if url is None
+        else _service_sender(url, params.serve.max_batch_size, settings.request_timeout_seconds, schema)
     )
     rng = np.random.default_rng(settings.seed)
     results = [

@@ -4,11 +4,12 @@ traced back to its commit, its DVC-tracked file and its metrics, with its model 
 
 import os
 import shutil
+from collections.abc import Mapping
 from typing import Any
 
 import bentoml
 
-from mlloop.config import Params
+from mlloop.config import Params, ServeParams, ServiceSettings
 from mlloop.serving.model_card import render_model_card
 from mlloop.storage import revisions
 from mlloop.storage.artifacts import require
@@ -22,6 +23,18 @@ LOG_DIRECTORY_VARIABLE = "MLLOOP_INFERENCE_LOG_DIR"
 """Overrides, for a running service, the inference-log directory stored with the model from params."""
 METADATA_FILE = "model.json"
 CARD_FILE = "MODEL_CARD.md"
+SERVICE_SETTINGS = "service"
+"""The metadata entry holding params' ServiceSettings, which bento/service.py reads back with service_settings."""
+
+
+def stored_service_settings(serve: ServeParams) -> dict[str, Any]:
+    """The ServiceSettings part of params serve, in JSON types: BentoML keeps metadata in the model's YAML file."""
+    return serve.model_dump(mode="json", include=set(ServiceSettings.model_fields))
+
+
+def service_settings(metadata: Mapping[str, Any]) -> ServiceSettings:
+    """The service's settings as import_model stored them with the model, validated again."""
+    return ServiceSettings.model_validate(metadata[SERVICE_SETTINGS])
 
 
 def import_model(params: Params) -> str:
@@ -32,13 +45,11 @@ def import_model(params: Params) -> str:
     labels = {"git_sha": revisions.head()[:12], "dvc_md5": model_md5 or "untracked"} | {
         name: f"{metrics[name]:.4f}" for name in HEADLINE_METRICS
     }
-    # Only scalars fit BentoML's metadata; the full model.json (schema included) travels as a file.
-    scalars = {
+    # The metadata holds what the service reads at start-up; the full model.json (schema included) is a file.
+    stored = {
         "threshold": metadata["threshold"],
         "estimator": metadata["estimator"],
-        "inference_log_dir": params.serve.inference_log_dir.as_posix(),
-        "max_request_bytes": params.serve.max_request_bytes,
-        "max_batch_size": params.serve.max_batch_size,
+        SERVICE_SETTINGS: stored_service_settings(params.serve),
     }
     card = render_model_card(
         MODEL_NAME,
@@ -52,7 +63,7 @@ def import_model(params: Params) -> str:
     )
     with atomic_outputs(params.serve.model_card) as (card_path,):
         card_path.write_text(card)
-    with bentoml.models.create(MODEL_NAME, labels=labels, metadata=scalars) as model:
+    with bentoml.models.create(MODEL_NAME, labels=labels, metadata=stored) as model:
         shutil.copyfile(require(params.paths.model, "train"), model.path_of(MODEL_FILE))
         shutil.copyfile(params.paths.model_metadata, model.path_of(METADATA_FILE))
         shutil.copyfile(params.serve.model_card, model.path_of(CARD_FILE))

@@ -21,9 +21,6 @@ from typing import Any
 
 from pydantic_core import to_json
 
-QUEUE_LINES = 100_000
-"""Lines that may wait for the writer; beyond that a request's lines are dropped and counted, never blocking."""
-
 
 def log_file(directory: Path, day: date) -> Path:
     """The day's file: rotation is by name, so nothing is ever renamed under a reader."""
@@ -68,11 +65,13 @@ class InferenceLog:
     """Queue each request's lines as one block and append them to the day's file on a writer thread.
 
     One queue operation per request, not per line: per-line locking cost a 1,000-row batch
-    more than serialising it.
+    more than serialising it. At most `queue_lines` lines wait for the writer; beyond that a
+    request's lines are dropped and counted, never blocking.
     """
 
-    def __init__(self, directory: Path, on_failure: Callable[[int], None]) -> None:
+    def __init__(self, directory: Path, queue_lines: int, on_failure: Callable[[int], None]) -> None:
         self.directory = directory
+        self._queue_lines = queue_lines
         self._on_failure = on_failure
         self._blocks: queue.SimpleQueue[tuple[date, list[bytes]] | None] = queue.SimpleQueue()
         self._queued_lines = 0
@@ -89,7 +88,7 @@ class InferenceLog:
             for features, probability, churn in rows
         ]
         with self._lock:
-            accepted = self._queued_lines + len(lines) <= QUEUE_LINES
+            accepted = self._queued_lines + len(lines) <= self._queue_lines
             if accepted:
                 self._queued_lines += len(lines)
         if accepted:

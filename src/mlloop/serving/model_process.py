@@ -25,10 +25,9 @@ _predictor: RowPredictor | None = None
 """The child process's model, loaded once when the process starts."""
 
 
-def _load(model_path: str, schema_json: str) -> None:
+def _load(model_path: str, schema_json: str, threads: int) -> None:
     global _predictor
-    # One OpenMP thread: the service's process needs the other core.
-    threadpool_limits(1)
+    threadpool_limits(threads)
     _predictor = RowPredictor(joblib.load(model_path), FeatureSchema.model_validate_json(schema_json))
 
 
@@ -49,14 +48,15 @@ def _values_in_order(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tupl
 
 
 class ModelProcess:
-    """predict_proba of a fitted Pipeline (see RowPredictor), computed in a child process.
+    """predict_proba of a fitted Pipeline (see RowPredictor), computed in a child process with
+    `threads` OpenMP threads.
 
     A child that dies (killed, out of memory) fails the call in flight with BrokenProcessPool and is
     replaced, so the next call succeeds.
     """
 
-    def __init__(self, model_path: Path, schema: FeatureSchema) -> None:
-        self._arguments = (str(model_path), schema.model_dump_json())
+    def __init__(self, model_path: Path, schema: FeatureSchema, threads: int) -> None:
+        self._arguments = (str(model_path), schema.model_dump_json(), threads)
         self._values = _values_in_order(schema.feature_names)
         self._pool = self._start()
 

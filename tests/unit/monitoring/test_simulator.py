@@ -4,6 +4,7 @@ scenarios whose ground truth is known, with the customers' real labels alongside
 import json
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +23,7 @@ from mlloop.cli import main
 from mlloop.config import Params, Scenario, SimulateParams
 from mlloop.core.model import build_pipeline
 from mlloop.core.schema import FeatureSchema, features_and_label
-from mlloop.errors import ConfigError
+from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring import simulator
 from mlloop.monitoring.simulator import DayTraffic, SimulationSummary, customer_records, day_traffic, labels_file
 from mlloop.serving.inference_log import log_file
@@ -31,6 +32,8 @@ from mlloop.storage.files import sha256_of, write_json
 START = date(2026, 3, 1)
 SEED = 11
 THRESHOLD = 0.5
+TIMEOUT_SECONDS = 30.0
+"""How long the simulator waits for the stub service, unless a test is about the wait."""
 LOG_KEYS = {"timestamp", "request_id", "model_version", "features", "churn_probability", "churn"}
 """The keys of every line the service's InferenceLog writes."""
 
@@ -51,7 +54,9 @@ def simulation_params(params: Params, schema: FeatureSchema, valid_table: pd.Dat
 def _simulate(
     params: Params, out: Path, scenario: Scenario = "none", days: int = 3, rows: int = 200, seed: int = SEED
 ) -> SimulationSummary:
-    settings = SimulateParams(scenario=scenario, days=days, rows_per_day=rows, seed=seed)
+    settings = SimulateParams(
+        scenario=scenario, days=days, rows_per_day=rows, seed=seed, request_timeout_seconds=TIMEOUT_SECONDS
+    )
     return simulator.simulate(params, settings, START, out)
 
 
@@ -125,7 +130,9 @@ def test_logged_lines_read_back_identically_with_a_plain_json_parse(
     # given: the first day's traffic, rebuilt from the same seed
     out = tmp_path / "production"
     _simulate(simulation_params, out, days=1, rows=150)
-    settings = SimulateParams(scenario="none", days=1, rows_per_day=150, seed=SEED)
+    settings = SimulateParams(
+        scenario="none", days=1, rows_per_day=150, seed=SEED, request_timeout_seconds=TIMEOUT_SECONDS
+    )
     traffic = day_traffic(valid_table, schema, settings, 0, START, np.random.default_rng(SEED))
     probabilities = joblib.load(simulation_params.paths.model).predict_proba(traffic.features)[:, 1].tolist()
 
@@ -236,7 +243,9 @@ def test_price_scenarios_clip_charges_to_the_schema_maximum(schema: FeatureSchem
     ceiling = schema.numeric_features["monthly_charges"].max
     assert ceiling is not None
     near_ceiling = valid_table.assign(monthly_charges=0.95 * ceiling)
-    settings = SimulateParams(scenario="price_increase", days=1, rows_per_day=50, seed=SEED)
+    settings = SimulateParams(
+        scenario="price_increase", days=1, rows_per_day=50, seed=SEED, request_timeout_seconds=TIMEOUT_SECONDS
+    )
 
     traffic: DayTraffic = day_traffic(near_ceiling, schema, settings, 0, START, np.random.default_rng(SEED))
 
@@ -275,8 +284,10 @@ class _StubService(BaseHTTPRequestHandler):
 
     categories: ClassVar[list[str]] = []
     batch_sizes: ClassVar[list[int]] = []
+    delay_seconds: ClassVar[float] = 0.0
 
     def do_POST(self) -> None:
+        time.sleep(self.delay_seconds)
         body = self.rfile.read(int(self.headers["Content-Length"]))
         try:
             customers = json.loads(body, parse_constant=_refuse_constant)["customers"]
@@ -310,6 +321,7 @@ class _StubService(BaseHTTPRequestHandler):
 def stub_service(schema: FeatureSchema) -> Iterator[str]:
     _StubService.categories = schema.categorical_features["payment_method"].categories
     _StubService.batch_sizes = []
+    _StubService.delay_seconds = 0.0
     server = ThreadingHTTPServer(("127.0.0.1", 0), _StubService)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -326,7 +338,9 @@ def test_url_mode_sends_batches_of_at_most_max_batch_size_and_counts_the_refused
     params = simulation_params.model_copy(
         update={"serve": simulation_params.serve.model_copy(update={"max_batch_size": 100})}
     )
-    settings = SimulateParams(scenario="new_payment_method", days=2, rows_per_day=240, seed=SEED)
+    settings = SimulateParams(
+        scenario="new_payment_method", days=2, rows_per_day=240, seed=SEED, request_timeout_seconds=TIMEOUT_SECONDS
+    )
 
     summary = simulator.simulate(params, settings, START, tmp_path / "unused", stub_service)
 
@@ -336,6 +350,21 @@ def test_url_mode_sends_batches_of_at_most_max_batch_size_and_counts_the_refused
     assert max(_StubService.batch_sizes) <= 100
     assert summary.files == [] and not (tmp_path / "unused").exists(), "the service, not the simulator, logs"
     assert "total: 360 rows answered, 120 refused" in summary.lines()
+
+
+def test_url_mode_waits_for_each_answer_as_long_as_simulate_request_timeout_seconds(
+    simulation_params: Params, stub_service: str, tmp_path: Path
+) -> None:
+    # given: a service that takes half a second to answer
+    _StubService.delay_seconds = 0.5
+    settings = SimulateParams(scenario="none", days=1, rows_per_day=5, seed=SEED, request_timeout_seconds=0.1)
+
+    # when / then: a tenth of a second is too short a wait, five seconds are enough
+    with pytest.raises(SourceError, match="timed out"):
+        simulator.simulate(simulation_params, settings, START, tmp_path / "unused", stub_service)
+    patient = settings.model_copy(update={"request_timeout_seconds": 5.0})
+    summary = simulator.simulate(simulation_params, patient, START, tmp_path / "unused", stub_service)
+    assert [result.delivered for result in summary.days] == [5]
 
 
 def _free_port() -> int:
@@ -389,7 +418,9 @@ def test_a_scenario_about_a_feature_the_schema_lacks_is_a_config_error(
     params = simulation_params.model_copy(
         update={"data": simulation_params.data.model_copy(update={"schema_file": schema_file})}
     )
-    settings = SimulateParams(scenario="contract_shift", days=1, rows_per_day=5, seed=SEED)
+    settings = SimulateParams(
+        scenario="contract_shift", days=1, rows_per_day=5, seed=SEED, request_timeout_seconds=TIMEOUT_SECONDS
+    )
 
     with pytest.raises(ConfigError, match=r"contract_shift changes \['contract'\]"):
         simulator.simulate(params, settings, START, tmp_path / "production")

@@ -10,18 +10,19 @@ from typing import Any
 
 import pytest
 
-import mlloop.serving.inference_log
 from mlloop.serving.inference_log import InferenceLog, log_file
 
 WAIT_SECONDS = 10
 """Upper bound on any wait for the writer thread; a healthy run waits milliseconds."""
+QUEUE_LINES = 1000
+"""Room for every line these tests queue, unless a test is about the bound."""
 
 Block = tuple[date, list[bytes]]
 
 
 def test_each_prediction_becomes_one_json_line_in_the_days_file(tmp_path: Path) -> None:
     failures: list[int] = []
-    log = InferenceLog(tmp_path / "production", failures.append)
+    log = InferenceLog(tmp_path / "production", QUEUE_LINES, failures.append)
 
     log.record("req-1", "churn:abc", [({"tenure": 3}, 0.75, True), ({"tenure": 40}, 0.1, False)])
     log.close()
@@ -48,7 +49,7 @@ def test_an_unwritable_directory_is_counted_not_raised(tmp_path: Path) -> None:
     blocker = tmp_path / "not-a-directory"
     blocker.write_text("a file where the log directory should be")
     failures: list[int] = []
-    log = InferenceLog(blocker, failures.append)
+    log = InferenceLog(blocker, QUEUE_LINES, failures.append)
 
     log.record("req-2", "churn:abc", [({"tenure": 3}, 0.5, True)] * 3)
     log.close()
@@ -65,7 +66,6 @@ def test_beyond_the_queue_bound_whole_requests_are_counted_not_raised_until_the_
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # given: room for 5 queued lines, and a writer that stalls until released
-    monkeypatch.setattr(mlloop.serving.inference_log, "QUEUE_LINES", 5)
     release = threading.Event()
     written: queue.Queue[int] = queue.Queue()
     append = InferenceLog._append
@@ -77,7 +77,7 @@ def test_beyond_the_queue_bound_whole_requests_are_counted_not_raised_until_the_
 
     monkeypatch.setattr(InferenceLog, "_append", stalled_append)
     failures: list[int] = []
-    log = InferenceLog(tmp_path, failures.append)
+    log = InferenceLog(tmp_path, 5, failures.append)
     try:
         # when: the bound is reached while nothing is written
         log.record("fits", "churn:abc", _predictions(3))

@@ -12,6 +12,7 @@ import psutil
 import pytest
 from sklearn.pipeline import Pipeline
 from tests.model_processes import model_processes
+from threadpoolctl import threadpool_info
 
 from mlloop.core.model import build_pipeline, fit
 from mlloop.core.schema import FeatureSchema, features_and_label
@@ -36,7 +37,7 @@ def features(schema: FeatureSchema, valid_table: pd.DataFrame) -> pd.DataFrame:
 def model_process(fitted: Pipeline, schema: FeatureSchema, tmp_path: Path) -> Iterator[ModelProcess]:
     path = tmp_path / "model.joblib"
     joblib.dump(fitted, path)
-    process = ModelProcess(path, schema)
+    process = ModelProcess(path, schema, threads=1)
     yield process
     process.close()
 
@@ -90,3 +91,19 @@ def test_a_killed_model_process_fails_the_call_in_flight_and_is_replaced_for_the
 def test_the_model_is_loaded_before_the_first_call(model_process: ModelProcess) -> None:
     # the service reports ready once its ModelProcess exists: the model must be there by then
     assert len(_model_process_pids()) == 1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_the_model_process_runs_the_given_number_of_openmp_threads(
+    fitted: Pipeline, schema: FeatureSchema, tmp_path: Path, threads: int
+) -> None:
+    path = tmp_path / "model.joblib"
+    joblib.dump(fitted, path)
+    process = ModelProcess(path, schema, threads)
+    try:
+        libraries = process._pool.submit(threadpool_info).result()
+    finally:
+        process.close()
+
+    openmp = [library["num_threads"] for library in libraries if library["user_api"] == "openmp"]
+    assert openmp == [threads], f"the child's OpenMP libraries: {libraries}"

@@ -1,0 +1,43 @@
+"""The service's settings travel in its model's metadata, since a bento carries no params.yaml: what
+`mlloop import-model` stores, the service reads back whole and typed."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from pydantic import ValidationError
+
+from mlloop.config import Params, ServiceSettings
+from mlloop.serving.bento_model import SERVICE_SETTINGS, service_settings, stored_service_settings
+
+
+def _through_the_model_store(params: Params) -> dict[str, object]:
+    """The metadata as a served model reads it: BentoML writes it to the model's YAML file and loads it back."""
+    loaded = yaml.safe_load(yaml.safe_dump({"threshold": 0.5, SERVICE_SETTINGS: stored_service_settings(params.serve)}))
+    assert isinstance(loaded, dict)
+    return loaded
+
+
+def test_the_service_reads_back_every_serve_setting_stored_with_the_model(params: Params) -> None:
+    settings = service_settings(_through_the_model_store(params))
+
+    expected = params.serve.model_dump(include=set(ServiceSettings.model_fields))
+    assert settings.model_dump() == expected, "every setting must come back with its value"
+    assert isinstance(settings.inference_log_dir, Path), "the directory must come back as a Path"
+
+
+def test_only_the_service_settings_are_stored_not_the_model_card(params: Params) -> None:
+    stored = stored_service_settings(params.serve)
+
+    assert set(stored) == set(ServiceSettings.model_fields)
+    assert "intended_use" not in stored
+
+
+def test_a_stored_setting_the_service_does_not_know_is_refused(params: Params) -> None:
+    metadata = _through_the_model_store(params)
+    settings = metadata[SERVICE_SETTINGS]
+    assert isinstance(settings, dict)
+    settings["request_timeout"] = 10
+
+    with pytest.raises(ValidationError, match="request_timeout"):
+        service_settings(metadata)
