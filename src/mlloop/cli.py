@@ -170,7 +170,7 @@ def _run(arguments: argparse.Namespace) -> None:
                 update={"drift": params.drift.model_copy(update={"window_days": arguments.window_days})}
             )
         result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out)
-        print(f"{result['status']}: {'; '.join(result['reasons'])}")
+        print(f"{result.status}: {'; '.join(result.reasons)}")
     elif command == "fold-in":
         from mlloop.monitoring import fold_in
 
