@@ -34,6 +34,7 @@ from mlloop.config import Params, Scenario, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.monitoring.drift import PREDICTION, score_columns, verdict
 from mlloop.monitoring.simulator import SCENARIOS, day_traffic
+from mlloop.serving.inference_log import LOG_FILE_GLOB
 
 PROJECT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT / "bench" / "results" / "drift.json"
@@ -111,7 +112,7 @@ def speed(rows: int) -> dict[str, float]:
             cwd=PROJECT, check=True, capture_output=True, text=True,
         )  # fmt: skip
         seconds, kilobytes = re.findall(r"^([\d.]+) (\d+)$", timed.stderr, re.MULTILINE)[-1]
-        lines = sum(1 for path in log.glob("predictions-*.jsonl") for _ in path.open("rb"))
+        lines = sum(1 for path in log.glob(LOG_FILE_GLOB) for _ in path.open("rb"))
         return {"log_lines": lines, "seconds": float(seconds), "peak_memory_mib": int(kilobytes) / 1024}
 
 

@@ -156,7 +156,7 @@ def _drift(params: Params, arguments: argparse.Namespace) -> None:
             update={"drift": params.drift.model_copy(update={"window_days": arguments.window_days})}
         )
     result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out)
-    print(f"{result['status']}: {'; '.join(result['reasons'])}")
+    print(f"{result.status}: {'; '.join(result.reasons)}")
 
 
 def _fold_in(params: Params, arguments: argparse.Namespace) -> None:

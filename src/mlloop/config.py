@@ -48,6 +48,8 @@ class DataParams(Frozen):
     source: str = Field(min_length=1)
     rename: dict[str, str] = Field(default_factory=dict)
     schema_file: FilePath
+    sources_dir: FilePath
+    """Where `mlloop fold-in` writes each new version of the training source, for DVC to track."""
 
 
 class SplitParams(Frozen):

@@ -5,14 +5,13 @@ come from params.yaml `drift`, and the report states the rule it applied, so a r
 issue it opens can see why it was opened. A drift verdict is a finding, not an error: the
 command exits 0 for every verdict.
 
-Outputs in the report directory: drift.json (top-level `status`: drift, no_drift or
-insufficient_data), drift.md (a table sorted by score, for the job summary and the issue) and
-one PNG per drifted column.
+Here the check scores the columns, applies the rule and builds its typed result (drift_result);
+run_drift reads the inputs and writes the report: drift.json (the result), drift.md (rendered
+by drift_markdown) and one PNG per drifted feature.
 """
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
 
 import pandas as pd
 from sklearn.metrics import roc_auc_score
@@ -21,13 +20,25 @@ from mlloop.config import DriftParams, Params
 from mlloop.core.drift_scores import ColumnScores, categorical_scores, numeric_scores
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.errors import ConfigError, SourceError
+from mlloop.monitoring.drift_markdown import render_markdown
+from mlloop.monitoring.drift_result import (
+    ColumnKind,
+    ColumnReport,
+    DriftReportFiles,
+    DriftResult,
+    Realised,
+    ReferenceFile,
+    RowCounts,
+    Status,
+    WindowSummary,
+    result_json,
+)
 from mlloop.monitoring.log_window import LogWindow, read_labels, read_window
 from mlloop.pipeline.plots import render_distribution_overlays
 from mlloop.storage import revisions
-from mlloop.storage.artifacts import require
-from mlloop.storage.files import atomic_outputs, json_text, sha256_of
+from mlloop.storage.artifacts import read_table
+from mlloop.storage.files import atomic_outputs, sha256_of
 
-Status = Literal["drift", "no_drift", "insufficient_data"]
 PREDICTION = "churn_probability"
 
 
@@ -36,7 +47,7 @@ class ColumnResult:
     """One column's scores, and each applicable score over its threshold."""
 
     name: str
-    kind: Literal["numeric", "categorical", "prediction"]
+    kind: ColumnKind
     scores: ColumnScores
     ratios: dict[str, float]
 
@@ -51,9 +62,7 @@ class ColumnResult:
         return max(self.ratios.values(), default=0.0)
 
 
-def _judge(
-    name: str, kind: Literal["numeric", "categorical", "prediction"], scores: ColumnScores, drift: DriftParams
-) -> ColumnResult:
+def _judge(name: str, kind: ColumnKind, scores: ColumnScores, drift: DriftParams) -> ColumnResult:
     limits = drift.thresholds
     values = {
         "wasserstein": (scores.wasserstein, limits.wasserstein),
@@ -122,11 +131,11 @@ def verdict(columns: list[ColumnResult], current_rows: int, drift: DriftParams) 
     return "no_drift", [f"{len(drifted)} of {len(features)} features drifted, none of them a key feature"]
 
 
-def _realised_auc(window: LogWindow, labels: dict[str, bool]) -> dict[str, Any] | None:
+def _realised(window: LogWindow, labels: dict[str, bool]) -> Realised | None:
     joined = window.rows.assign(label=window.rows["request_id"].map(labels)).dropna(subset=["label"])
     if joined.empty or joined["label"].nunique() < 2:
         return None
-    return {"rows": len(joined), "roc_auc": float(roc_auc_score(joined["label"].astype(bool), joined[PREDICTION]))}
+    return Realised(rows=len(joined), roc_auc=float(roc_auc_score(joined["label"].astype(bool), joined[PREDICTION])))
 
 
 def _check_key_features(drift: DriftParams, schema: FeatureSchema) -> None:
@@ -135,108 +144,97 @@ def _check_key_features(drift: DriftParams, schema: FeatureSchema) -> None:
         raise ConfigError(f"drift.key_features: {unknown} are not features of the schema ({schema.feature_names})")
 
 
-def render_markdown(result: dict[str, Any]) -> str:
-    """drift.md: the verdict, the rule, the window, then one row per column, most drifted first."""
-    lines = [
-        f"# Drift check: **{result['status']}**",
-        "",
-        *(f"- {reason}" for reason in result["reasons"]),
-        "",
-        f"Rule: {result['rule']}",
-        "",
-        f"Window: {result['window']['first_day']} to {result['window']['last_day']}, "
-        f"{result['rows']['current']} current rows ({result['rows']['skipped_lines']} log lines skipped), "
-        f"{result['rows']['reference']} reference rows. Model: {', '.join(result['model_versions']) or 'none'}.",
-    ]
-    if result["realised"]:
-        lines.append(
-            f"Realised ROC AUC on {result['realised']['rows']} labelled rows: {result['realised']['roc_auc']:.4f}."
-        )
-    lines += [
-        "",
-        "| column | type | drifted by | Wasserstein/std | Jensen-Shannon | PSI | unseen share | null-share change "
-        "| p-value (not used) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for column in result["columns"]:
-        scores = column["scores"]
-        cells = [
-            scores[key]
-            for key in ("wasserstein", "jensen_shannon", "psi", "unseen_share", "null_share_change", "p_value")
-        ]
-        shown = ["" if value is None else f"{value:.3g}" for value in cells]
-        lines.append(
-            f"| {column['name']} | {column['kind']} | {', '.join(column['drifted_by']) or '—'} | {' | '.join(shown)} |"
-        )
-    unseen = {
-        column["name"]: column["scores"]["unseen_labels"]
-        for column in result["columns"]
-        if column["scores"]["unseen_labels"]
-    }
-    if unseen:
-        lines += ["", "Labels the training data never had:"]
-        lines += [
-            f"- {name}: " + ", ".join(f"{label} ({count})" for label, count in labels.items())
-            for name, labels in unseen.items()
-        ]
-    return "\n".join(lines) + "\n"
+@dataclass(frozen=True)
+class DriftInputs:
+    """Everything one check reads: the reference, evaluate's predictions, the log window and its labels."""
+
+    reference: pd.DataFrame
+    reference_file: ReferenceFile
+    predictions: pd.Series
+    """The predicted probability's reference: the model on held-out customers, as evaluate scored them."""
+    source: str
+    window: LogWindow
+    labels: dict[str, bool]
+    commit: str | None
 
 
-def run_drift(params: Params, reference_path: Path | None, current: str | None, out: Path | None) -> dict[str, Any]:
-    """Compare the log window with the reference, write the three outputs, return drift.json's content."""
-    schema = load_schema(params.data.schema_file)
-    drift = params.drift
-    _check_key_features(drift, schema)
-    reference_file = reference_path or params.paths.train
-    reference = pd.read_parquet(require(reference_file, "split"))
-    predictions = pd.read_parquet(require(params.paths.predictions, "evaluate"))
-    source = current or params.serve.inference_log_dir.as_posix()
-    window = read_window(source, drift.window_days, schema)
+def check(inputs: DriftInputs, schema: FeatureSchema, drift: DriftParams) -> DriftResult:
+    """Score the window against the reference and apply the rule; the result says on which data."""
+    window = inputs.window
     rows = len(window.rows)
-    # The predicted probability's reference: the model on held-out customers, as evaluate scored them.
-    columns = score_columns(reference, window.rows, predictions[PREDICTION], schema, drift) if rows else []
+    columns = score_columns(inputs.reference, window.rows, inputs.predictions, schema, drift) if rows else []
     status, reasons = verdict(columns, rows, drift)
-    try:
-        commit = revisions.head()
-    except SourceError:
-        commit = None
-    result: dict[str, Any] = {
-        "status": status,
-        "reasons": reasons,
-        "rule": rule_text(drift),
-        "window": {
-            "source": source,
-            "days": drift.window_days,
-            "first_day": window.first_day and window.first_day.isoformat(),
-            "last_day": window.last_day and window.last_day.isoformat(),
-            "files": window.files,
-        },
-        "rows": {"current": rows, "reference": len(reference), "skipped_lines": window.skipped_lines},
-        "reference": {"path": reference_file.as_posix(), "sha256": sha256_of(reference_file)},
-        "model_versions": sorted(window.rows["model_version"].dropna().unique().tolist()),
-        "commit": commit,
-        "realised": _realised_auc(window, read_labels(source)) if rows else None,
-        "columns": [
-            {"name": column.name, "kind": column.kind, "drifted_by": column.drifted_by, "scores": asdict(column.scores)}
+    return DriftResult(
+        status=status,
+        reasons=reasons,
+        rule=rule_text(drift),
+        window=WindowSummary(
+            source=inputs.source,
+            days=drift.window_days,
+            first_day=window.first_day,
+            last_day=window.last_day,
+            files=window.files,
+        ),
+        rows=RowCounts(current=rows, reference=len(inputs.reference), skipped_lines=window.skipped_lines),
+        reference=inputs.reference_file,
+        model_versions=sorted(window.rows["model_version"].dropna().unique().tolist()),
+        commit=inputs.commit,
+        realised=_realised(window, inputs.labels),
+        columns=[
+            ColumnReport(name=column.name, kind=column.kind, drifted_by=column.drifted_by, scores=column.scores)
             for column in columns
         ],
-    }
-    directory = out or drift.directory
+    )
+
+
+def _head_commit() -> str | None:
+    """The checked-out commit, recorded for tracing; None outside a git repository."""
+    try:
+        return revisions.head()
+    except SourceError:
+        return None
+
+
+def read_inputs(params: Params, schema: FeatureSchema, reference_path: Path | None, current: str | None) -> DriftInputs:
+    """Read what the check needs; an unreadable table is a SourceError naming it (exit 4)."""
+    reference_file = reference_path or params.paths.train
+    reference = read_table(reference_file, "split")
+    predictions = read_table(params.paths.predictions, "evaluate")[PREDICTION]
+    source = current or params.serve.inference_log_dir.as_posix()
+    window = read_window(source, params.drift.window_days, schema)
+    return DriftInputs(
+        reference=reference,
+        reference_file=ReferenceFile(path=reference_file.as_posix(), sha256=sha256_of(reference_file)),
+        predictions=predictions,
+        source=source,
+        window=window,
+        labels=read_labels(source) if len(window.rows) else {},
+        commit=_head_commit(),
+    )
+
+
+def write_report(result: DriftResult, inputs: DriftInputs, files: DriftReportFiles) -> None:
+    """drift.json, drift.md and the plots, all or nothing."""
     # One plot per drifted feature; none for insufficient data: too few rows to draw a distribution worth reading.
-    drifted = [] if status == "insufficient_data" else [column for column in columns if column.drifted_by]
-    with atomic_outputs(directory / "drift.json", directory / "drift.md", directory / "plots") as (
-        json_path,
-        md_path,
-        plots,
-    ):
-        json_path.write_text(json_text(result))
-        md_path.write_text(render_markdown(result))
+    drifted = [] if result.status == "insufficient_data" else [column for column in result.columns if column.drifted_by]
+    with atomic_outputs(files.result, files.markdown, files.plots) as (json_path, markdown_path, plots):
+        json_path.write_text(result_json(result))
+        markdown_path.write_text(render_markdown(result))
         plots.mkdir()
         render_distribution_overlays(
-            reference,
-            window.rows,
+            inputs.reference,
+            inputs.window.rows,
             [column.name for column in drifted if column.kind == "numeric"],
             [column.name for column in drifted if column.kind == "categorical"],
             plots,
         )
+
+
+def run_drift(params: Params, reference_path: Path | None, current: str | None, out: Path | None) -> DriftResult:
+    """Compare the log window with the reference, write the report, return its result."""
+    schema = load_schema(params.data.schema_file)
+    _check_key_features(params.drift, schema)
+    inputs = read_inputs(params, schema, reference_path, current)
+    result = check(inputs, schema, params.drift)
+    write_report(result, inputs, DriftReportFiles(out or params.drift.directory))
     return result

@@ -1,18 +1,20 @@
 """Fold labelled production traffic into the training source, as a new version of the data.
 
 The rows of the inference log's latest window whose delayed labels have arrived join the
-current source table in a new file, `data/sources/training-<day>.parquet`, written in the source's
-own column names, and `data.source` in params.yaml points at it. The retraining pull request
-then carries the new file's DVC pointer and the params change, so the pipeline re-runs from
+current source table in a new file, `training-<day>.parquet` in params `data.sources_dir`, written
+in the source's own column names, and `data.source` in params.yaml points at it. The retraining
+pull request then carries the new file's DVC pointer and the params change, so the pipeline re-runs from
 ingest, and validation still guards it: a label the schema does not know stops the pipeline.
 """
 
-import re
+import sys
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap
 
 from mlloop.config import Params
 from mlloop.core.schema import load_schema
@@ -20,9 +22,6 @@ from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring.log_window import read_labels, read_window
 from mlloop.pipeline import data
 from mlloop.storage.files import atomic_outputs
-
-SOURCES = Path("data/sources")
-SOURCE_LINE = re.compile(r"^(data:\n(?:[ #].*\n|\n)*?  source: ).*$", re.MULTILINE)
 
 
 def labelled_production_rows(params: Params, current: str | None) -> pd.DataFrame:
@@ -42,14 +41,25 @@ def labelled_production_rows(params: Params, current: str | None) -> pd.DataFram
     return table
 
 
+def _params_yaml() -> YAML:
+    """A round-trip YAML that writes params.yaml as it is laid out: comments, quotes, order and long lines kept."""
+    yaml = YAML()
+    yaml.preserve_quotes = True
+    yaml.width = sys.maxsize  # never re-wrap a long line
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    return yaml
+
+
 def point_params_at(params_file: Path, source: str) -> None:
     """Set data.source in params.yaml, keeping every comment and every other line as it is."""
-    text = params_file.read_text()
-    updated, count = SOURCE_LINE.subn(lambda match: match.group(1) + source, text, count=1)
-    if count != 1:
-        raise ConfigError(f"{params_file}: found no `source:` line in the data section to update")
+    yaml = _params_yaml()
+    document = yaml.load(params_file.read_text())
+    section = document.get("data") if isinstance(document, CommentedMap) else None
+    if not isinstance(section, CommentedMap) or "source" not in section:
+        raise ConfigError(f"{params_file}: found no `source:` key in the data section to update")
+    section["source"] = source
     with atomic_outputs(params_file) as (temporary,):
-        temporary.write_text(updated)
+        yaml.dump(document, temporary)
 
 
 def fold_in(params: Params, params_file: Path, current: str | None, day: date) -> Path:
@@ -61,7 +71,7 @@ def fold_in(params: Params, params_file: Path, current: str | None, day: date) -
     combined[schema.id_column] = combined[schema.id_column].astype(str)  # source ids and production ids together
     combined = combined.drop_duplicates(subset=schema.id_column, keep="first")  # a window folded in twice
     original_names = {renamed: original for original, renamed in params.data.rename.items()}
-    path = SOURCES / f"training-{day.isoformat()}.parquet"
+    path = params.data.sources_dir / f"training-{day.isoformat()}.parquet"
     with atomic_outputs(path) as (temporary,):
         combined.rename(columns=original_names).to_parquet(temporary, index=False)
     point_params_at(params_file, path.as_posix())

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from mlloop.errors import SourceError
-from mlloop.storage.files import read_json
+from mlloop.monitoring.drift_result import DriftReportFiles, read_result
 
 LABEL = "drift"
 
@@ -26,13 +26,13 @@ def _gh(*arguments: str) -> str:
 
 
 def sync_issue(report_directory: Path) -> str:
-    """Open, update or close the drift issue to match drift.json; say what was done."""
-    result = read_json(report_directory / "drift.json")
-    body = report_directory / "drift.md"
+    """Open, update or close the drift issue to match the last check's result; say what was done."""
+    result = read_result(report_directory)
+    body = DriftReportFiles(report_directory).markdown
     open_issues = json.loads(_gh("issue", "list", "--label", LABEL, "--state", "open", "--json", "number"))
     number = str(open_issues[0]["number"]) if open_issues else None
-    summary = "; ".join(result["reasons"])
-    if result["status"] == "drift":
+    summary = "; ".join(result.reasons)
+    if result.status == "drift":
         if number is None:
             _gh(
                 "label", "create", LABEL, "--force", "--color", "D93F0B", "--description", "the drift check found drift"
@@ -41,9 +41,9 @@ def sync_issue(report_directory: Path) -> str:
             url = _gh("issue", "create", "--title", title, "--label", LABEL, "--body-file", str(body)).strip()
             return f"opened {url}"
         _gh("issue", "edit", number, "--body-file", str(body))
-        _gh("issue", "comment", number, "--body", f"Still drifting ({result['window']['last_day']}): {summary}")
+        _gh("issue", "comment", number, "--body", f"Still drifting ({result.window.last_day}): {summary}")
         return f"updated issue #{number}"
-    if result["status"] == "no_drift" and number is not None:
-        _gh("issue", "close", number, "--comment", f"No drift in the window ending {result['window']['last_day']}.")
+    if result.status == "no_drift" and number is not None:
+        _gh("issue", "close", number, "--comment", f"No drift in the window ending {result.window.last_day}.")
         return f"closed issue #{number}"
-    return f"{result['status']}: the drift issue is left as it is"
+    return f"{result.status}: the drift issue is left as it is"

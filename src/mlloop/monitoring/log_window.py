@@ -8,7 +8,6 @@ skipped and counted rather than failing the check: the log is production's, not 
 """
 
 import io
-import re
 from dataclasses import dataclass
 from datetime import date
 from typing import BinaryIO
@@ -22,9 +21,8 @@ from pydantic_core import from_json
 
 from mlloop.core.schema import FeatureSchema
 from mlloop.errors import SourceError
+from mlloop.serving.inference_log import day_of_log_file
 from mlloop.storage.store_errors import diagnose
-
-DAY_FILE = re.compile(r"predictions-(\d{4}-\d{2}-\d{2})\.jsonl$")
 
 
 @dataclass(frozen=True)
@@ -36,15 +34,6 @@ class LogWindow:
     first_day: date | None
     last_day: date | None
     files: list[str]
-
-
-def _day_of(name: str) -> date | None:
-    """The UTC day a log file holds, from its name; None for any other file (predictions-2026-02-30 too)."""
-    match = DAY_FILE.search(name)
-    try:
-        return date.fromisoformat(match.group(1)) if match else None
-    except ValueError:
-        return None
 
 
 COLUMNS = ("churn_probability", "timestamp", "request_id", "model_version")
@@ -139,7 +128,7 @@ def read_window(source: str, days: int, schema: FeatureSchema) -> LogWindow:
         raise SourceError(f"cannot list the inference log: {reason}") from error
     by_day: dict[date, list[str]] = {}
     for name in names:
-        if (day := _day_of(name)) is not None:
+        if (day := day_of_log_file(name)) is not None:
             by_day.setdefault(day, []).append(name)
     chosen = sorted(by_day)[-days:]
     files = [name for day in chosen for name in by_day[day]]

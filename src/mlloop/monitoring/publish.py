@@ -11,12 +11,13 @@ import fsspec
 from botocore.exceptions import BotoCoreError
 
 from mlloop.errors import RemoteError, SourceError
+from mlloop.monitoring.drift_result import DriftReportFiles
 from mlloop.storage.store_errors import diagnose
 
 
 def publish_report(directory: Path, base_url: str, day: date) -> str:
     """Copy every file of the report directory under `<base_url>/<day>/`; return that folder's URL."""
-    if not (directory / "drift.json").is_file():
+    if not DriftReportFiles(directory).result.is_file():
         raise SourceError(f"{directory}: no drift report to publish; run `make drift` first")
     destination = f"{base_url.rstrip('/')}/{day.isoformat()}"
     files = sorted(path for path in directory.rglob("*") if path.is_file())

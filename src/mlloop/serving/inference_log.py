@@ -9,10 +9,11 @@ Line format (one JSON object per line, UTF-8):
     features          the request's features, by schema name (null where allowed)
     churn_probability the model's probability of the positive class
     churn             churn_probability >= the model's threshold
-Files: <directory>/predictions-YYYY-MM-DD.jsonl
+Files: one per UTC day in `<directory>`, named by log_file.
 """
 
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
@@ -21,10 +22,26 @@ from typing import Any
 
 from pydantic_core import to_json
 
+LOG_FILE_NAME = "predictions-{day}.jsonl"
+"""A day file's name, declared once: log_file builds it, day_of_log_file parses it, LOG_FILE_GLOB matches it."""
+
+_NAME_PREFIX, _, _NAME_SUFFIX = LOG_FILE_NAME.partition("{day}")
+_DAY_IN_NAME = re.compile(rf"{re.escape(_NAME_PREFIX)}(\d{{4}}-\d{{2}}-\d{{2}}){re.escape(_NAME_SUFFIX)}$")
+LOG_FILE_GLOB = LOG_FILE_NAME.format(day="*")
+
 
 def log_file(directory: Path, day: date) -> Path:
     """The day's file: rotation is by name, so nothing is ever renamed under a reader."""
-    return directory / f"predictions-{day:%Y-%m-%d}.jsonl"
+    return directory / LOG_FILE_NAME.format(day=f"{day:%Y-%m-%d}")
+
+
+def day_of_log_file(path: str) -> date | None:
+    """The UTC day a log file holds, from its name; None for any other file, or a day the calendar lacks."""
+    match = _DAY_IN_NAME.search(path)
+    try:
+        return date.fromisoformat(match.group(1)) if match else None
+    except ValueError:
+        return None
 
 
 def append_lines(path: Path, lines: list[bytes]) -> None:

@@ -4,8 +4,9 @@ A feature drifted when any of its scores reaches its threshold (params.yaml `dri
 The verdict is insufficient_data below `drift.min_rows` current rows; otherwise drift when the
 share of drifted features reaches `drift.drifted_share` or any of `drift.key_features` drifted;
 otherwise no_drift. The predicted probability is scored against the evaluate stage's predictions
-but never counts as a feature. `run_drift` writes drift.json, drift.md (most drifted column first)
-and one PNG per drifted feature.
+but never counts as a feature. `run_drift` returns the typed result and writes drift.json (that
+result, read back by `read_result`), drift.md (most drifted column first) and one PNG per drifted
+feature. An unreadable input table is a SourceError naming it (exit 4), not a traceback.
 """
 
 import hashlib
@@ -20,9 +21,11 @@ import pandas as pd
 import pytest
 
 from mlloop.config import DriftParams, Params
+from mlloop.core.drift_scores import ColumnScores
 from mlloop.core.schema import FeatureSchema
-from mlloop.errors import ConfigError
+from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring.drift import ColumnResult, rule_text, run_drift, score_columns, verdict
+from mlloop.monitoring.drift_result import DriftReportFiles, DriftResult, ReferenceFile, RowCounts, read_result
 from mlloop.serving.inference_log import log_file
 
 REFERENCE_ROWS = 3_000
@@ -120,7 +123,7 @@ def setup(params: Params, schema: FeatureSchema, tmp_path: Path) -> Setup:
     return Setup(params=params, reference=reference, log=tmp_path / "production", out=tmp_path / "drift")
 
 
-def _run(setup: Setup) -> dict[str, Any]:
+def _run(setup: Setup) -> DriftResult:
     return run_drift(setup.params, setup.reference, setup.log.as_posix(), setup.out)
 
 
@@ -130,20 +133,20 @@ def _table_columns(markdown: str) -> list[str]:
     return [row.split("|")[1].strip() for row in rows if row.startswith("| ")]
 
 
-def _severity(scores: dict[str, float | None], drift: DriftParams) -> float:
+def _severity(scores: ColumnScores, drift: DriftParams) -> float:
     limits = drift.thresholds
     pairs = [
-        (scores["wasserstein"], limits.wasserstein),
-        (scores["jensen_shannon"], limits.jensen_shannon),
-        (scores["psi"], limits.psi),
-        (scores["unseen_share"], limits.unseen_share),
-        (scores["null_share_change"], limits.null_share),
+        (scores.wasserstein, limits.wasserstein),
+        (scores.jensen_shannon, limits.jensen_shannon),
+        (scores.psi, limits.psi),
+        (scores.unseen_share, limits.unseen_share),
+        (scores.null_share_change, limits.null_share),
     ]
     return max(value / limit for value, limit in pairs if value is not None)
 
 
 def _pngs(directory: Path) -> set[str]:
-    return {path.name for path in (directory / "plots").iterdir()}
+    return {path.name for path in DriftReportFiles(directory).plots.iterdir()}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -409,24 +412,43 @@ def test_traffic_like_the_reference_is_no_drift_and_the_report_says_where_it_loo
 
     result = run_drift(setup.params, None, setup.log.as_posix(), setup.out)
 
-    assert result["status"] == "no_drift"
-    assert all(not column["drifted_by"] for column in result["columns"]), "one distribution: no column drifts"
-    assert result["rows"] == {"current": CURRENT_ROWS, "reference": REFERENCE_ROWS, "skipped_lines": 0}
-    window = result["window"]
-    assert (window["first_day"], window["last_day"]) == ("2026-11-22", "2026-11-24")
-    assert (window["source"], window["days"], len(window["files"])) == (setup.log.as_posix(), 7, LOG_DAYS)
-    assert result["reference"] == {
-        "path": default_reference.as_posix(),
-        "sha256": hashlib.sha256(default_reference.read_bytes()).hexdigest(),
-    }
-    assert result["model_versions"] == ["churn:v1", "churn:v2"]
-    assert "commit" in result, "the commit is recorded, or None outside a git repository"
-    assert result["realised"] is None, "no labels arrived"
-    assert json.loads((setup.out / "drift.json").read_text()) == result
+    assert result.status == "no_drift"
+    assert all(not column.drifted_by for column in result.columns), "one distribution: no column drifts"
+    assert result.rows == RowCounts(current=CURRENT_ROWS, reference=REFERENCE_ROWS, skipped_lines=0)
+    window = result.window
+    assert (window.first_day, window.last_day) == (date(2026, 11, 22), LAST_DAY)
+    assert (window.source, window.days, len(window.files)) == (setup.log.as_posix(), 7, LOG_DAYS)
+    assert result.reference == ReferenceFile(
+        path=default_reference.as_posix(), sha256=hashlib.sha256(default_reference.read_bytes()).hexdigest()
+    )
+    assert result.model_versions == ["churn:v1", "churn:v2"]
+    assert result.realised is None, "no labels arrived"
+    assert read_result(setup.out) == result, "drift.json holds the result the check returned"
     assert _pngs(setup.out) == set(), "nothing drifted, nothing to plot"
-    markdown = (setup.out / "drift.md").read_text()
+    markdown = DriftReportFiles(setup.out).markdown.read_text()
     assert markdown.startswith("# Drift check: **no_drift**")
-    assert result["rule"] in markdown
+    assert result.rule in markdown
+
+
+def test_drift_json_keeps_the_keys_the_workflows_and_the_issue_read(setup: Setup, schema: FeatureSchema) -> None:
+    _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), _probabilities(CURRENT_ROWS, seed=3))
+
+    _run(setup)
+
+    document = json.loads((setup.out / "drift.json").read_text())
+    assert set(document) == {
+        "status", "reasons", "rule", "window", "rows", "reference", "model_versions", "commit", "realised", "columns"
+    }  # fmt: skip
+    assert set(document["window"]) == {"source", "days", "first_day", "last_day", "files"}
+    assert document["window"]["last_day"] == "2026-11-24", "days as ISO strings"
+    assert set(document["rows"]) == {"current", "reference", "skipped_lines"}
+    assert set(document["reference"]) == {"path", "sha256"}
+    assert {frozenset(column) for column in document["columns"]} == {
+        frozenset({"name", "kind", "drifted_by", "scores"})
+    }
+    assert set(document["columns"][0]["scores"]) == {
+        "wasserstein", "jensen_shannon", "psi", "unseen_share", "null_share_change", "p_value", "unseen_labels"
+    }  # fmt: skip
 
 
 def test_a_15_percent_price_rise_is_drift_naming_monthly_charges_with_its_plot(
@@ -438,13 +460,13 @@ def test_a_15_percent_price_rise_is_drift_naming_monthly_charges_with_its_plot(
 
     result = _run(setup)
 
-    assert result["status"] == "drift"
-    assert result["reasons"] == ["key features drifted: monthly_charges"]
-    assert result["columns"][0]["name"] == "monthly_charges"
-    assert {"wasserstein", "psi"} <= set(result["columns"][0]["drifted_by"])
+    assert result.status == "drift"
+    assert result.reasons == ["key features drifted: monthly_charges"]
+    assert result.columns[0].name == "monthly_charges"
+    assert {"wasserstein", "psi"} <= set(result.columns[0].drifted_by)
     assert _pngs(setup.out) == {"monthly_charges.png"}
-    assert (setup.out / "plots" / "monthly_charges.png").read_bytes().startswith(PNG_MAGIC)
-    assert json.loads((setup.out / "drift.json").read_text())["status"] == "drift"
+    assert (DriftReportFiles(setup.out).plots / "monthly_charges.png").read_bytes().startswith(PNG_MAGIC)
+    assert read_result(setup.out).status == "drift"
 
 
 def test_drift_md_lists_every_column_most_drifted_first(setup: Setup, schema: FeatureSchema) -> None:
@@ -455,12 +477,10 @@ def test_drift_md_lists_every_column_most_drifted_first(setup: Setup, schema: Fe
 
     result = _run(setup)
 
-    markdown = (setup.out / "drift.md").read_text()
+    markdown = DriftReportFiles(setup.out).markdown.read_text()
     listed = _table_columns(markdown)
-    by_severity = sorted(
-        result["columns"], key=lambda column: _severity(column["scores"], setup.params.drift), reverse=True
-    )
-    assert listed == [column["name"] for column in by_severity]
+    by_severity = sorted(result.columns, key=lambda column: _severity(column.scores, setup.params.drift), reverse=True)
+    assert listed == [column.name for column in by_severity]
     assert listed[0] == "contract", "every contract became 'Two year': the most drifted column"
     assert set(listed) == {*schema.feature_names, "churn_probability"}
     assert "p-value (not used)" in markdown
@@ -472,10 +492,11 @@ def test_ten_rows_are_insufficient_data(setup: Setup, schema: FeatureSchema) -> 
 
     result = _run(setup)
 
-    assert result["status"] == "insufficient_data"
-    assert result["reasons"] == ["10 current rows, fewer than min_rows 500"]
-    assert result["rows"]["current"] == 10
-    assert json.loads((setup.out / "drift.json").read_text())["status"] == "insufficient_data"
+    assert result.status == "insufficient_data"
+    assert result.reasons == ["10 current rows, fewer than min_rows 500"]
+    assert result.rows.current == 10
+    assert read_result(setup.out).status == "insufficient_data"
+    assert _pngs(setup.out) == set(), "too few rows to plot"
 
 
 def test_an_empty_log_is_insufficient_data_not_an_error(setup: Setup) -> None:
@@ -483,12 +504,12 @@ def test_an_empty_log_is_insufficient_data_not_an_error(setup: Setup) -> None:
 
     result = _run(setup)
 
-    assert result["status"] == "insufficient_data"
-    assert result["reasons"] == ["0 current rows, fewer than min_rows 500"]
-    assert result["rows"]["current"] == 0
-    assert result["columns"] == []
-    assert result["model_versions"] == []
-    assert (setup.out / "drift.md").read_text().startswith("# Drift check: **insufficient_data**")
+    assert result.status == "insufficient_data"
+    assert result.reasons == ["0 current rows, fewer than min_rows 500"]
+    assert result.rows.current == 0
+    assert result.columns == []
+    assert result.model_versions == []
+    assert DriftReportFiles(setup.out).markdown.read_text().startswith("# Drift check: **insufficient_data**")
 
 
 def test_an_empty_window_has_no_first_or_last_day(setup: Setup) -> None:
@@ -496,7 +517,8 @@ def test_an_empty_window_has_no_first_or_last_day(setup: Setup) -> None:
 
     result = _run(setup)
 
-    assert (result["window"]["first_day"], result["window"]["last_day"]) == (None, None)
+    assert (result.window.first_day, result.window.last_day) == (None, None)
+    assert read_result(setup.out).window == result.window
 
 
 def test_corrupt_log_lines_are_counted_in_drift_json_and_do_not_change_the_verdict(
@@ -512,11 +534,11 @@ def test_corrupt_log_lines_are_counted_in_drift_json_and_do_not_change_the_verdi
 
     result = _run(setup)
 
-    assert result["status"] == "no_drift"
-    assert result["rows"]["skipped_lines"] == 4
-    assert result["rows"]["current"] == CURRENT_ROWS
-    assert json.loads((setup.out / "drift.json").read_text())["rows"]["skipped_lines"] == 4
-    assert "(4 log lines skipped)" in (setup.out / "drift.md").read_text()
+    assert result.status == "no_drift"
+    assert result.rows.skipped_lines == 4
+    assert result.rows.current == CURRENT_ROWS
+    assert read_result(setup.out).rows.skipped_lines == 4
+    assert "(4 log lines skipped)" in DriftReportFiles(setup.out).markdown.read_text()
 
 
 def test_delayed_labels_give_the_realised_roc_auc(setup: Setup, schema: FeatureSchema) -> None:
@@ -535,8 +557,9 @@ def test_delayed_labels_give_the_realised_roc_auc(setup: Setup, schema: FeatureS
 
     result = _run(setup)
 
-    assert result["realised"] == {"rows": 200, "roc_auc": 1.0}
-    assert "Realised ROC AUC on 200 labelled rows: 1.0000." in (setup.out / "drift.md").read_text()
+    assert result.realised is not None
+    assert (result.realised.rows, result.realised.roc_auc) == (200, 1.0)
+    assert "Realised ROC AUC on 200 labelled rows: 1.0000." in DriftReportFiles(setup.out).markdown.read_text()
 
 
 def test_a_key_feature_missing_from_the_schema_is_a_config_error_naming_drift_key_features(setup: Setup) -> None:
@@ -546,3 +569,26 @@ def test_a_key_feature_missing_from_the_schema_is_a_config_error_naming_drift_ke
     with pytest.raises(ConfigError, match=r"drift\.key_features.*shoe_size"):
         run_drift(params, setup.reference, setup.log.as_posix(), setup.out)
     assert not setup.out.exists(), "a configuration error writes no report"
+
+
+@pytest.mark.parametrize("table", ["reference", "predictions"])
+def test_a_corrupt_input_table_is_a_source_error_naming_the_file_and_writes_no_report(
+    setup: Setup, schema: FeatureSchema, table: str
+) -> None:
+    _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), _probabilities(CURRENT_ROWS, seed=3))
+    corrupt = setup.reference if table == "reference" else setup.params.paths.predictions
+    corrupt.write_bytes(b"not a parquet file")
+
+    with pytest.raises(SourceError, match="cannot be read") as raised:
+        _run(setup)
+
+    assert str(corrupt) in str(raised.value)
+    assert raised.value.exit_code == 4
+    assert not setup.out.exists(), "an unreadable input writes no report"
+
+
+def test_a_missing_predictions_table_names_the_stage_that_makes_it(setup: Setup) -> None:
+    setup.params.paths.predictions.unlink()
+
+    with pytest.raises(SourceError, match=r"not found; run the 'evaluate' stage first"):
+        _run(setup)

