@@ -4,12 +4,14 @@ A typo in params.yaml must fail at load time with the field's name, not halfway
 through a stage; every stage reads its paths and knobs only through here.
 """
 
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from mlloop.core.metrics import METRICS, THRESHOLD_FREE
 from mlloop.errors import ConfigError
 
 DEFAULT_PARAMS_FILE = Path("params.yaml")
@@ -90,13 +92,26 @@ class EvaluateParams(Frozen):
     latency: LatencyParams
 
 
-MetricName = Literal["roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "log_loss", "brier"]
+def _one_of(known: Mapping[str, object], kind: str) -> Callable[[str], str]:
+    """A validator of registry names: a typo fails at load time, listing the names it could have meant."""
+
+    def check(name: str) -> str:
+        if name not in known:
+            raise ValueError(f"not a {kind}; known: {', '.join(known)}")
+        return name
+
+    return check
+
+
+MetricName = Annotated[str, AfterValidator(_one_of(METRICS, "metric"))]
+ThresholdFreeMetricName = Annotated[str, AfterValidator(_one_of(THRESHOLD_FREE, "threshold-free metric"))]
+"""The bootstrap compares two models that may cut at different thresholds, so it takes only these."""
 
 
 class BootstrapParams(Frozen):
     """Paired bootstrap of PR-minus-baseline metric differences on the shared test set."""
 
-    metrics: list[MetricName] = Field(min_length=1)
+    metrics: list[ThresholdFreeMetricName] = Field(min_length=1)
     resamples: int = Field(ge=100)
     confidence: float = Field(gt=0, lt=1)
     seed: int

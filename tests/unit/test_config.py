@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from mlloop.config import Params, load_params
+from mlloop.core.metrics import METRICS, THRESHOLD_FREE
 from mlloop.errors import ConfigError
 
 PARAMS_FILE = Path(__file__).parents[2] / "params.yaml"
@@ -160,3 +161,45 @@ def test_unreadable_params_file_is_a_config_error_naming_the_file(
     with pytest.raises(ConfigError) as raised:
         load_params(path)
     assert str(path) in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "field", "name"),
+    [
+        ("gate", "worst_acceptable", "gate.worst_acceptable.roc_aucc", "roc_aucc"),
+        ("gate", "max_regression", "gate.max_regression.auc", "auc"),
+    ],
+)
+def test_a_gate_rule_on_an_unknown_metric_is_rejected_naming_the_field_the_name_and_the_metrics(
+    tmp_path: Path, section: str, key: str, field: str, name: str
+) -> None:
+    path = _write_params(tmp_path, lambda document: document[section][key].update({name: 0.5}))
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert field in message, message
+    assert repr(name) in message, message
+    assert ", ".join(METRICS) in message, f"the message must list the known metrics: {message}"
+
+
+def test_the_bootstrap_refuses_a_metric_of_the_decisions_naming_the_threshold_free_ones(tmp_path: Path) -> None:
+    # two models may cut at different thresholds, so only metrics of the probabilities compare
+    path = _write_params(tmp_path, lambda document: document["report"]["bootstrap"].update(metrics=["roc_auc", "f1"]))
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert "report.bootstrap.metrics.1" in message, message
+    assert "'f1'" in message, message
+    assert ", ".join(THRESHOLD_FREE) in message, message
+
+
+def test_every_registered_metric_may_have_gate_rules(tmp_path: Path) -> None:
+    def every_metric(document: Mapping) -> None:
+        document["gate"]["worst_acceptable"] = dict.fromkeys(METRICS, 0.5)
+        document["gate"]["max_regression"] = dict.fromkeys(METRICS, 0.01)
+
+    params = load_params(_write_params(tmp_path, every_metric))
+
+    assert params.gate.worst_acceptable.keys() == params.gate.max_regression.keys() == METRICS.keys()
