@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlloop.review.compare import ABSENT, BootstrapResult, MetricRow, ParamChange
-from mlloop.review.gate import GateVerdict
+from mlloop.review.gate import GateVerdict, RuleResult
 
 MARKERS = {"better": "🟢 better", "worse": "🔴 worse", "unchanged": "⚪ same", "new": "🆕 new", "removed": "➖ removed"}
 
@@ -65,11 +65,15 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
+def _rule_lines(rules: Sequence[RuleResult]) -> list[str]:
+    return [f"- {rule.describe()}" for rule in rules]
+
+
 def _gate_section(verdict: GateVerdict) -> list[str]:
     if verdict.passed:
         lines = ["**Gate: ✅ passed** (every rule below holds)."]
     else:
-        lines = ["**Gate: ❌ failed**", ""] + [f"- {rule.describe()}" for rule in verdict.failures]
+        lines = ["**Gate: ❌ failed**", "", *_rule_lines(verdict.failures)]
     return lines + [f"- note: {note}" for note in verdict.notes]
 
 
@@ -173,10 +177,7 @@ def _charts_section(content: ReportContent) -> list[str]:
     if content.charts == "png":
         lines += [f"![{title}]({file})" for title, file in content.png_files.items()]
     else:
-        for name, title, x, y in (
-            ("roc", "ROC", "fpr", "tpr"),
-            ("precision_recall", "Precision-recall", "recall", "precision"),
-        ):
+        for name, title, x, y in CURVES:
             if content.curves.get(name):
                 lines += [*_mermaid_curve(title, x, y, content.curves[name], content), ""]
     return [*lines, "", *_confusion_table(content)]
@@ -213,10 +214,6 @@ def _cost_section(content: ReportContent) -> list[str]:
     return ["### Serving cost", "", *_table(["", "model size", "single-row latency p50", "batch throughput"], rows)]
 
 
-def _rule_lines(verdict: GateVerdict) -> list[str]:
-    return [f"- {rule.describe()}" for rule in verdict.rules]
-
-
 def render(content: ReportContent) -> str:
     """The whole report as GitHub-flavoured Markdown."""
     sections = [
@@ -232,7 +229,7 @@ def render(content: ReportContent) -> str:
         [
             "<details><summary>Every gate rule</summary>",
             "",
-            *(f"- {r.describe()}" for r in content.verdict.rules),
+            *_rule_lines(content.verdict.rules),
             "",
             "</details>",
         ],
