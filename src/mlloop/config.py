@@ -126,6 +126,11 @@ class ReportParams(Frozen):
     chart_points: int = Field(ge=2)
     bootstrap: BootstrapParams
 
+    @property
+    def report_file(self) -> Path:
+        """The Markdown report in `directory`: what `cml comment` posts and the job summary shows."""
+        return self.directory / "report.md"
+
 
 class GateParams(Frozen):
     """The quality gate: every rule a model must pass to merge."""

@@ -203,3 +203,7 @@ def test_every_registered_metric_may_have_gate_rules(tmp_path: Path) -> None:
     params = load_params(_write_params(tmp_path, every_metric))
 
     assert params.gate.worst_acceptable.keys() == params.gate.max_regression.keys() == METRICS.keys()
+
+
+def test_the_report_file_is_report_md_in_the_report_directory() -> None:
+    assert load_params(PARAMS_FILE).report.report_file == Path("reports/pr/report.md")

@@ -1,7 +1,7 @@
 """Render the pull-request report as Markdown for `cml comment update` and the job summary.
 
-Pure: it takes what review.py gathered and returns text. Charts are Mermaid by default,
-which GitHub draws itself, so no image has to leave the repository.
+Pure: it takes the ReportContent that report.py built and returns text. Charts are Mermaid by
+default, which GitHub draws itself, so no image has to leave the repository.
 """
 
 from collections.abc import Mapping, Sequence
@@ -27,7 +27,7 @@ class Revision:
 
 @dataclass(frozen=True)
 class ReportContent:
-    """Everything the report shows; None marks what the baseline lacks."""
+    """Everything the report shows, as report.build_content gathers it; None marks what the baseline lacks."""
 
     pull_request: Revision
     baseline: Revision
@@ -45,6 +45,7 @@ class ReportContent:
     charts: str
     chart_points: int
     png_files: Mapping[str, str]
+    """Chart title → comparison PNG written beside the report; empty when there is no baseline to compare."""
     reproduce_command: str
 
 
