@@ -92,13 +92,10 @@ class EvaluateParams(Frozen):
     latency: LatencyParams
 
 
-MetricName = Literal["roc_auc", "average_precision", "f1", "precision", "recall", "accuracy", "log_loss", "brier"]
-
-
 class BootstrapParams(Frozen):
     """Paired bootstrap of PR-minus-baseline metric differences on the shared test set."""
 
-    metrics: list[MetricName] = Field(min_length=1)
+    metrics: list[str] = Field(min_length=1)
     resamples: int = Field(ge=100)
     confidence: float = Field(gt=0, lt=1)
     seed: int
@@ -113,12 +110,17 @@ class ReportParams(Frozen):
     chart_points: int = Field(ge=2)
     bootstrap: BootstrapParams
 
+    @property
+    def report_file(self) -> Path:
+        """The Markdown report in `directory`: what `cml comment` posts and the job summary shows."""
+        return self.directory / "report.md"
+
 
 class GateParams(Frozen):
     """The quality gate: every rule a model must pass to merge."""
 
-    worst_acceptable: dict[MetricName, float]
-    max_regression: dict[MetricName, float]
+    worst_acceptable: dict[str, float]
+    max_regression: dict[str, float]
     max_single_row_latency_ms: float = Field(gt=0)
     max_model_size_bytes: int = Field(gt=0)
 

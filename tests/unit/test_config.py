@@ -205,3 +205,7 @@ def test_unreadable_params_file_is_a_config_error_naming_the_file(
     with pytest.raises(ConfigError) as raised:
         load_params(path)
     assert str(path) in str(raised.value)
+
+
+def test_the_report_file_is_report_md_in_the_report_directory() -> None:
+    assert load_params(PARAMS_FILE).report.report_file == Path("reports/pr/report.md")

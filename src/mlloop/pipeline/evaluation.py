@@ -10,21 +10,11 @@ import numpy as np
 import pandas as pd
 from sklearn.calibration import calibration_curve
 from sklearn.inspection import permutation_importance
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    brier_score_loss,
-    f1_score,
-    log_loss,
-    precision_recall_curve,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-    roc_curve,
-)
+from sklearn.metrics import precision_recall_curve, roc_curve
 from sklearn.pipeline import Pipeline
 
 from mlloop.config import ImportanceParams, LatencyParams
+from mlloop.core import metrics
 from mlloop.core.schema import FeatureSchema
 
 MILLISECONDS = 1000.0
@@ -36,18 +26,8 @@ def churn_probability(model: Pipeline, features: pd.DataFrame) -> np.ndarray:
 
 
 def classification_metrics(label: pd.Series, probability: np.ndarray, threshold: float) -> dict[str, float]:
-    """Threshold-free ranking metrics plus decision metrics at the configured threshold."""
-    decision = (probability >= threshold).astype("int64")
-    return {
-        "roc_auc": float(roc_auc_score(label, probability)),
-        "average_precision": float(average_precision_score(label, probability)),
-        "f1": float(f1_score(label, decision, zero_division=0)),
-        "precision": float(precision_score(label, decision, zero_division=0)),
-        "recall": float(recall_score(label, decision, zero_division=0)),
-        "accuracy": float(accuracy_score(label, decision)),
-        "log_loss": float(log_loss(label, probability, labels=[0, 1])),
-        "brier": float(brier_score_loss(label, probability)),
-    }
+    """Every registered metric: ranking metrics of the probabilities, decision metrics at the configured threshold."""
+    return {name: metric.compute(label, probability, threshold) for name, metric in metrics.METRICS.items()}
 
 
 def roc_points(label: pd.Series, probability: np.ndarray) -> pd.DataFrame:
@@ -65,8 +45,9 @@ def precision_recall_points(label: pd.Series, probability: np.ndarray) -> pd.Dat
 def confusion_rows(label: pd.Series, probability: np.ndarray, threshold: float, schema: FeatureSchema) -> pd.DataFrame:
     """One row per test example with actual and predicted class names, as DVC's confusion template wants."""
     names = np.array([schema.target.negative, schema.target.positive])
-    decision = (probability >= threshold).astype("int64")
-    return pd.DataFrame({"actual": names[np.asarray(label)], "predicted": names[decision]})
+    return pd.DataFrame(
+        {"actual": names[np.asarray(label)], "predicted": names[metrics.decisions(probability, threshold)]}
+    )
 
 
 def calibration_points(label: pd.Series, probability: np.ndarray, bins: int) -> pd.DataFrame:

@@ -1,33 +1,18 @@
 """Compare a pull request's model with its baseline: metric deltas with their direction,
 the params and stages that changed, and a paired bootstrap of the metric differences.
-Pure functions; the review module gathers their inputs from git and DVC.
+Pure functions; report.py gathers their inputs, and baseline.py reads them from git and DVC.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import average_precision_score, brier_score_loss, log_loss, roc_auc_score
 
-LOWER_IS_BETTER = frozenset({"log_loss", "brier"})
-"""Every other metric in metrics.json is better when higher."""
+from mlloop.core.metrics import THRESHOLD_FREE, improvement
 
 Verdict = Literal["better", "worse", "unchanged", "new", "removed"]
-
-SCORE_FUNCTIONS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "roc_auc": lambda label, probability: float(roc_auc_score(label, probability)),
-    "average_precision": lambda label, probability: float(average_precision_score(label, probability)),
-    "log_loss": lambda label, probability: float(log_loss(label, probability, labels=[0, 1])),
-    "brier": lambda label, probability: float(brier_score_loss(label, probability)),
-}
-"""Threshold-free metrics that can be recomputed on a bootstrap resample of predictions."""
-
-
-def improvement(metric: str, delta: float) -> float:
-    """The delta signed so that positive always means the PR is better."""
-    return -delta if metric in LOWER_IS_BETTER else delta
 
 
 @dataclass(frozen=True)
@@ -141,7 +126,7 @@ def paired_bootstrap(
     Pairing (the same rows for both models) cancels the noise that comes from which
     customers happen to be in the test set, so the interval measures the models' difference.
     """
-    score = SCORE_FUNCTIONS[metric]
+    score = THRESHOLD_FREE[metric].score
     generator = np.random.default_rng(seed)
     size = len(label)
     deltas = []

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from mlloop.config import GateParams
-from mlloop.review.compare import LOWER_IS_BETTER, improvement
+from mlloop.core.metrics import METRICS
 
 
 @dataclass(frozen=True)
@@ -52,7 +52,7 @@ def _at_most(rule: str, value: float, limit: float) -> RuleResult:
 
 
 def _absolute(metric: str, value: float, worst: float) -> RuleResult:
-    if metric in LOWER_IS_BETTER:
+    if METRICS[metric].better == "lower":
         return _at_most(metric, value, worst)
     return RuleResult(f"{metric} >= {worst:.10g}", value, worst, value >= worst - TOLERANCE)
 
@@ -73,7 +73,7 @@ def evaluate_gate(
             if metric not in baseline_metrics:
                 notes.append(f"baseline has no {metric}: its regression rule was not applied")
                 continue
-            regression = -improvement(metric, metrics[metric] - baseline_metrics[metric])
+            regression = -METRICS[metric].improvement(metrics[metric] - baseline_metrics[metric])
             rules.append(_at_most(f"{metric} regression vs baseline", regression, allowed))
     rules.append(
         _at_most(

@@ -1,7 +1,7 @@
 """Render the pull-request report as Markdown for `cml comment update` and the job summary.
 
-Pure: it takes what review.py gathered and returns text. Charts are Mermaid by default,
-which GitHub draws itself, so no image has to leave the repository.
+Pure: it takes the ReportContent that report.py built and returns text. Charts are Mermaid by
+default, which GitHub draws itself, so no image has to leave the repository.
 """
 
 from collections.abc import Mapping, Sequence
@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mlloop.review.compare import ABSENT, BootstrapResult, MetricRow, ParamChange
-from mlloop.review.gate import GateVerdict
+from mlloop.review.gate import GateVerdict, RuleResult
 
 MARKERS = {"better": "🟢 better", "worse": "🔴 worse", "unchanged": "⚪ same", "new": "🆕 new", "removed": "➖ removed"}
 
@@ -27,7 +27,7 @@ class Revision:
 
 @dataclass(frozen=True)
 class ReportContent:
-    """Everything the report shows; None marks what the baseline lacks."""
+    """Everything the report shows, as report.build_content gathers it; None marks what the baseline lacks."""
 
     pull_request: Revision
     baseline: Revision
@@ -45,6 +45,7 @@ class ReportContent:
     charts: str
     chart_points: int
     png_files: Mapping[str, str]
+    """Chart title → comparison PNG written beside the report; empty when there is no baseline to compare."""
     reproduce_command: str
 
 
@@ -65,11 +66,15 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     return lines + ["| " + " | ".join(row) + " |" for row in rows]
 
 
+def _rule_lines(rules: Sequence[RuleResult]) -> list[str]:
+    return [f"- {rule.describe()}" for rule in rules]
+
+
 def _gate_section(verdict: GateVerdict) -> list[str]:
     if verdict.passed:
         lines = ["**Gate: ✅ passed** (every rule below holds)."]
     else:
-        lines = ["**Gate: ❌ failed**", ""] + [f"- {rule.describe()}" for rule in verdict.failures]
+        lines = ["**Gate: ❌ failed**", "", *_rule_lines(verdict.failures)]
     return lines + [f"- note: {note}" for note in verdict.notes]
 
 
@@ -173,10 +178,7 @@ def _charts_section(content: ReportContent) -> list[str]:
     if content.charts == "png":
         lines += [f"![{title}]({file})" for title, file in content.png_files.items()]
     else:
-        for name, title, x, y in (
-            ("roc", "ROC", "fpr", "tpr"),
-            ("precision_recall", "Precision-recall", "recall", "precision"),
-        ):
+        for name, title, x, y in CURVES:
             if content.curves.get(name):
                 lines += [*_mermaid_curve(title, x, y, content.curves[name], content), ""]
     return [*lines, "", *_confusion_table(content)]
@@ -213,10 +215,6 @@ def _cost_section(content: ReportContent) -> list[str]:
     return ["### Serving cost", "", *_table(["", "model size", "single-row latency p50", "batch throughput"], rows)]
 
 
-def _rule_lines(verdict: GateVerdict) -> list[str]:
-    return [f"- {rule.describe()}" for rule in verdict.rules]
-
-
 def render(content: ReportContent) -> str:
     """The whole report as GitHub-flavoured Markdown."""
     sections = [
@@ -232,7 +230,7 @@ def render(content: ReportContent) -> str:
         [
             "<details><summary>Every gate rule</summary>",
             "",
-            *(f"- {r.describe()}" for r in content.verdict.rules),
+            *_rule_lines(content.verdict.rules),
             "",
             "</details>",
         ],

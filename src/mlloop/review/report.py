@@ -1,132 +1,31 @@
-"""The pull-request commands `report` and `gate`: gather this workspace (the PR head) and a
-baseline commit from git and DVC, compare them, and write the report or the gate verdict.
+"""The pull-request commands `report` and `gate`: compare this workspace (the PR head) with a
+baseline commit, build the report's typed content and write it as markdown.py renders it, or
+print the gate verdict.
 """
 
-import json
-from dataclasses import dataclass, field
-from io import BytesIO
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-import pandas as pd
-import yaml
-from dvc.repo import Repo
 
-from mlloop.config import DEFAULT_PARAMS_FILE, Params
+from mlloop.config import Params
+from mlloop.core.metrics import METRICS, THRESHOLD_FREE
 from mlloop.core.schema import load_schema
-from mlloop.errors import GateFailedError, MlloopError, SourceError
+from mlloop.errors import ConfigError, GateFailedError, MlloopError, SourceError
 from mlloop.pipeline import plots
-from mlloop.pipeline.stages.evaluate import CURVE_FILES
 from mlloop.review import compare, markdown
+from mlloop.review.baseline import (
+    COMPARED_CURVES,
+    Baseline,
+    Snapshot,
+    load_baseline,
+    predictions_at,
+    workspace_snapshot,
+)
 from mlloop.review.gate import GateVerdict, evaluate_gate
 from mlloop.storage import revisions
+from mlloop.storage.artifacts import read_table
 from mlloop.storage.files import atomic_outputs
-
-COMPARED_CURVES = ("roc", "precision_recall", "confusion")
-REPORT_FILE = "report.md"
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """What one commit recorded in git: each field is None when that commit lacks the file."""
-
-    metrics: dict[str, float] | None
-    performance: dict[str, Any] | None
-    params: dict[str, Any] | None
-    lock: dict[str, Any] | None
-    validation: dict[str, Any] | None
-    curves: dict[str, pd.DataFrame] = field(default_factory=dict)
-
-
-def _json(content: bytes | None) -> Any:
-    return None if content is None else json.loads(content)
-
-
-def _yaml(content: bytes) -> dict[str, Any]:
-    return dict(yaml.safe_load(content) or {})
-
-
-def _read(path: Path) -> bytes | None:
-    return path.read_bytes() if path.exists() else None
-
-
-def _differs(change: Any) -> bool:
-    """True for any recorded difference except an output that is only absent from the DVC cache."""
-    if isinstance(change, dict):
-        return any(_differs(value) for value in change.values())
-    return bool(change != "not in cache")
-
-
-def _out_of_date(status: dict[str, list[Any]]) -> list[str]:
-    """Stages whose command, code, data or params differ from dvc.lock.
-
-    An output that is only missing from the DVC cache (a fresh runner) still matches the lock,
-    so it does not count.
-    """
-    return sorted(stage for stage, changes in status.items() if any(_differs(change) for change in changes))
-
-
-def ensure_reproduced(params: Params) -> None:
-    """Refuse to compare stale or missing outputs: the numbers would not describe this code."""
-    if not params.paths.metrics.exists():
-        raise SourceError(f"{params.paths.metrics} is missing: the pipeline was not reproduced; run `make repro`")
-    with Repo() as repository:
-        stale = _out_of_date(repository.status())
-    if stale:
-        raise SourceError(f"the pipeline was not reproduced: stages {stale} are out of date; run `make repro`")
-
-
-def _snapshot(read: Any, params: Params) -> Snapshot:
-    """Build a snapshot with `read(path) -> bytes | None`, the same way for the workspace and for git."""
-    paths = params.paths
-    curves = {}
-    for name in COMPARED_CURVES:
-        content = read(paths.plot_data / CURVE_FILES[name])
-        if content is not None:
-            curves[name] = pd.read_csv(BytesIO(content))
-    raw_params, raw_lock = read(DEFAULT_PARAMS_FILE), read(revisions.DVC_LOCK)
-    return Snapshot(
-        metrics=_json(read(paths.metrics)),
-        performance=_json(read(paths.model_perf)),
-        params=None if raw_params is None else _yaml(raw_params),
-        lock=None if raw_lock is None else _yaml(raw_lock),
-        validation=_json(read(paths.validation_report)),
-        curves=curves,
-    )
-
-
-def workspace_snapshot(params: Params) -> Snapshot:
-    """The PR side: this checkout's reproduced outputs."""
-    ensure_reproduced(params)
-    return _snapshot(_read, params)
-
-
-@dataclass(frozen=True)
-class Baseline:
-    """The resolved baseline: its label, its commit (None when the ref is missing) and what it recorded."""
-
-    label: str
-    sha: str | None
-    snapshot: Snapshot | None
-    notes: list[str]
-
-    @property
-    def recorded(self) -> Snapshot | None:
-        """The snapshot when the baseline has metrics to compare with (not a first PR, not a missing ref)."""
-        return self.snapshot if self.snapshot is not None and self.snapshot.metrics is not None else None
-
-
-def load_baseline(ref: str, params: Params) -> Baseline:
-    """Resolve the ref and read its committed outputs; a missing ref or metrics becomes a note, not a crash."""
-    sha = revisions.resolve(ref)
-    if sha is None:
-        return Baseline(ref, None, None, [f"Baseline `{ref}` was not found: showing this PR alone."])
-    snapshot = _snapshot(lambda path: revisions.read_at(sha, path), params)
-    notes = []
-    if snapshot.metrics is None:
-        notes.append(f"Baseline `{ref}` has no metrics yet (the first PR?): showing this PR alone.")
-    return Baseline(ref, sha, snapshot, notes)
 
 
 def check_gate(params: Params, workspace: Snapshot, baseline: Baseline) -> GateVerdict:
@@ -136,8 +35,31 @@ def check_gate(params: Params, workspace: Snapshot, baseline: Baseline) -> GateV
     return evaluate_gate(params.gate, workspace.metrics, workspace.performance, baseline_metrics)
 
 
+def check_metric_names(params: Params) -> None:
+    """Refuse a gate rule or a bootstrap on a metric the registry lacks, before anything is compared.
+
+    The bootstrap compares two models that may cut at different thresholds, so it takes only the
+    metrics of the probabilities.
+    """
+    gate_rules = {"worst_acceptable": params.gate.worst_acceptable, "max_regression": params.gate.max_regression}
+    problems = [
+        f"gate.{rule}.{name}: {name!r} is not a metric; known: {', '.join(METRICS)}"
+        for rule, limits in gate_rules.items()
+        for name in limits
+        if name not in METRICS
+    ]
+    problems += [
+        f"report.bootstrap.metrics.{index}: {name!r} is not a threshold-free metric; known: {', '.join(THRESHOLD_FREE)}"
+        for index, name in enumerate(params.report.bootstrap.metrics)
+        if name not in THRESHOLD_FREE
+    ]
+    if problems:
+        raise ConfigError("; ".join(problems))
+
+
 def run_gate(params: Params, baseline_ref: str | None) -> None:
     """Print every gate rule with its numbers; raise GateFailedError (exit 5) when any fails."""
+    check_metric_names(params)
     baseline = load_baseline(baseline_ref or params.report.baseline, params)
     verdict = check_gate(params, workspace_snapshot(params), baseline)
     for line in [*baseline.notes, *verdict.notes, *(rule.describe() for rule in verdict.rules)]:
@@ -149,20 +71,34 @@ def run_gate(params: Params, baseline_ref: str | None) -> None:
     print("gate passed")
 
 
-def _bootstrap(params: Params, baseline: Baseline) -> tuple[list[compare.BootstrapResult], int, list[str]]:
-    """Significance of each configured metric's difference, on the test rows both models scored."""
+@dataclass(frozen=True)
+class Significance:
+    """The paired bootstrap of each configured metric, the number of rows it paired, and why it is missing."""
+
+    results: list[compare.BootstrapResult]
+    paired_rows: int
+    notes: list[str]
+
+
+def significance(params: Params, baseline: Baseline) -> Significance:
+    """Significance of each configured metric's difference, on the test rows both models scored.
+
+    A baseline without predictions is a note; this workspace's predictions must be readable (SourceError).
+    """
     if baseline.sha is None or baseline.recorded is None:
-        return [], 0, []
+        return Significance([], 0, [])
     schema = load_schema(params.data.schema_file)
     try:
-        baseline_predictions = pd.read_parquet(BytesIO(revisions.dvc_output_at(baseline.sha, params.paths.predictions)))
+        baseline_predictions = predictions_at(baseline.sha, params)
     except (MlloopError, OSError, ValueError) as error:
-        return [], 0, [f"Significance not computed: no baseline predictions ({error})."]
+        return Significance([], 0, [f"Significance not computed: no baseline predictions ({error})."])
     paired = compare.paired_predictions(
-        baseline_predictions, pd.read_parquet(params.paths.predictions), schema.id_column
+        baseline_predictions, read_table(params.paths.predictions, "evaluate"), schema.id_column
     )
     if paired.empty:
-        return [], 0, ["Significance not computed: the two models share no test customers (did the split change?)."]
+        return Significance(
+            [], 0, ["Significance not computed: the two models share no test customers (did the split change?)."]
+        )
     settings = params.report.bootstrap
     label = paired["label"].to_numpy()
     try:
@@ -179,49 +115,31 @@ def _bootstrap(params: Params, baseline: Baseline) -> tuple[list[compare.Bootstr
             for metric in settings.metrics
         ]
     except ValueError as error:
-        return [], 0, [f"Significance not computed: {error}."]
-    return results, len(paired), []
+        return Significance([], 0, [f"Significance not computed: {error}."])
+    return Significance(results, len(paired), [])
 
 
-def _write(out: Path, text: str, curves: dict[str, dict[str, pd.DataFrame]], labels: dict[str, str]) -> None:
-    """Replace the report directory as a whole: the Markdown and, when there is a baseline, its PNGs."""
-    with atomic_outputs(out) as (directory,):
-        directory.mkdir()
-        if len(labels) > 1:
-            plots.render_comparison(curves, labels, directory)
-        (directory / REPORT_FILE).write_text(text)
-
-
-def run_report(params: Params, baseline_ref: str | None, out: Path | None) -> None:
-    """Write <out>/report.md (and comparison PNGs): this workspace against the baseline."""
-    ref = baseline_ref or params.report.baseline
-    out = out or params.report.directory
-    try:
-        workspace = workspace_snapshot(params)
-    except SourceError as error:
-        _write(out, f"## Model report\n\n> ❌ {error}\n", {}, {})
-        raise
-    baseline = load_baseline(ref, params)
+def build_content(params: Params, ref: str, workspace: Snapshot, baseline: Baseline) -> markdown.ReportContent:
+    """Everything the report shows, compared side by side; the PR side alone when the baseline recorded nothing."""
     verdict = check_gate(params, workspace, baseline)
-    bootstrap, paired_rows, bootstrap_notes = _bootstrap(params, baseline)
+    bootstrap = significance(params, baseline)
     base = baseline.recorded
     sides = {"pull_request": workspace} if base is None else {"baseline": base, "pull_request": workspace}
-    curves = {
-        name: {side: snap.curves[name] for side, snap in sides.items() if name in snap.curves}
-        for name in COMPARED_CURVES
-    }
     pr_sha = revisions.head()
-    content = markdown.ReportContent(
+    return markdown.ReportContent(
         pull_request=markdown.Revision("this PR", pr_sha),
         baseline=markdown.Revision(ref, baseline.sha),
-        notes=baseline.notes + bootstrap_notes,
+        notes=baseline.notes + bootstrap.notes,
         verdict=verdict,
         metrics=compare.compare_metrics((base.metrics or {}) if base else {}, workspace.metrics or {}),
-        bootstrap=bootstrap,
-        paired_rows=paired_rows,
+        bootstrap=bootstrap.results,
+        paired_rows=bootstrap.paired_rows,
         param_changes=compare.params_diff(base.params or {}, workspace.params or {}) if base else [],
         stages_changed=compare.changed_stages(base.lock or {}, workspace.lock or {}) if base else [],
-        curves=curves,
+        curves={
+            name: {side: snap.curves[name] for side, snap in sides.items() if name in snap.curves}
+            for name in COMPARED_CURVES
+        },
         validation={side: snap.validation for side, snap in sides.items()},
         performance={side: snap.performance for side, snap in sides.items()},
         charts=params.report.charts,
@@ -229,4 +147,27 @@ def run_report(params: Params, baseline_ref: str | None, out: Path | None) -> No
         png_files=plots.COMPARISON_FILES if base else {},
         reproduce_command=f"git checkout {pr_sha[:12]} && make run && make report BASELINE={ref}",
     )
-    _write(out, markdown.render(content), curves, {side: markdown.side_label(content, side) for side in sides})
+
+
+def _write(report_file: Path, text: str, content: markdown.ReportContent | None) -> None:
+    """Replace the report directory as a whole: the Markdown and the comparison PNGs the content names."""
+    with atomic_outputs(report_file.parent) as (directory,):
+        directory.mkdir()
+        if content is not None and content.png_files:
+            labels = {side: markdown.side_label(content, side) for side in content.performance}
+            plots.render_comparison(content.curves, labels, directory)
+        (directory / report_file.name).write_text(text)
+
+
+def run_report(params: Params, baseline_ref: str | None, out: Path | None) -> None:
+    """Write the report (and comparison PNGs) into `out`, else report.directory: this workspace against the baseline."""
+    check_metric_names(params)
+    ref = baseline_ref or params.report.baseline
+    report_file = (params.report if out is None else params.report.model_copy(update={"directory": out})).report_file
+    try:
+        workspace = workspace_snapshot(params)
+    except SourceError as error:
+        _write(report_file, f"## Model report\n\n> ❌ {error}\n", None)
+        raise
+    content = build_content(params, ref, workspace, load_baseline(ref, params))
+    _write(report_file, markdown.render(content), content)

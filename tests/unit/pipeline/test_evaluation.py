@@ -87,6 +87,18 @@ def test_confusion_rows_use_the_schema_class_names(schema: FeatureSchema) -> Non
     assert rows["predicted"].tolist() == ["stayed", "left", "stayed", "left"]
 
 
+@pytest.mark.parametrize("threshold", [0.4, 0.5, 0.95])
+def test_the_confusion_rows_and_the_decision_metrics_cut_at_the_same_point(
+    schema: FeatureSchema, threshold: float
+) -> None:
+    rows = confusion_rows(HAND_LABEL, HAND_PROBABILITY, threshold, schema)
+    metrics = classification_metrics(HAND_LABEL, HAND_PROBABILITY, threshold)
+
+    actual, predicted = rows["actual"] == schema.target.positive, rows["predicted"] == schema.target.positive
+    assert (actual == predicted).mean() == pytest.approx(metrics["accuracy"])
+    assert (actual & predicted).sum() / actual.sum() == pytest.approx(metrics["recall"])
+
+
 def _scored_example(rows: int = 200) -> tuple[pd.Series, np.ndarray]:
     """A label and a probability loosely related to it, from a fixed seed."""
     rng = np.random.default_rng(3)

@@ -13,10 +13,9 @@ from scipy.special import expit
 from scipy.stats import norm
 from sklearn.metrics import roc_auc_score
 
-from mlloop.review import compare
+from mlloop.core.metrics import THRESHOLD_FREE
 from mlloop.review.compare import (
     ABSENT,
-    SCORE_FUNCTIONS,
     MetricRow,
     ParamChange,
     changed_stages,
@@ -80,6 +79,13 @@ def test_no_baseline_metrics_makes_every_row_new() -> None:
     rows = compare_metrics({}, {"roc_auc": 0.8, "log_loss": 0.4})
 
     assert [(row.metric, row.verdict) for row in rows] == [("roc_auc", "new"), ("log_loss", "new")]
+
+
+def test_a_metric_the_registry_does_not_know_is_read_as_higher_is_better() -> None:
+    # given: a metric another commit's metrics.json recorded, which this version does not register
+    rising, falling = compare_metrics({"lift_at_10": 2.0, "gain": 0.5}, {"lift_at_10": 2.5, "gain": 0.25})
+
+    assert (rising.verdict, falling.verdict) == ("better", "worse")
 
 
 # --- flatten and params_diff -----------------------------------------------------------
@@ -311,11 +317,11 @@ def test_identical_models_give_an_interval_of_exactly_zero_and_are_not_significa
     assert not result.significant
 
 
-@pytest.mark.parametrize("metric", sorted(SCORE_FUNCTIONS))
-def test_bootstrap_works_for_every_score_function_in_its_own_direction(metric: str) -> None:
+@pytest.mark.parametrize("metric", sorted(THRESHOLD_FREE))
+def test_bootstrap_works_for_every_threshold_free_metric_in_its_own_direction(metric: str) -> None:
     # given: a much better PR model, calibrated, so every metric favours it
     label, baseline, pull_request = _paired_customers(400, mu_baseline=0.5, mu_pull_request=2.0, seed=5)
-    score = SCORE_FUNCTIONS[metric]
+    score = THRESHOLD_FREE[metric].score
 
     result = paired_bootstrap(label, baseline, pull_request, metric, resamples=60, confidence=0.9, seed=0)
 
@@ -324,7 +330,8 @@ def test_bootstrap_works_for_every_score_function_in_its_own_direction(metric: s
     assert result.low <= result.observed_delta <= result.high, result
     assert result.significant, result
     # positive improvement at both ends: up for roc_auc and average_precision, down for losses
-    assert compare.improvement(metric, result.low) > 0 and compare.improvement(metric, result.high) > 0, result
+    improvement = THRESHOLD_FREE[metric].improvement
+    assert improvement(result.low) > 0 and improvement(result.high) > 0, result
 
 
 def test_bootstrap_skips_resamples_that_hold_one_class_only() -> None:

@@ -124,6 +124,17 @@ def test_a_rising_roc_auc_is_an_improvement_not_a_regression() -> None:
     assert (rule.value, rule.passed) == (-0.1875, True)
 
 
+def test_brier_like_log_loss_has_a_ceiling_and_a_rise_is_its_regression() -> None:
+    settings = SETTINGS.model_copy(update={"worst_acceptable": {"brier": 0.25}, "max_regression": {"brier": 0.015625}})
+
+    verdict = evaluate_gate(settings, {"brier": 0.1875}, GOOD_PERFORMANCE, baseline_metrics={"brier": 0.15625})
+
+    assert [rule.describe() for rule in verdict.rules[:2]] == [
+        "PASS brier <= 0.25: 0.1875 (limit 0.25)",
+        "FAIL brier regression vs baseline <= 0.015625: 0.03125 (limit 0.015625)",
+    ]
+
+
 def test_a_value_exactly_at_each_limit_passes() -> None:
     verdict = _gate(
         # roc_auc at its floor, 0.0625 below the baseline; log_loss at its ceiling, 0.03125 above

@@ -1,0 +1,75 @@
+"""The quality metrics, each declared once: the name metrics.json, params.yaml and the report
+use, the direction in which it is better, and how it is scored from labels and churn probabilities.
+"""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    brier_score_loss,
+    f1_score,
+    log_loss,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+Direction = Literal["higher", "lower"]
+Score = Callable[[ArrayLike, np.ndarray], float]
+
+
+def decisions(probability: np.ndarray, threshold: float) -> np.ndarray:
+    """The predicted class of each row: positive from the threshold up."""
+    return (probability >= threshold).astype("int64")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One quality metric: its name, the direction in which it is better, and its score."""
+
+    name: str
+    better: Direction
+    score: Score
+    """Of the labels and the probabilities; of the labels and the decisions when `at_threshold`."""
+    at_threshold: bool = False
+
+    def compute(self, label: ArrayLike, probability: np.ndarray, threshold: float) -> float:
+        """The metric of these predictions, cut into decisions at `threshold` when it scores decisions."""
+        return float(self.score(label, decisions(probability, threshold) if self.at_threshold else probability))
+
+    def improvement(self, delta: float) -> float:
+        """The delta signed so that positive always means better."""
+        return delta if self.better == "higher" else -delta
+
+
+METRICS: Mapping[str, Metric] = {
+    metric.name: metric
+    for metric in (
+        Metric("roc_auc", "higher", roc_auc_score),
+        Metric("average_precision", "higher", average_precision_score),
+        Metric("f1", "higher", partial(f1_score, zero_division=0), at_threshold=True),
+        Metric("precision", "higher", partial(precision_score, zero_division=0), at_threshold=True),
+        Metric("recall", "higher", partial(recall_score, zero_division=0), at_threshold=True),
+        Metric("accuracy", "higher", accuracy_score, at_threshold=True),
+        Metric("log_loss", "lower", partial(log_loss, labels=[0, 1])),
+        Metric("brier", "lower", brier_score_loss),
+    )
+}
+"""Every metric the evaluate stage records in metrics.json, by name."""
+
+THRESHOLD_FREE: Mapping[str, Metric] = {name: metric for name, metric in METRICS.items() if not metric.at_threshold}
+"""The metrics of the probabilities alone, comparable between two models whatever their thresholds."""
+
+
+def improvement(name: str, delta: float) -> float:
+    """The delta signed so that positive means better; a name another commit's metrics.json recorded
+    but this registry lacks counts as higher-is-better, as most metrics are.
+    """
+    metric = METRICS.get(name)
+    return delta if metric is None else metric.improvement(delta)

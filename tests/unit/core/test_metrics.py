@@ -1,0 +1,92 @@
+"""
+The metrics registry: each metric's name, the direction in which it is better, and whether it
+scores the probabilities or the decisions at the model's threshold, declared once.
+"""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mlloop.core.metrics import METRICS, THRESHOLD_FREE, decisions, improvement
+
+LABEL = np.array([0, 0, 0, 1, 1, 1, 0, 1])
+PERFECT = np.array([0.05, 0.1, 0.2, 0.8, 0.9, 0.95, 0.15, 0.85])
+"""Every churner above every stayer, confidently: the best value of every metric."""
+REVERSED = 1 - PERFECT
+"""Every churner below every stayer: the worst ranking, confidently wrong."""
+
+
+def test_the_registry_names_the_metrics_that_metrics_json_records() -> None:
+    assert list(METRICS) == [
+        "roc_auc",
+        "average_precision",
+        "f1",
+        "precision",
+        "recall",
+        "accuracy",
+        "log_loss",
+        "brier",
+    ]
+    assert all(metric.name == name for name, metric in METRICS.items()), "each metric is filed under its own name"
+
+
+def test_only_the_losses_are_better_when_lower() -> None:
+    lower = [name for name, metric in METRICS.items() if metric.better == "lower"]
+
+    assert lower == ["log_loss", "brier"]
+
+
+def test_threshold_free_metrics_are_those_of_the_probabilities_alone() -> None:
+    assert list(THRESHOLD_FREE) == ["roc_auc", "average_precision", "log_loss", "brier"]
+    assert all(not METRICS[name].at_threshold for name in THRESHOLD_FREE)
+
+
+@pytest.mark.parametrize("name", list(METRICS))
+def test_a_perfect_model_beats_a_reversed_one_in_each_metrics_own_direction(name: str) -> None:
+    metric = METRICS[name]
+
+    perfect = metric.compute(LABEL, PERFECT, threshold=0.5)
+    reversed_ = metric.compute(LABEL, REVERSED, threshold=0.5)
+
+    assert metric.improvement(perfect - reversed_) > 0, (perfect, reversed_)
+    assert isinstance(perfect, float), "metrics.json holds plain floats"
+
+
+def test_decision_metrics_move_with_the_threshold_and_the_others_do_not() -> None:
+    # at 0.5 every decision is right; at 0.9 only two of the four churners are called positive,
+    # so precision stays 1 while recall, f1 and accuracy fall
+    for name, metric in METRICS.items():
+        at_half = metric.compute(LABEL, PERFECT, threshold=0.5)
+        at_high = metric.compute(LABEL, PERFECT, threshold=0.9)
+        if metric.at_threshold and name != "precision":
+            assert at_high < at_half, name
+        else:
+            assert at_high == at_half, f"{name} must not depend on the threshold"
+
+
+def test_a_probability_equal_to_the_threshold_is_a_positive_decision() -> None:
+    assert decisions(np.array([0.39, 0.4, 0.41]), threshold=0.4).tolist() == [0, 1, 1]
+
+
+@pytest.mark.parametrize(
+    ("name", "delta", "expected"),
+    [("roc_auc", 0.02, 0.02), ("f1", -0.01, -0.01), ("log_loss", -0.03, 0.03), ("brier", 0.01, -0.01)],
+)
+def test_improvement_is_positive_when_the_metric_got_better(name: str, delta: float, expected: float) -> None:
+    assert improvement(name, delta) == expected
+    assert METRICS[name].improvement(delta) == expected
+
+
+def test_a_name_the_registry_does_not_know_improves_when_it_rises() -> None:
+    assert improvement("lift_at_10", 0.5) == 0.5
+
+
+def test_loading_params_leaves_scikit_learn_unloaded() -> None:
+    # every command loads params.yaml, `mlloop path` among them; sklearn would cost each seconds
+    code = "import sys, mlloop.cli, mlloop.config; print(sorted(m for m in sys.modules if 'sklearn' in m))"
+
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+    assert loaded.strip() == "[]", loaded
