@@ -85,10 +85,20 @@ def valid_table(schema: FeatureSchema) -> pd.DataFrame:
 
 @pytest.fixture
 def params(tmp_path: Path) -> Params:
-    """The real params.yaml, with every output path moved under tmp_path and the schema file absolute."""
+    """The real params.yaml, with every output moved under tmp_path and the schema file absolute."""
     real = load_params(PARAMS_FILE)
     moved_paths = real.paths.model_copy(
         update={name: tmp_path / path for name, path in real.paths.model_dump().items()}
     )
-    data = real.data.model_copy(update={"schema_file": PROJECT_ROOT / real.data.schema_file})
-    return real.model_copy(update={"paths": moved_paths, "data": data})
+    data = real.data.model_copy(
+        update={"schema_file": PROJECT_ROOT / real.data.schema_file, "sources_dir": tmp_path / real.data.sources_dir}
+    )
+    return real.model_copy(
+        update={
+            "paths": moved_paths,
+            "data": data,
+            "report": real.report.model_copy(update={"directory": tmp_path / real.report.directory}),
+            "serve": real.serve.model_copy(update={"inference_log_dir": tmp_path / real.serve.inference_log_dir}),
+            "drift": real.drift.model_copy(update={"directory": tmp_path / real.drift.directory}),
+        }
+    )

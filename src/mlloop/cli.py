@@ -17,10 +17,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Literal, get_args
+from typing import TYPE_CHECKING, Literal, get_args
 
 from mlloop.config import DEFAULT_PARAMS_FILE, Params, Scenario, load_params
 from mlloop.errors import MlloopError, exit_codes
+
+if TYPE_CHECKING:
+    from mlloop.monitoring.drift_result import DriftReportFiles
 
 Handler = Callable[[Params, argparse.Namespace], None]
 Arguments = Callable[[argparse.ArgumentParser], None]
@@ -230,6 +233,35 @@ def _simulate(params: Params, arguments: argparse.Namespace) -> None:
         print(line)
 
 
+def _drift_report(params: Params) -> "DriftReportFiles":
+    from mlloop.monitoring.drift_result import DriftReportFiles
+
+    return DriftReportFiles(params.drift.directory)
+
+
+OUTPUTS: dict[str, Callable[[Params], Path]] = {
+    "report": lambda params: params.report.report_file,
+    "drift-report": lambda params: _drift_report(params).markdown,
+    "drift-result": lambda params: _drift_report(params).result,
+    "inference-log": lambda params: params.serve.inference_log_dir,
+}
+"""The outputs the Makefile and the workflows name; each path is declared once, where it is written."""
+
+
+def _path_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument("name", choices=OUTPUTS, help="the output: %(choices)s")
+
+
+def _path(params: Params, arguments: argparse.Namespace) -> None:
+    print(OUTPUTS[arguments.name](params))
+
+
+def _drift_status(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring.drift_result import read_result
+
+    print(read_result(params.drift.directory).status)
+
+
 STAGES = {
     "ingest": "read the source named in params.yaml into the raw table",
     "validate": "check the raw table against the feature schema (exit 3 on violations)",
@@ -287,6 +319,11 @@ COMMANDS = (
         _current_argument,
     ),
     Command(
+        "drift-status",
+        "print the last drift check's verdict: drift, no_drift or insufficient_data (exit 4 when there is none)",
+        _drift_status,
+    ),
+    Command(
         "drift-issue",
         "open, update or close the GitHub issue labelled drift to match the last drift check (uses gh)",
         _drift_issue,
@@ -311,6 +348,12 @@ COMMANDS = (
         "check-remote",
         "check that the remote holds every object the checked-out commit references (exit 8 naming each)",
         _check_remote,
+    ),
+    Command(
+        "path",
+        "print where an output is written, as params.yaml places it (for the Makefile and the workflows)",
+        _path,
+        _path_arguments,
     ),
     Command(
         "simulate",

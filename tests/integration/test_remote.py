@@ -20,6 +20,7 @@ import pytest
 from dvc.repo import Repo
 
 from mlloop.errors import RemoteError, RemoteIncompleteError
+from mlloop.serving.inference_log import LOG_FILE_GLOB
 from mlloop.storage.files import read_json
 from tests.integration.repository import copy_repository, run, stages_run
 from tests.integration.s3_server import (
@@ -294,7 +295,7 @@ def drift_report(
     log = tmp_path_factory.mktemp("log")
     days, rows = str(SIMULATED_DAYS), str(SIMULATED_ROWS_PER_DAY)
     run(["mlloop", "simulate", "--days", days, "--rows-per-day", rows, "--out", str(log)], project)
-    for path in sorted(log.glob("predictions-*.jsonl")):
+    for path in sorted(log.glob(LOG_FILE_GLOB)):
         for pod in PODS:
             store.upload(path, BUCKET, f"{LOG_PREFIX}/{pod}/{path.name}")
     for path in sorted(log.glob("labels/*.jsonl")):

@@ -28,6 +28,7 @@ import yaml
 from mlloop.config import ServiceSettings, load_params
 from mlloop.core.schema import load_schema
 from mlloop.serving.bento_model import service_settings
+from mlloop.serving.inference_log import LOG_FILE_GLOB
 from tests.integration.repository import copy_repository, run
 from tests.model_processes import model_processes
 
@@ -262,7 +263,7 @@ def test_openapi_document_shows_the_schema_fields_ranges_and_categories(service:
 def _logged_lines(project: Path) -> list[dict[str, Any]]:
     return [
         json.loads(line)
-        for path in sorted((project / "data" / "production").glob("predictions-*.jsonl"))
+        for path in sorted((project / "data" / "production").glob(LOG_FILE_GLOB))
         for line in path.read_text().splitlines()
     ]
 
@@ -401,7 +402,7 @@ def test_simulated_traffic_through_the_service_is_caught_by_the_drift_check(proj
     deadline = time.monotonic() + 10
     while len(_logged_lines(project)) < before + 600 and time.monotonic() < deadline:
         time.sleep(0.2)
-    with sorted(log_directory.glob("predictions-*.jsonl"))[-1].open("a") as stream:
+    with sorted(log_directory.glob(LOG_FILE_GLOB))[-1].open("a") as stream:
         stream.write('{"truncated": \n<html>502 Bad Gateway</html>\n')
 
     # When the drift check reads the service's log

@@ -10,8 +10,10 @@ import yaml
 from mlloop.cli import main
 from mlloop.config import Params
 from mlloop.errors import MlloopError, exit_codes
+from mlloop.monitoring.drift_result import DriftReportFiles, DriftResult, result_json
 
 DVC_FILE = Path(__file__).parents[2] / "dvc.yaml"
+PARAMS_FILE = DVC_FILE.with_name("params.yaml")
 
 
 def _write_params_file(params: Params, directory: Path, **sections: dict[str, Any]) -> Path:
@@ -164,3 +166,51 @@ def test_a_drift_window_of_no_days_is_a_usage_error(days: str, capsys: pytest.Ca
 
     assert exited.value.code == 2
     assert f"--window-days: must be at least 1, got {days}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("report", "reports/pr/report.md"),
+        ("drift-report", "reports/drift/drift.md"),
+        ("drift-result", "reports/drift/drift.json"),
+        ("inference-log", "data/production"),
+    ],
+)
+def test_path_prints_where_params_yaml_places_each_output(
+    name: str, expected: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--params", str(PARAMS_FILE), "path", name])
+
+    assert code == 0
+    assert capsys.readouterr().out == f"{expected}\n"
+
+
+def test_path_follows_a_moved_directory(params: Params, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    drift = params.drift.model_dump(mode="json") | {"directory": "elsewhere/drift"}
+
+    main(["--params", str(_write_params_file(params, tmp_path, drift=drift)), "path", "drift-result"])
+
+    assert capsys.readouterr().out == "elsewhere/drift/drift.json\n"
+
+
+def test_drift_status_prints_the_last_checks_verdict(
+    params: Params, drift_result: DriftResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = DriftReportFiles(params.drift.directory)
+    report.directory.mkdir(parents=True)
+    report.result.write_text(result_json(drift_result))
+
+    code = main(["--params", str(_write_params_file(params, tmp_path)), "drift-status"])
+
+    assert code == 0
+    assert capsys.readouterr().out == f"{drift_result.status}\n"
+
+
+def test_drift_status_without_a_check_exits_4_saying_what_to_run(
+    params: Params, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--params", str(_write_params_file(params, tmp_path)), "drift-status"])
+
+    assert code == 4
+    assert "run `make drift` first" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""A drift check's result, built by hand, for the modules that read or render one."""
+"""Unit-tier fixtures: a drift check's result built by hand, for the modules and commands that read or render one."""
 
 from datetime import date
 
