@@ -63,7 +63,7 @@ class Command:
 
 
 def _stage(name: str) -> Handler:
-    def run(params: Params, arguments: argparse.Namespace) -> None:
+    def run(params: Params, _arguments: argparse.Namespace) -> None:
         stage: Callable[[Params], None] = importlib.import_module(f"mlloop.pipeline.stages.{name}").run
         stage(params)
 
@@ -95,7 +95,7 @@ def _gate(params: Params, arguments: argparse.Namespace) -> None:
     report.run_gate(params, arguments.baseline)
 
 
-def _import_model(params: Params, arguments: argparse.Namespace) -> None:
+def _import_model(params: Params, _arguments: argparse.Namespace) -> None:
     from mlloop.serving import bento_model
 
     print(bento_model.import_model(params))
@@ -124,7 +124,7 @@ def _register(params: Params, arguments: argparse.Namespace) -> None:
     print(model_version.register(params, arguments.push))
 
 
-def _image_labels(params: Params, arguments: argparse.Namespace) -> None:
+def _image_labels(params: Params, _arguments: argparse.Namespace) -> None:
     from mlloop.serving import model_version
 
     for key, value in model_version.image_labels(params).items():
@@ -168,7 +168,7 @@ def _fold_in(params: Params, arguments: argparse.Namespace) -> None:
     print(fold_in.fold_in(params, arguments.params, arguments.current, _today()))
 
 
-def _drift_issue(params: Params, arguments: argparse.Namespace) -> None:
+def _drift_issue(params: Params, _arguments: argparse.Namespace) -> None:
     from mlloop.monitoring import issue
 
     print(issue.sync_issue(params.drift.directory))
@@ -187,7 +187,7 @@ def _publish_drift(params: Params, arguments: argparse.Namespace) -> None:
 
 
 def _transfer(direction: Literal["push", "pull"]) -> Handler:
-    def run(params: Params, arguments: argparse.Namespace) -> None:
+    def run(_params: Params, _arguments: argparse.Namespace) -> None:
         from mlloop.storage import remote
 
         print(remote.transfer(direction))
@@ -195,7 +195,7 @@ def _transfer(direction: Literal["push", "pull"]) -> Handler:
     return run
 
 
-def _check_remote(params: Params, arguments: argparse.Namespace) -> None:
+def _check_remote(_params: Params, _arguments: argparse.Namespace) -> None:
     from mlloop.storage import remote_check
 
     print(remote_check.check_remote())
@@ -256,7 +256,7 @@ def _path(params: Params, arguments: argparse.Namespace) -> None:
     print(OUTPUTS[arguments.name](params))
 
 
-def _drift_status(params: Params, arguments: argparse.Namespace) -> None:
+def _drift_status(params: Params, _arguments: argparse.Namespace) -> None:
     from mlloop.monitoring.drift_result import read_result
 
     print(read_result(params.drift.directory).status)

@@ -66,23 +66,28 @@ def test_metrics_table_shows_baseline_pr_delta_and_direction_markers(repository:
         delta = pull_request[metric] - main[metric]
         assert row[1:4] == [f"{main[metric]:.4f}", f"{pull_request[metric]:.4f}", f"{delta:+.4f}"], row
         better = delta < 0 if metric == "log_loss" else delta > 0
-        assert ("better" in row[4]) == better and ("worse" in row[4]) == (not better and delta != 0), row
+        assert ("better" in row[4]) == better, row
+        assert ("worse" in row[4]) == (not better and delta != 0), row
 
 
 def test_header_names_both_commits_and_footer_says_how_to_reproduce(repository: Path, report: str) -> None:
     main_sha = run(["git", "rev-parse", "main"], repository).stdout.strip()
     pr_sha = run(["git", "rev-parse", "pr"], repository).stdout.strip()
     header = report.splitlines()[0]
-    assert main_sha[:7] in header and pr_sha[:7] in header, header
+    assert main_sha[:7] in header, header
+    assert pr_sha[:7] in header, header
     assert f"git checkout {pr_sha[:12]} && make run && make report BASELINE=main" in report
 
 
 def test_params_diff_shows_only_what_changed_and_the_stages_that_reran(report: str) -> None:
     assert _table_row(report, "`train.estimator`")[1:] == ["`hist_gradient_boosting`", "`logistic_regression`"]
     assert _table_row(report, "`train.hyperparameters.C`")[1:] == ["(absent)", "`1.0`"]
-    assert "`split.seed`" not in report and "`data.source`" not in report
+    assert "`split.seed`" not in report
+    assert "`data.source`" not in report
     stages_line = next(line for line in report.splitlines() if line.startswith("Stages whose"))
-    assert "`train`" in stages_line and "`evaluate`" in stages_line and "`ingest`" not in stages_line, stages_line
+    assert "`train`" in stages_line, stages_line
+    assert "`evaluate`" in stages_line, stages_line
+    assert "`ingest`" not in stages_line, stages_line
 
 
 def test_significance_uses_the_baselines_predictions_and_is_reproducible(repository: Path, report: str) -> None:
@@ -91,15 +96,19 @@ def test_significance_uses_the_baselines_predictions_and_is_reproducible(reposit
     assert "1409 test customers" in report
     run(["mlloop", "report", "--baseline", "main"], repository)
     again = (repository / REPORT).read_text()
-    assert BOOTSTRAP_ROW.search(report) and [m.group(0) for m in BOOTSTRAP_ROW.finditer(again)] == [
-        m.group(0) for m in BOOTSTRAP_ROW.finditer(report)
-    ], "same seed, same predictions: the intervals must not move"
+    intervals = [match.group(0) for match in BOOTSTRAP_ROW.finditer(report)]
+    assert intervals, report
+    assert [match.group(0) for match in BOOTSTRAP_ROW.finditer(again)] == intervals, (
+        "same seed, same predictions: the intervals must not move"
+    )
 
 
 def test_report_has_charts_validation_and_serving_cost(repository: Path, report: str) -> None:
-    assert report.count("```mermaid") == 2 and "#### Confusion matrices" in report
+    assert report.count("```mermaid") == 2
+    assert "#### Confusion matrices" in report
     assert _table_row(report, "main")[1] == "passed" or "### Data validation" in report
-    assert "### Serving cost" in report and "single-row latency p50" in report
+    assert "### Serving cost" in report
+    assert "single-row latency p50" in report
     for png in ("compare_roc.png", "compare_precision_recall.png", "compare_confusion.png"):
         assert (repository / REPORT.parent / png).stat().st_size > 0, png
 
@@ -107,7 +116,8 @@ def test_report_has_charts_validation_and_serving_cost(repository: Path, report:
 def test_gate_passes_a_model_that_holds_every_rule(repository: Path) -> None:
     # Against itself the PR has no regression, and it meets the default floors, latency and size.
     result = run(["mlloop", "gate", "--baseline", "pr"], repository)
-    assert "gate passed" in result.stdout and "FAIL" not in result.stdout, result.stdout
+    assert "gate passed" in result.stdout, result.stdout
+    assert "FAIL" not in result.stdout, result.stdout
 
 
 def test_gate_fails_listing_every_broken_rule_with_its_numbers(repository: Path) -> None:
@@ -141,7 +151,8 @@ def test_first_pr_against_a_baseline_without_metrics_reports_the_pr_alone(reposi
     text = (repository / REPORT).read_text()
     assert "Baseline `empty` has no metrics yet (the first PR?)" in text
     assert _table_row(text, "roc_auc")[4].endswith("new"), text
-    assert "No params changed." in text and "Is the difference real?" not in text
+    assert "No params changed." in text
+    assert "Is the difference real?" not in text
     assert "no baseline metrics: regression rules were not applied" in gate.stdout
     assert "regression vs baseline" not in gate.stdout
 
@@ -160,7 +171,8 @@ def test_unreproduced_pipeline_is_refused_with_a_message_in_the_report(repositor
     finally:
         params_file.write_text(original)
     assert result.returncode == 4, result.stderr
-    assert "not reproduced" in result.stderr and "make repro" in result.stderr, result.stderr
+    assert "not reproduced" in result.stderr, result.stderr
+    assert "make repro" in result.stderr, result.stderr
     assert "not reproduced" in (repository / REPORT).read_text()
 
 

@@ -114,7 +114,11 @@ def writer(store: S3Server) -> Credentials:
 
 
 @pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory, store: S3Server, writer: Credentials) -> Path:
+def project(
+    tmp_path_factory: pytest.TempPathFactory,
+    store: S3Server,  # noqa: ARG001 - the bucket must be served before `make push`
+    writer: Credentials,
+) -> Path:
     """A reproduced copy of the repository, its outputs committed and pushed to the S3 remote by `make push`."""
     root = tmp_path_factory.mktemp("project")
     copy_repository(root)
@@ -243,7 +247,8 @@ def test_a_failed_transfer_names_the_remote_and_the_cause_and_changes_nothing_lo
     assert result.returncode != 0
     assert "ERROR: " in result.stderr, "DVC's own message is passed on"
     message = result.stderr[result.stderr.index(f"mlloop {verb}: error: ") :].splitlines()[0]
-    assert f"{broken.url}: {broken.cause}" in message and broken.hint in message, message
+    assert f"{broken.url}: {broken.cause}" in message, message
+    assert broken.hint in message, message
     assert f"Error {RemoteError.exit_code}" in result.stderr, result.stderr
     # and the workspace and the DVC cache are byte for byte what they were: nothing half-written
     assert snapshot(workspace) == before
@@ -316,8 +321,9 @@ def test_drift_reads_every_pods_day_files_from_the_store(drift_report: dict[str,
     assert drift_report["realised"] is not None, "the delayed labels beside the pods were read too"
 
 
+@pytest.mark.usefixtures("drift_report")
 def test_the_drift_report_is_published_under_the_drift_prefix_by_day(
-    project: Path, store: S3Server, writer: Credentials, drift_report: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    project: Path, store: S3Server, writer: Credentials, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use(monkeypatch, writer)
 
@@ -334,12 +340,14 @@ def test_the_drift_report_is_published_under_the_drift_prefix_by_day(
     assert store.read(BUCKET, f"drift/{day}/drift.json") == (local / "drift.json").read_bytes()
 
 
+@pytest.mark.usefixtures("drift_report")
 def test_publishing_with_the_read_only_key_is_refused_with_a_clear_message(
-    project: Path, reader: Credentials, drift_report: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    project: Path, reader: Credentials, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     use(monkeypatch, reader)
 
     result = make(["drift-publish", f"DRIFT_REPORT_URL=s3://{BUCKET}/drift"], project, check=False)
 
     assert f"Error {RemoteError.exit_code}" in result.stderr, result.stderr
-    assert f"s3://{BUCKET}/drift/" in result.stderr and "access refused" in result.stderr, result.stderr
+    assert f"s3://{BUCKET}/drift/" in result.stderr, result.stderr
+    assert "access refused" in result.stderr, result.stderr

@@ -141,7 +141,8 @@ def test_single_predictions_equal_the_in_process_model(project: Path, service: s
         status, body = post(f"{service}/predict", json.dumps(record))
         assert status == 200, body
         assert abs(body["churn_probability"] - probability) <= TOLERANCE, (body, probability)
-        assert body["churn"] == (probability >= body["threshold"]) and body["threshold"] == 0.5
+        assert body["churn"] == (probability >= body["threshold"])
+        assert body["threshold"] == 0.5
         assert body["model_version"].startswith("churn:")
 
 
@@ -240,15 +241,18 @@ def test_a_huge_body_is_refused_with_413_from_its_declared_length(project: Path,
     answer = json.loads(response.read())
     connection.close()
     assert response.status == 413, answer
-    assert answer["detail"][0]["type"] == "body_too_large" and answer["detail"][0]["input"] == str(limit + 1)
+    assert answer["detail"][0]["type"] == "body_too_large"
+    assert answer["detail"][0]["input"] == str(limit + 1)
 
 
 def test_empty_and_oversized_batches_are_refused_with_400(service: str, customers: pd.DataFrame) -> None:
     status, body = post(f"{service}/predict_batch", json.dumps({"customers": []}))
-    assert status == 400 and body["detail"][0]["type"] == "too_short", body
+    assert status == 400, body
+    assert body["detail"][0]["type"] == "too_short", body
     record = _records(customers)[0]
     status, body = post(f"{service}/predict_batch", json.dumps({"customers": [record] * 1001}))
-    assert status == 400 and body["detail"][0]["type"] == "too_long", body
+    assert status == 400, body
+    assert body["detail"][0]["type"] == "too_long", body
 
 
 def test_openapi_document_shows_the_schema_fields_ranges_and_categories(service: str) -> None:
@@ -414,10 +418,12 @@ def test_simulated_traffic_through_the_service_is_caught_by_the_drift_check(proj
     assert any("monthly_charges" in reason for reason in report["reasons"]), report["reasons"]
     assert report["rows"]["skipped_lines"] == 2
     assert (project / "drift" / "plots" / "monthly_charges.png").is_file()
-    assert report["model_versions"] and all(version.startswith("churn:") for version in report["model_versions"])
+    assert report["model_versions"]
+    assert all(version.startswith("churn:") for version in report["model_versions"])
 
 
-def test_too_little_traffic_is_insufficient_data_not_no_drift(project: Path, service: str, tmp_path: Path) -> None:
+@pytest.mark.usefixtures("service")
+def test_too_little_traffic_is_insufficient_data_not_no_drift(project: Path, tmp_path: Path) -> None:
     run(["mlloop", "simulate", "--days", "1", "--rows-per-day", "50", "--out", str(tmp_path / "log")], project)
 
     run(["mlloop", "drift", "--current", str(tmp_path / "log"), "--out", str(tmp_path / "drift")], project)

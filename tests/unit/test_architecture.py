@@ -234,7 +234,8 @@ def test_downward_and_same_package_imports_are_allowed(importer: str, imported: 
 def test_other_broken_rules_are_reported(importer: str, imported: str, expected: str) -> None:
     problems = broken_layer_rules([_edge(importer, imported)], LAYERS)
 
-    assert len(problems) == 1 and expected in problems[0], problems
+    assert len(problems) == 1, problems
+    assert expected in problems[0], problems
 
 
 def test_the_service_may_not_reach_past_serving_and_core() -> None:

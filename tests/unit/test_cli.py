@@ -103,7 +103,8 @@ def test_bad_rename_exits_2(
 
     assert code == 2
     err = capsys.readouterr().err
-    assert err.startswith("mlloop ingest: error: data.rename: ") and err.count("\n") == 1, err
+    assert err.startswith("mlloop ingest: error: data.rename: "), err
+    assert err.count("\n") == 1, err
 
 
 def test_validation_failure_exits_3(
@@ -119,7 +120,8 @@ def test_validation_failure_exits_3(
     assert code == 3
     err = capsys.readouterr().err
     assert err.startswith("mlloop validate: error: "), err
-    assert "'contract'" in err and "Traceback" not in err, err
+    assert "'contract'" in err, err
+    assert "Traceback" not in err, err
 
 
 def test_missing_input_exits_4_naming_the_stage_to_run(
@@ -130,8 +132,10 @@ def test_missing_input_exits_4_naming_the_stage_to_run(
     assert code == 4
     err = capsys.readouterr().err
     assert err.startswith("mlloop train: error: "), err
-    assert str(params.paths.train) in err and "'split' stage" in err, err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert str(params.paths.train) in err, err
+    assert "'split' stage" in err, err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err, err
 
 
 def test_missing_params_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -62,7 +62,7 @@ Shift = Callable[[pd.DataFrame, int, int, np.random.Generator], pd.DataFrame]
 """A scenario: (one day's customers, the day's 0-based index, the number of days, rng) -> shifted customers."""
 
 
-def no_shift(frame: pd.DataFrame, day: int, days: int, rng: np.random.Generator) -> pd.DataFrame:
+def no_shift(frame: pd.DataFrame, _day: int, _days: int, _rng: np.random.Generator) -> pd.DataFrame:
     """Ground truth: nothing changed, so no feature drifted."""
     return frame
 
@@ -71,12 +71,12 @@ def _scale_charges(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
     return frame.assign(**{name: (frame[name] * factor).round(CENT_DECIMALS) for name in CHARGES})
 
 
-def price_increase(frame: pd.DataFrame, day: int, days: int, rng: np.random.Generator) -> pd.DataFrame:
+def price_increase(frame: pd.DataFrame, _day: int, _days: int, _rng: np.random.Generator) -> pd.DataFrame:
     """Ground truth: every bill is 15% higher (monthly_charges and total_charges), from the first day on."""
     return _scale_charges(frame, 1 + PRICE_INCREASE)
 
 
-def contract_shift(frame: pd.DataFrame, day: int, days: int, rng: np.random.Generator) -> pd.DataFrame:
+def contract_shift(frame: pd.DataFrame, _day: int, _days: int, rng: np.random.Generator) -> pd.DataFrame:
     """Ground truth: 35% of the customers on one- or two-year contracts are month-to-month instead."""
     long_contracts = np.flatnonzero(frame[CONTRACT].isin(LONG_CONTRACTS).to_numpy())
     moved = rng.choice(long_contracts, size=round(CONTRACT_SHIFT_SHARE * len(long_contracts)), replace=False)
@@ -85,7 +85,7 @@ def contract_shift(frame: pd.DataFrame, day: int, days: int, rng: np.random.Gene
     return frame.assign(**{CONTRACT: contract})
 
 
-def new_payment_method(frame: pd.DataFrame, day: int, days: int, rng: np.random.Generator) -> pd.DataFrame:
+def new_payment_method(frame: pd.DataFrame, _day: int, _days: int, rng: np.random.Generator) -> pd.DataFrame:
     """Ground truth: 25% of the customers pay by "Digital wallet", a label neither schema nor model knows."""
     paying = rng.choice(len(frame), size=round(NEW_PAYMENT_SHARE * len(frame)), replace=False)
     payment_method = frame[PAYMENT_METHOD].to_numpy(copy=True)
@@ -93,7 +93,7 @@ def new_payment_method(frame: pd.DataFrame, day: int, days: int, rng: np.random.
     return frame.assign(**{PAYMENT_METHOD: payment_method})
 
 
-def gradual_price_drift(frame: pd.DataFrame, day: int, days: int, rng: np.random.Generator) -> pd.DataFrame:
+def gradual_price_drift(frame: pd.DataFrame, day: int, days: int, _rng: np.random.Generator) -> pd.DataFrame:
     """Ground truth: bills grow a little every day, to +25% on the last one: a drift no single day shows."""
     return _scale_charges(frame, 1 + GRADUAL_FINAL_INCREASE * (day + 1) / days)
 

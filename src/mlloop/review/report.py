@@ -30,7 +30,9 @@ from mlloop.storage.files import atomic_outputs
 
 def check_gate(params: Params, workspace: Snapshot, baseline: Baseline) -> GateVerdict:
     """The gate verdict of the workspace against the baseline."""
-    assert workspace.metrics is not None and workspace.performance is not None  # ensured by workspace_snapshot
+    # Both ensured by workspace_snapshot, which refuses an unreproduced pipeline.
+    assert workspace.metrics is not None
+    assert workspace.performance is not None
     baseline_metrics = baseline.recorded.metrics if baseline.recorded else None
     return evaluate_gate(params.gate, workspace.metrics, workspace.performance, baseline_metrics)
 

@@ -120,7 +120,8 @@ def test_unseen_category_at_predict_time_gives_a_probability(schema: FeatureSche
 
     probability = pipeline.predict_proba(features)[:, 1]
 
-    assert np.all(np.isfinite(probability)) and np.all((probability >= 0) & (probability <= 1))
+    assert np.all(np.isfinite(probability))
+    assert np.all((probability >= 0) & (probability <= 1))
 
 
 def test_null_total_charges_is_filled_with_the_schema_fill_value(

@@ -112,9 +112,8 @@ def test_nothing_changes_without_drift_to_report_or_an_issue_to_close(
     assert _calls(gh) == [["issue", "list"]]
 
 
-def test_a_failing_gh_is_a_clear_error(
-    gh: Path, report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("gh")
+def test_a_failing_gh_is_a_clear_error(report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GH_FAILS", "1")
 
     with pytest.raises(SourceError, match="gh issue list failed: HTTP 401: Bad credentials"):

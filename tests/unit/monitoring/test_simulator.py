@@ -115,7 +115,8 @@ def test_each_day_file_holds_rows_per_day_lines_in_the_service_format_stamped_wi
             assert line["model_version"] == expected_version
             assert 0 <= line["churn_probability"] <= 1
             assert line["churn"] == (line["churn_probability"] >= THRESHOLD)
-            assert uuid.UUID(hex=line["request_id"]).version == 4 and len(line["request_id"]) == 32
+            assert uuid.UUID(hex=line["request_id"]).version == 4
+            assert len(line["request_id"]) == 32
         request_ids.update(line["request_id"] for line in lines)
     assert len(request_ids) == 3 * 120, "every simulated request has its own id"
 
@@ -344,7 +345,8 @@ def test_url_mode_sends_batches_of_at_most_max_batch_size_and_counts_the_refused
         "the quarter paying by digital wallet is refused, the rest answered"
     )
     assert max(_StubService.batch_sizes) <= 100
-    assert summary.files == [] and not (tmp_path / "unused").exists(), "the service, not the simulator, logs"
+    assert summary.files == [], "the service, not the simulator, logs"
+    assert not (tmp_path / "unused").exists(), "the service, not the simulator, logs"
     assert "total: 360 rows answered, 120 refused" in summary.lines()
 
 
@@ -386,7 +388,8 @@ def test_url_mode_against_a_dead_port_exits_4_with_one_line_naming_the_url(
     assert code == 4
     err = capsys.readouterr().err
     assert err.startswith(f"mlloop simulate: error: {url}/predict_batch: cannot connect"), err
-    assert err.count("\n") == 1 and "Traceback" not in err, err
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err, err
 
 
 def test_the_command_line_ends_on_today_by_default_and_prints_the_summary(
@@ -401,7 +404,8 @@ def test_the_command_line_ends_on_today_by_default_and_prints_the_summary(
     today = datetime.now(UTC).date()
     assert sorted(out.glob(LOG_FILE_GLOB)) == [log_file(out, today - timedelta(days=1)), log_file(out, today)]
     printed = capsys.readouterr().out
-    assert "scenario gradual: 2 days" in printed and "total: 10 rows logged, 0 refused" in printed, printed
+    assert "scenario gradual: 2 days" in printed, printed
+    assert "total: 10 rows logged, 0 refused" in printed, printed
 
 
 def test_a_scenario_about_a_feature_the_schema_lacks_is_a_config_error(

@@ -119,7 +119,8 @@ def test_roc_points_run_from_origin_to_one_in_order() -> None:
 
     assert list(points.columns) == ["fpr", "tpr"]
     assert _within_unit_interval(points)
-    assert points["fpr"].is_monotonic_increasing and points["tpr"].is_monotonic_increasing
+    assert points["fpr"].is_monotonic_increasing
+    assert points["tpr"].is_monotonic_increasing
     assert (points.iloc[0].tolist(), points.iloc[-1].tolist()) == ([0.0, 0.0], [1.0, 1.0])
 
 

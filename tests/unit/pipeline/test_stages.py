@@ -117,10 +117,12 @@ def test_validate_writes_the_report_and_raises_when_the_table_breaks_the_schema(
     # then: the report is there to read, and the error says what broke where
     report = _read_json(params.paths.validation_report)
     assert report["status"] == "failed"
-    assert isinstance(report["failures"], list) and len(report["failures"]) == 1
+    assert isinstance(report["failures"], list)
+    assert len(report["failures"]) == 1
     message = str(raised.value)
     assert str(params.paths.raw) in message, message
-    assert "'contract'" in message and "Three year" in message, message
+    assert "'contract'" in message, message
+    assert "Three year" in message, message
 
 
 def test_split_writes_train_and_test_covering_the_raw_table(
@@ -147,7 +149,8 @@ def test_split_refuses_a_table_that_failed_validation(params: Params, valid_tabl
     # when / then
     with pytest.raises(DataValidationError, match="did not pass validation"):
         split_stage.run(params)
-    assert not params.paths.train.exists() and not params.paths.test.exists()
+    assert not params.paths.train.exists()
+    assert not params.paths.test.exists()
 
 
 def test_a_model_file_that_is_not_a_pipeline_is_a_source_error(trained: Params) -> None:

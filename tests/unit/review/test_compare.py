@@ -58,7 +58,8 @@ def test_verdict_follows_each_metrics_direction_and_delta_is_pr_minus_baseline(
 def test_a_falling_log_loss_has_a_negative_delta_and_is_better() -> None:
     (row,) = compare_metrics({"log_loss": 0.42}, {"log_loss": 0.40})
 
-    assert row.delta is not None and row.delta < 0, "delta is PR - baseline, not an improvement score"
+    assert row.delta is not None, "delta is PR - baseline, not an improvement score"
+    assert row.delta < 0, "delta is PR - baseline, not an improvement score"
     assert row.verdict == "better"
 
 
@@ -331,7 +332,8 @@ def test_bootstrap_works_for_every_threshold_free_metric_in_its_own_direction(me
     assert result.significant, result
     # positive improvement at both ends: up for roc_auc and average_precision, down for losses
     improvement = THRESHOLD_FREE[metric].improvement
-    assert improvement(result.low) > 0 and improvement(result.high) > 0, result
+    assert improvement(result.low) > 0, result
+    assert improvement(result.high) > 0, result
 
 
 def test_bootstrap_skips_resamples_that_hold_one_class_only() -> None:
@@ -343,7 +345,8 @@ def test_bootstrap_skips_resamples_that_hold_one_class_only() -> None:
     result = paired_bootstrap(label, baseline, pull_request, "roc_auc", resamples=100, confidence=0.95, seed=0)
 
     assert 0 < result.resamples < 100, "one-class resamples are skipped, not scored"
-    assert math.isfinite(result.low) and math.isfinite(result.high)
+    assert math.isfinite(result.low)
+    assert math.isfinite(result.high)
 
 
 def test_bootstrap_of_a_single_class_test_set_is_a_clear_error_not_an_index_error() -> None:

@@ -225,7 +225,8 @@ def test_params_table_shows_only_the_changed_keys_and_absent_sides() -> None:
     assert "| `train.hyperparameters.max_leaf_nodes` | (absent) | `31` |" in lines
     table_rows = [line for line in lines if line.startswith("| `")]
     assert len(table_rows) == 3, "unchanged keys such as split.seed are not listed"
-    assert "split.seed" not in section and "train.seed" not in section
+    assert "split.seed" not in section
+    assert "train.seed" not in section
 
 
 def test_changed_stages_are_listed() -> None:

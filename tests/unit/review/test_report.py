@@ -32,7 +32,7 @@ def _predictions(probability: np.ndarray) -> pd.DataFrame:
 def baseline(monkeypatch: pytest.MonkeyPatch) -> Baseline:
     """A baseline commit that recorded metrics, whose predictions a noisy ranker made."""
     noisy = np.random.default_rng(0).uniform(0, 1, 40)
-    monkeypatch.setattr(report, "predictions_at", lambda sha, params: _predictions(noisy))
+    monkeypatch.setattr(report, "predictions_at", lambda _sha, _params: _predictions(noisy))
     return Baseline("main", BASELINE_SHA, RECORDED, [])
 
 
@@ -71,7 +71,7 @@ def test_significance_bootstraps_each_configured_metric_on_the_paired_rows(param
 def test_a_baseline_without_predictions_is_a_note_not_an_error(
     params: Params, baseline: Baseline, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def unavailable(sha: str, params: Params) -> pd.DataFrame:
+    def unavailable(sha: str, _params: Params) -> pd.DataFrame:
         raise SourceError(f"reproducing baseline {sha[:12]} failed")
 
     monkeypatch.setattr(report, "predictions_at", unavailable)
@@ -87,7 +87,7 @@ def test_a_baseline_without_predictions_is_a_note_not_an_error(
 def test_an_unreproduced_workspace_is_reported_in_the_out_directory(
     params: Params, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def stale(params: Params) -> Snapshot:
+    def stale(_params: Params) -> Snapshot:
         raise SourceError("the pipeline was not reproduced: stages ['train'] are out of date; run `make repro`")
 
     monkeypatch.setattr(report, "workspace_snapshot", stale)

@@ -44,7 +44,8 @@ def test_a_record_validates_to_a_plain_dict_equal_to_the_input(schema: FeatureSc
 
 def test_json_schema_carries_ranges_categories_and_descriptions(customer: TypeAdapter[Any]) -> None:
     properties = customer.json_schema()["properties"]
-    assert properties["tenure"]["minimum"] == 0 and properties["tenure"]["maximum"] == 120
+    assert properties["tenure"]["minimum"] == 0
+    assert properties["tenure"]["maximum"] == 120
     assert properties["contract"]["enum"] == ["Month-to-month", "One year", "Two year"]
     assert properties["tenure"]["description"] == "months with the company"
 

@@ -77,7 +77,7 @@ def test_a_killed_model_process_fails_the_call_in_flight_and_is_replaced_for_the
     model_process.probabilities(_records(features.iloc[[0]]))
     (pid,) = _model_process_pids()
 
-    # when: it is killed
+    # when: something kills it
     psutil.Process(pid).kill()
 
     # then: the next call fails, and the one after runs in a new process
@@ -88,7 +88,8 @@ def test_a_killed_model_process_fails_the_call_in_flight_and_is_replaced_for_the
     assert _model_process_pids() - {pid}
 
 
-def test_the_model_is_loaded_before_the_first_call(model_process: ModelProcess) -> None:
+@pytest.mark.usefixtures("model_process")
+def test_the_model_is_loaded_before_the_first_call() -> None:
     # the service reports ready once its ModelProcess exists: the model must be there by then
     assert len(_model_process_pids()) == 1
 

@@ -287,7 +287,7 @@ def test_a_tag_that_cannot_be_created_is_a_clear_error_not_a_traceback(
     workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # What scmrepo raises on a runner with no git identity to tag with
-    def no_identity(*arguments: object, **options: object) -> None:
+    def no_identity(*_arguments: object, **_options: object) -> None:
         raise SCMError("Git user name and email must be configured")
 
     monkeypatch.setattr(gto.api, "register", no_identity)

@@ -16,7 +16,7 @@ def _call(method: str, path: str, headers: dict[str, str]) -> tuple[int, Any, bo
     reached: list[bool] = []
     sent: list[dict[str, Any]] = []
 
-    async def app(scope: Any, receive: Any, send: Any) -> None:
+    async def app(_scope: Any, _receive: Any, send: Any) -> None:
         reached.append(True)
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"{}"})

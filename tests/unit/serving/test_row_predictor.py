@@ -129,7 +129,7 @@ def test_the_sub_transformers_do_warn_on_plain_arrays_so_the_guard_is_needed(
 @pytest.mark.parametrize(
     "preprocess",
     [
-        pytest.param(lambda schema: StandardScaler(), id="not a ColumnTransformer"),
+        pytest.param(lambda _schema: StandardScaler(), id="not a ColumnTransformer"),
         pytest.param(
             lambda schema: build_preprocessor(schema).set_params(remainder="passthrough"),
             id="a ColumnTransformer that keeps the remainder",

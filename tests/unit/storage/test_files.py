@@ -128,8 +128,10 @@ def test_json_text_is_stable_sorted_and_ends_with_a_newline() -> None:
 
     # then
     assert text == json_text(other), "equal content must give equal bytes"
-    assert text.endswith("}\n") and not text.endswith("\n\n")
-    assert text.index('"a"') < text.index('"b"') and text.index('"c"') < text.index('"d"'), "keys sorted"
+    assert text.endswith("}\n")
+    assert not text.endswith("\n\n")
+    assert text.index('"a"') < text.index('"b"'), "keys sorted"
+    assert text.index('"c"') < text.index('"d"'), "keys sorted"
     assert json.loads(text) == one
 
 

@@ -51,7 +51,8 @@ def test_no_credentials_at_all_says_which_variables_to_set() -> None:
 def test_an_unreachable_endpoint_points_at_aws_endpoint_url(message: str) -> None:
     diagnosis = diagnose(REMOTE, message)
 
-    assert diagnosis is not None and diagnosis.startswith(f"{REMOTE}: the endpoint cannot be reached; "), diagnosis
+    assert diagnosis is not None, diagnosis
+    assert diagnosis.startswith(f"{REMOTE}: the endpoint cannot be reached; "), diagnosis
     assert "AWS_ENDPOINT_URL" in diagnosis, diagnosis
 
 
