@@ -21,7 +21,7 @@ export BENTOML_DO_NOT_TRACK := true
 
 # Set to move the DVC remote elsewhere: a directory (`make run DVC_REMOTE_URL=/srv/dvc-store`) or an
 # S3-compatible store (`DVC_REMOTE_URL=s3://<bucket>/dvc`, with the endpoint and credentials in the
-# standard AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables; README: "Storage").
+# standard AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY variables; docs/storage.md).
 DVC_REMOTE_URL ?=
 # The git ref a pull request is compared with; empty means params.yaml `report.baseline`.
 BASELINE ?=
