@@ -178,10 +178,10 @@ rollback: ## undo the last rollout in DEPLOY_ENV and wait for it
 	kubectl rollout undo $(DEPLOYMENT)
 	kubectl rollout status $(DEPLOYMENT) --timeout=5m
 
-test: $(ENVIRONMENT) ## lint and format check, then the whole test suite
+test: $(ENVIRONMENT) ## lint and format check, then the whole test suite, failing under the coverage floor
 	ruff check .
 	ruff format --check .
-	pytest
+	pytest --cov
 
 test-fast: $(ENVIRONMENT) ## the unit tier (code, data and model behaviour; no servers, no workflows), for the inner loop
 	pytest tests/unit tests/data tests/model
