@@ -3,13 +3,11 @@ scenarios whose ground truth is known, with the customers' real labels alongside
 
 import json
 import socket
-import threading
 import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
@@ -18,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from tests.stub_http import JsonHandler, serving
 
 from mlloop.cli import main
 from mlloop.config import Params, Scenario, SimulateParams
@@ -276,7 +275,7 @@ def _refuse_constant(constant: str) -> NoReturn:
     raise ValueError(constant)
 
 
-class _StubService(BaseHTTPRequestHandler):
+class _StubService(JsonHandler):
     """/predict_batch as the service answers it: a 400 naming each customer with an unknown payment method."""
 
     categories: ClassVar[list[str]] = []
@@ -289,7 +288,7 @@ class _StubService(BaseHTTPRequestHandler):
         try:
             customers = json.loads(body, parse_constant=_refuse_constant)["customers"]
         except ValueError:
-            self._answer(HTTPStatus.BAD_REQUEST, {"error": "invalid", "detail": [{"type": "json_invalid", "loc": []}]})
+            self.answer(HTTPStatus.BAD_REQUEST, {"error": "invalid", "detail": [{"type": "json_invalid", "loc": []}]})
             return
         type(self).batch_sizes.append(len(customers))
         details = [
@@ -298,20 +297,9 @@ class _StubService(BaseHTTPRequestHandler):
             if customer["payment_method"] not in self.categories
         ]
         if details:
-            self._answer(HTTPStatus.BAD_REQUEST, {"error": "invalid", "detail": details})
+            self.answer(HTTPStatus.BAD_REQUEST, {"error": "invalid", "detail": details})
         else:
-            self._answer(HTTPStatus.OK, {"predictions": [{}] * len(customers)})
-
-    def _answer(self, status: HTTPStatus, answer: dict[str, Any]) -> None:
-        payload = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep the test output quiet."""
+            self.answer(HTTPStatus.OK, {"predictions": [{}] * len(customers)})
 
 
 @pytest.fixture
@@ -319,14 +307,8 @@ def stub_service(schema: FeatureSchema) -> Iterator[str]:
     _StubService.categories = schema.categorical_features["payment_method"].categories
     _StubService.batch_sizes = []
     _StubService.delay_seconds = 0.0
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _StubService)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_StubService) as url:
+        yield f"{url}/"
 
 
 def test_url_mode_sends_batches_of_at_most_max_batch_size_and_counts_the_refused_rows(

@@ -1,17 +1,14 @@
 """`mlloop smoke` waits for each answer as long as the service may take, serve.request_timeout_seconds,
 and no longer: a hung service fails the smoke test instead of hanging it."""
 
-import json
-import threading
 import time
 from collections.abc import Iterator
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
+from tests.stub_http import JsonHandler, serving
 
 from mlloop.cli import main
 from mlloop.config import Params
@@ -20,38 +17,22 @@ DELAY_SECONDS = 0.5
 """How long the stub takes to answer /readyz."""
 
 
-class _SlowReadiness(BaseHTTPRequestHandler):
+class _SlowReadiness(JsonHandler):
     """A service that is ready after DELAY_SECONDS and knows no other path."""
 
     def do_GET(self) -> None:
         time.sleep(DELAY_SECONDS)
-        self._answer(HTTPStatus.OK if self.path == "/readyz" else HTTPStatus.NOT_FOUND)
+        status = HTTPStatus.OK if self.path == "/readyz" else HTTPStatus.NOT_FOUND
+        self.answer(status, {"status": status.phrase})
 
     def do_POST(self) -> None:
-        self._answer(HTTPStatus.NOT_FOUND)
-
-    def _answer(self, status: HTTPStatus) -> None:
-        payload = json.dumps({"status": status.phrase}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        """Keep the test output quiet."""
+        self.answer(HTTPStatus.NOT_FOUND, {"status": HTTPStatus.NOT_FOUND.phrase})
 
 
 @pytest.fixture
 def slow_service() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowReadiness)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with serving(_SlowReadiness) as url:
+        yield url
 
 
 def _params_file(params: Params, request_timeout_seconds: float, directory: Path) -> Path:
