@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from mlloop.config import DriftParams, Params
 from mlloop.core.drift_scores import ColumnScores, categorical_scores, numeric_scores
+from mlloop.core.metrics import METRICS
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring.drift_markdown import render_markdown
@@ -135,7 +135,8 @@ def _realised(window: LogWindow, labels: dict[str, bool]) -> Realised | None:
     joined = window.rows.assign(label=window.rows["request_id"].map(labels)).dropna(subset=["label"])
     if joined.empty or joined["label"].nunique() < 2:
         return None
-    return Realised(rows=len(joined), roc_auc=float(roc_auc_score(joined["label"].astype(bool), joined[PREDICTION])))
+    roc_auc = METRICS["roc_auc"].score(joined["label"].astype(bool), joined[PREDICTION].to_numpy())
+    return Realised(rows=len(joined), roc_auc=float(roc_auc))
 
 
 def _check_key_features(drift: DriftParams, schema: FeatureSchema) -> None:
