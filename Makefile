@@ -122,7 +122,7 @@ fold-in: $(ENVIRONMENT) ## fold the log window's labelled rows into a new DVC-tr
 
 retrain-pr: $(ENVIRONMENT) ## commit the new data version and model on a branch, push it and open a pull request (gh)
 	branch="retrain/$$(date -u +%Y-%m-%d-%H%M)"; git switch --create "$$branch"; \
-	git add params.yaml dvc.lock data/sources metrics.json reports; \
+	git add params.yaml dvc.lock "$$(mlloop path sources)" metrics.json reports; \
 	git commit --quiet --message "Retrain on production data folded in $$(date -u +%Y-%m-%d)"; \
 	git push --quiet origin "$$branch"; \
 	gh pr create --head "$$branch" --title "Retrain on recent production data" \
@@ -156,7 +156,7 @@ register: $(ENVIRONMENT) ## give the model a version (GTO tag churn@vX.Y.Z) if i
 
 release: $(ENVIRONMENT) ## a GitHub release with the model card for the version tag on HEAD, if any
 	tag="$$(git tag --points-at HEAD --list 'churn@v*' | head -n 1)"; \
-	if [ -n "$$tag" ]; then gh release create "$$tag" --title "$$tag" --notes-file models/MODEL_CARD.md; \
+	if [ -n "$$tag" ]; then gh release create "$$tag" --title "$$tag" --notes-file "$$(mlloop path model-card)"; \
 	else echo "no model version on HEAD: nothing to release"; fi
 
 manifests: ## render bento/k8s/overlays/DEPLOY_ENV with the image into build/deploy/DEPLOY_ENV

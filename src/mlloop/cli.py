@@ -244,6 +244,8 @@ OUTPUTS: dict[str, Callable[[Params], Path]] = {
     "drift-report": lambda params: _drift_report(params).markdown,
     "drift-result": lambda params: _drift_report(params).result,
     "inference-log": lambda params: params.serve.inference_log_dir,
+    "sources": lambda params: params.data.sources_dir,
+    "model-card": lambda params: params.serve.model_card,
 }
 """The outputs the Makefile and the workflows name; each path is declared once, where it is written."""
 

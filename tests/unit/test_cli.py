@@ -179,6 +179,8 @@ def test_a_drift_window_of_no_days_is_a_usage_error(days: str, capsys: pytest.Ca
         ("drift-report", "reports/drift/drift.md"),
         ("drift-result", "reports/drift/drift.json"),
         ("inference-log", "data/production"),
+        ("sources", "data/sources"),
+        ("model-card", "models/MODEL_CARD.md"),
     ],
 )
 def test_path_prints_where_params_yaml_places_each_output(
