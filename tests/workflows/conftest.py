@@ -1,0 +1,96 @@
+"""The session's shared setup for the workflow scenarios: one prepared environment and one prepared origin."""
+
+import shutil
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.repository import copy_repository, run
+from tests.workflows.harness import PROJECT, REPOSITORY, Prepared, World, git, world
+
+LAUNCHERS = {"action": "actions", "gh": "gh", "docker": "docker", "kubectl": "kubectl", "cml": "cml"}
+
+
+def _launcher(path: Path, module: str) -> None:
+    """An executable that runs a stand-in module with the test session's interpreter."""
+    path.write_text(
+        f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(PROJECT)!r})\n"
+        f"from tests.workflows.standins.{module} import main\nmain()\n"
+    )
+    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+
+
+def _relocatable_environment(environment: Path, kubectl: Path) -> None:
+    """Make a hard-link copy of .venv work from any directory, with the recording kubectl in place of the real one.
+
+    Each script is rewritten (a new file, so the project's own .venv is untouched) to start the
+    python beside it, so a job's copy in its own workspace runs its own interpreter and packages.
+    """
+    interpreter = f"#!{PROJECT / '.venv' / 'bin' / 'python'}"
+    for script in (environment / "bin").iterdir():
+        if not script.is_file() or script.is_symlink():
+            continue
+        with script.open("rb") as handle:
+            first = handle.readline()
+        if first.decode(errors="replace").strip() != interpreter:
+            continue
+        body = script.read_bytes().split(b"\n", 1)[1]
+        relocated = b"#!/bin/sh\n'''exec' \"$(dirname -- \"$0\")/python\" \"$0\" \"$@\"\n' '''\n" + body
+        replacement = script.with_suffix(".relocated")
+        replacement.write_bytes(relocated)
+        replacement.chmod(0o755)
+        replacement.replace(script)
+    (environment / "bin" / "kubectl").unlink()
+    shutil.copy2(kubectl, environment / "bin" / "kubectl")
+
+
+@pytest.fixture(scope="session")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
+    """The repository's main on an origin, its outputs in a DVC remote and cache, and the environment, once."""
+    root = tmp_path_factory.mktemp("workflows")
+    tools, runner_tools, cml_tools = root / "tools", root / "runner-tools", root / "cml-tools"
+    for directory in (tools, runner_tools, cml_tools):
+        directory.mkdir()
+    _launcher(tools / "action", "actions")
+    for name in ("gh", "docker", "kubectl"):
+        _launcher(runner_tools / name, name)
+    _launcher(cml_tools / "cml", "cml")
+    environment = root / "environment"
+    subprocess.run(["cp", "-al", str(PROJECT / ".venv"), str(environment)], check=True)
+    _relocatable_environment(environment, runner_tools / "kubectl")
+
+    seed, dvc_remote = root / "seed", root / "dvc-remote"
+    seed.mkdir()
+    copy_repository(seed)
+    run(["dvc", "remote", "modify", "--local", "local", "url", str(dvc_remote)], seed)
+    run(["dvc", "repro", "--quiet"], seed)
+    run(["dvc", "push", "--quiet"], seed)
+    if git(seed, "status", "--porcelain"):
+        run(["git", "commit", "--quiet", "--all", "--message", "the pipeline's outputs"], seed)
+    origin = root / "origin"
+    bare = origin / REPOSITORY
+    bare.parent.mkdir(parents=True)
+    git(root, "clone", "--quiet", "--bare", str(seed), str(bare))
+    git(bare, "config", "uploadpack.allowAnySHA1InWant", "true")
+    git(bare, "remote", "remove", "origin")
+    return Prepared(
+        origin=origin,
+        dvc_remote=dvc_remote,
+        dvc_cache=seed / ".dvc" / "cache",
+        environment=environment,
+        tools=tools,
+        runner_tools=runner_tools,
+        cml_tools=cml_tools,
+        real_kubectl=PROJECT / ".venv" / "bin" / "kubectl",
+    )
+
+
+@pytest.fixture
+def github(prepared: Prepared, tmp_path: Path) -> Iterator[World]:
+    """A fresh repository on the stand-in GitHub, main as prepared, for one scenario."""
+    with world(prepared, tmp_path) as scenario:
+        yield scenario
