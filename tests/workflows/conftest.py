@@ -1,5 +1,6 @@
 """The session's shared setup for the workflow scenarios: one prepared environment and one prepared origin."""
 
+import os
 import shutil
 import stat
 import subprocess
@@ -9,10 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.repository import copy_repository, run
+from tests.integration.repository import copy_repository
 from tests.workflows.harness import PROJECT, REPOSITORY, Prepared, World, git, world
 
-LAUNCHERS = {"action": "actions", "gh": "gh", "docker": "docker", "kubectl": "kubectl", "cml": "cml"}
+
+def _run(command: list[str], cwd: Path) -> None:
+    """Run a pipeline command for the preparation, one thread per native pool (see harness.py)."""
+    environment = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, f"{command} failed: {result.stdout}{result.stderr}"
 
 
 def _launcher(path: Path, module: str) -> None:
@@ -66,11 +72,11 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     seed, dvc_remote = root / "seed", root / "dvc-remote"
     seed.mkdir()
     copy_repository(seed)
-    run(["dvc", "remote", "modify", "--local", "local", "url", str(dvc_remote)], seed)
-    run(["dvc", "repro", "--quiet"], seed)
-    run(["dvc", "push", "--quiet"], seed)
+    _run(["dvc", "remote", "modify", "--local", "local", "url", str(dvc_remote)], seed)
+    _run(["dvc", "repro", "--quiet"], seed)
+    _run(["dvc", "push", "--quiet"], seed)
     if git(seed, "status", "--porcelain"):
-        run(["git", "commit", "--quiet", "--all", "--message", "the pipeline's outputs"], seed)
+        git(seed, "commit", "--quiet", "--all", "--message", "the pipeline's outputs")
     origin = root / "origin"
     bare = origin / REPOSITORY
     bare.parent.mkdir(parents=True)

@@ -21,6 +21,7 @@ from typing import Any
 
 from tests.workflows.services.git_origin import GitOrigin, serving_origin
 from tests.workflows.services.github_api import GitHubApi, serving_api
+from tests.workflows.triggers import starts
 
 PROJECT = Path(__file__).resolve().parents[2]
 WORKFLOWS = PROJECT / ".github" / "workflows"
@@ -142,7 +143,8 @@ class World:
 
     def edit(self, name: str, old: str, new: str, branch: str = "main") -> str:
         """The file's text on the branch with one replacement, for `commit`."""
-        text = git(self.developer, "show", f"origin/{branch}:{name}")
+        source = branch if self.has_branch(branch) else "main"
+        text = git(self.developer, "show", f"origin/{source}:{name}")
         assert old in text, f"{old!r} is not in {name} on {branch}"
         return text.replace(old, new, 1) + "\n"
 
@@ -155,8 +157,30 @@ class World:
         git(self.developer, "push", "--quiet", "--force", "origin", f"{merge}:refs/pull/{number}/merge")
         return merge
 
+    def _changes(self, event_name: str, event: dict[str, Any]) -> tuple[str, list[str]]:
+        """The branch an event's filters look at, and the files it changes (GitHub's `paths` filter input)."""
+        if event_name == "pull_request":
+            base, head = event["pull_request"]["base"], event["pull_request"]["head"]
+            changed = git(self.developer, "diff", "--name-only", f"{base['sha']}...{head['sha']}")
+            return base["ref"], changed.splitlines()
+        if event_name == "push" and event.get("before"):
+            changed = git(self.developer, "diff", "--name-only", event["before"], event["after"])
+            return event["ref"].removeprefix("refs/heads/"), changed.splitlines()
+        return event.get("ref", "refs/heads/main").removeprefix("refs/heads/"), []
+
     def run(self, workflow: str, event_name: str, event: dict[str, Any], at: str, **extra_secrets: str) -> Run:
-        """Run .github/workflows/<workflow> under act for the event, with the workflow files of commit `at`."""
+        """Run .github/workflows/<workflow> under act for the event, with the workflow files of commit `at`.
+
+        As on GitHub, a workflow whose `on:` filters exclude the event does not start: no job runs.
+        """
+        git(self.developer, "fetch", "--quiet", "origin", "+refs/pull/*:refs/pull/*")
+        branch, changed = self._changes(event_name, event)
+        definition = Path(git(self.developer, "rev-parse", "--show-toplevel")) / ".github" / "workflows" / workflow
+        git(self.developer, "checkout", "--quiet", "--detach", at)
+        if not starts(definition, event_name, branch, changed):
+            run = Run(workflow, event_name, {}, "not started: the workflow's `on:` filters exclude the event", 0.0)
+            self.runs.append(run)
+            return run
         source = self.directory / "event-source"
         if source.exists():
             shutil.rmtree(source)
@@ -182,6 +206,7 @@ class World:
             "--platform", "ubuntu-latest=-self-hosted",
             "--action-cache-path", str(self.directory / "act"),
             "--no-cache-server",
+            "--no-skip-checkout",
             "--env", f"GITHUB_REPOSITORY={REPOSITORY}",
             "--env", f"GITHUB_SERVER_URL={self.origin.url}",
             "--env", f"GITHUB_API_URL={self.api.url}",
@@ -219,6 +244,9 @@ class World:
             "PATH": f"{self.prepared.runner_tools}:{system_path}",
             "HOME": str(home),
             "LANG": "C.UTF-8",
+            # One thread per native pool, as in the test session (tests/conftest.py): on a busy 2-core
+            # machine OpenMP's spin-waiting makes one evaluation take minutes instead of seconds.
+            "OMP_NUM_THREADS": "1",
             "UV_CACHE_DIR": _uv_cache(),
             "HARNESS_RECORD": str(self.records),
             "HARNESS_CACHE": str(self.directory / "cache"),
@@ -287,20 +315,25 @@ def world(prepared: Prepared, directory: Path) -> Iterator[World]:
         scenario.variables = {"DVC_REMOTE_URL": str(dvc_remote)}
         scenario.secrets = {"GITHUB_TOKEN": WRITE_TOKEN}
         git(directory, "clone", "--quiet", str(origin.repository(REPOSITORY)), str(scenario.developer))
-        _seed_cache(prepared, directory / "cache", scenario.developer)
+        _seed_cache(prepared, directory, scenario.developer)
         yield scenario
 
 
-def _seed_cache(prepared: Prepared, store: Path, workspace: Path) -> None:
-    """The entries earlier runs of main would have saved: the environment under its key, and the DVC cache."""
+def _seed_cache(prepared: Prepared, directory: Path, workspace: Path) -> None:
+    """The entries earlier runs of main would have saved: the environment under its key, and the DVC cache.
+
+    The environment is this world's own hard-link copy of the prepared one, and the cache entry
+    links to it, so each job's restore is a symlink: act neither walks nor deletes 50,000 files per job.
+    """
+    store = directory / "cache"
+    environment = directory / "environment"
+    subprocess.run(["cp", "-al", str(prepared.environment), str(environment)], check=True)
     venv_entry = store / f"venv-Linux-py3.11-{hash_files(workspace, 'uv.lock', 'pyproject.toml')}"
-    dvc_entry = store / f"dvc-Linux-{hash_files(workspace, 'dvc.lock')}"
-    for entry, path, source in (
-        (venv_entry, ".venv", prepared.environment),
-        (dvc_entry, ".dvc/cache", prepared.dvc_cache),
-    ):
-        (entry / path).parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["cp", "-al", str(source), str(entry / path)], check=True)
+    venv_entry.mkdir(parents=True)
+    (venv_entry / ".venv").symlink_to(environment)
+    dvc_entry = store / f"dvc-Linux-{hash_files(workspace, 'dvc.lock')}" / ".dvc" / "cache"
+    dvc_entry.parent.mkdir(parents=True)
+    subprocess.run(["cp", "-al", str(prepared.dvc_cache), str(dvc_entry)], check=True)
 
 
 def pull_request_event(scenario: World, branch: str, head_repository: str = REPOSITORY) -> tuple[dict[str, Any], str]:
