@@ -168,8 +168,12 @@ class World:
             return event["ref"].removeprefix("refs/heads/"), changed.splitlines()
         return event.get("ref", "refs/heads/main").removeprefix("refs/heads/"), []
 
-    def run(self, workflow: str, event_name: str, event: dict[str, Any], at: str, **extra_secrets: str) -> Run:
+    def run(
+        self, workflow: str, event_name: str, event: dict[str, Any], at: str, runner: dict[str, str] | None = None
+    ) -> Run:
         """Run .github/workflows/<workflow> under act for the event, with the workflow files of commit `at`.
+
+        `runner` adds to the runner's environment (what every step sees, like a self-hosted runner's .env).
 
         As on GitHub, a workflow whose `on:` filters exclude the event does not start: no job runs.
         """
@@ -214,7 +218,7 @@ class World:
         ]  # fmt: skip
         for action, folder in PINNED_ACTIONS.items():
             command += ["--local-repository", f"{action}={STAND_IN_ACTIONS / folder}"]
-        for name, value in (self.secrets | extra_secrets).items():
+        for name, value in self.secrets.items():
             command += ["--secret", f"{name}={value}"]
         for name, value in self.variables.items():
             command += ["--var", f"{name}={value}"]
@@ -222,7 +226,7 @@ class World:
         result = subprocess.run(
             command,
             cwd=source,
-            env=self._runner_environment(artifacts),
+            env=self._runner_environment(artifacts) | (runner or {}),
             capture_output=True,
             text=True,
             timeout=RUN_TIMEOUT_SECONDS,
@@ -354,3 +358,10 @@ def pull_request_event(scenario: World, branch: str, head_repository: str = REPO
         },
     }
     return event, merge
+
+
+def push_event(scenario: World, branch: str, before: str) -> tuple[dict[str, Any], str]:
+    """A push of the branch's current head (after `before`): its event payload and SHA."""
+    after = git(scenario.developer, "rev-parse", f"origin/{branch}")
+    event = {"ref": f"refs/heads/{branch}", "before": before, "after": after, "head_commit": {"id": after}}
+    return event, after
