@@ -30,8 +30,9 @@ BASELINE_FLAG := $(if $(BASELINE),--baseline $(BASELINE))
 SERVICE := churn_service
 PORT ?= 3000
 URL ?= http://127.0.0.1:$(PORT)
-# A bento is versioned by its commit; a build from uncommitted changes says so.
-BENTO_VERSION = $(shell git describe --always --dirty=-dirty --abbrev=12)
+# A bento is versioned by its commit; a build from uncommitted changes says so. No tag takes part
+# (--exclude='*'): a described tag such as churn@v0.1.0-1-g... holds `@`, which BentoML refuses.
+BENTO_VERSION = $(shell git describe --always --dirty=-dirty --abbrev=12 --exclude='*')
 # The image: GHCR under the repository's name (GitHub sets GITHUB_REPOSITORY; GHCR wants lower case),
 # tagged with the full commit SHA, plus the moving tag `latest`.
 IMAGE_REPO ?= ghcr.io/$(shell echo "$${GITHUB_REPOSITORY:-local/mlloop}" | tr '[:upper:]' '[:lower:]')
