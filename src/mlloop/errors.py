@@ -43,7 +43,7 @@ class SmokeFailedError(MlloopError):
 
 
 class RemoteError(MlloopError):
-    """The DVC remote or object store cannot be used: unreachable, refused the credentials, or no such bucket."""
+    """A remote cannot be used (the DVC remote, the object store, the git origin): unreachable, refused, or missing."""
 
     exit_code = 7
 

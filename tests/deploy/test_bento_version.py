@@ -29,9 +29,9 @@ def _git(repository: Path, *arguments: str) -> str:
 
 def _bento_version(repository: Path) -> str:
     """BENTO_VERSION as the project's Makefile expands it in `repository`."""
+    printing = "bento-version: ; @echo $(BENTO_VERSION)"
     result = subprocess.run(
-        ["make", "--no-print-directory", "-f", PROJECT / "Makefile", "--eval", "bento-version: ; @echo $(BENTO_VERSION)"]
-        + ["bento-version"],
+        ["make", "--no-print-directory", "--file", str(PROJECT / "Makefile"), "--eval", printing, "bento-version"],
         cwd=repository,
         env={"PATH": "/usr/bin:/bin"},
         capture_output=True,
