@@ -148,9 +148,12 @@ drift-issue: $(ENVIRONMENT) ## open, update or close the GitHub issue labelled d
 simulate: $(ENVIRONMENT) ## append simulated days of traffic to the inference log (SCENARIO, DAYS: default params.yaml)
 	mlloop simulate $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DAYS),--days $(DAYS))
 
+# The labels are computed in the recipe, whose shell has the exported PATH: `$(shell ...)` does not
+# (GNU Make 4.3), and would find no mlloop on a runner. The assignment stops the recipe if it fails.
 containerize: $(ENVIRONMENT) ## build the bento's image with buildx, labelled, and push IMAGE_REPO:IMAGE_TAG and :latest
+	labels="$$(mlloop image-labels)"; \
 	bentoml containerize $(SERVICE):latest --backend buildx --image-tag $(IMAGE_REPO):$(IMAGE_TAG) \
-		--image-tag $(IMAGE_REPO):latest $(addprefix --opt label=,$(shell mlloop image-labels)) --opt push
+		--image-tag $(IMAGE_REPO):latest $$(printf -- '--opt label=%s ' $$labels) --opt push
 
 register: $(ENVIRONMENT) ## give the model a version (GTO tag churn@vX.Y.Z) if it changed, and push the tag
 	mlloop register --push

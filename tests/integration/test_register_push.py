@@ -95,9 +95,9 @@ def test_the_version_tag_reaches_an_origin_whose_credential_checkout_keeps_in_an
         assert f"registered {TAG}" in result.stdout
         assert "pushed it" in result.stdout
         assert origin.refs().get(f"refs/tags/{TAG}") == _git(clone, home, "rev-parse", "HEAD")
-        assert {request.user for request in origin.pushes() if request.method == "POST"} == {
-            Credential().username
-        }, "the pack was sent with the checkout's credential"
+        assert {request.user for request in origin.pushes() if request.method == "POST"} == {Credential().username}, (
+            "the pack was sent with the checkout's credential"
+        )
 
 
 def test_a_push_without_a_credential_names_the_remote_and_the_tag_and_leaves_no_tag(

@@ -1,6 +1,7 @@
-"""A job that calls a workflow of this repository must name it as GitHub loads it: `./` and the path
-of a file that declares `on: workflow_call`. GitHub rejects the whole calling workflow otherwise, and
-the schema check accepts any string there (`$/.github/...` passed it)."""
+"""A job that calls a workflow of this repository names it `./.github/workflows/<file>`, a file that
+declares `on: workflow_call`. The schema check accepts any string there. `./` is the form both GitHub
+and act (which runs the workflows offline in tests/workflows) load; act 0.2.89 refuses GitHub's newer
+`$/` self-repository syntax and the whole calling workflow with it, so no job of it would run."""
 
 from pathlib import Path
 from typing import Any

@@ -93,7 +93,7 @@ def image_labels(params: Params) -> dict[str, str]:
         "org.opencontainers.image.revision": revisions.head(),
         "org.opencontainers.image.version": version.version,
         "org.opencontainers.image.title": f"{MODEL_NAME}-service",  # no spaces: the Makefile splits labels on them
-        "io.mlloop.core.model.md5": version.model_md5,
+        "io.mlloop.model.md5": version.model_md5,
     } | {f"io.mlloop.metrics.{name}": f"{metrics[name]:.4f}" for name in HEADLINE_METRICS}
     if repository := os.environ.get("GITHUB_REPOSITORY"):
         labels["org.opencontainers.image.source"] = (

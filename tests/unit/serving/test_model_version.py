@@ -205,7 +205,7 @@ def test_image_labels_name_the_commit_the_version_the_model_and_its_headline_met
     assert labels["org.opencontainers.image.revision"] == workspace.head()
     assert len(labels["org.opencontainers.image.revision"]) == 40, "the full sha, not an abbreviation"
     assert labels["org.opencontainers.image.version"] == "v0.1.0"
-    assert labels["io.mlloop.core.model.md5"] == FIRST_MODEL_MD5
+    assert labels["io.mlloop.model.md5"] == FIRST_MODEL_MD5
     assert {name: labels[f"io.mlloop.metrics.{name}"] for name in HEADLINE_METRICS} == FORMATTED_METRICS
     assert SOURCE_LABEL not in labels
 
@@ -218,7 +218,7 @@ def test_image_labels_carry_the_version_a_changed_model_will_be_registered_as(wo
     labels = image_labels(workspace.params)
 
     assert labels["org.opencontainers.image.version"] == "v0.2.0"
-    assert labels["io.mlloop.core.model.md5"] == SECOND_MODEL_MD5
+    assert labels["io.mlloop.model.md5"] == SECOND_MODEL_MD5
     assert workspace.tags_at_head() == [], "computing the labels registers nothing"
 
 
