@@ -48,7 +48,7 @@ export KUBECONFIG := $(CURDIR)/build/kubeconfig
 $(shell mkdir -p build && umask 077 && printenv KUBECONFIG_DATA | base64 -d > build/kubeconfig)
 endif
 
-.PHONY: help install run repro pull push check-remote remote metrics report gate comment summary bento serve deploy-local smoke \
+.PHONY: help install run repro pull push check-remote remote metrics report gate gate-release comment summary bento serve deploy-local smoke \
 	drift drift-publish drift-summary drift-issue fold-in retrain-pr \
 	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-fast lint format bench
 
@@ -93,6 +93,9 @@ report: $(ENVIRONMENT) ## write the PR report comparing the workspace with BASEL
 
 gate: $(ENVIRONMENT) ## the quality gate against BASELINE; exits 5 listing every broken rule
 	mlloop gate $(BASELINE_FLAG)
+
+gate-release: $(ENVIRONMENT) ## the gate on main: against the previous model version (churn@v* before HEAD, else HEAD~1)
+	mlloop gate --previous-release
 
 comment: $(ENVIRONMENT) ## post or update the one sticky PR comment with the report (CML, in GitHub Actions)
 	cml comment update --target=pr --watermark-title="mlloop model report" "$$(mlloop path report)"

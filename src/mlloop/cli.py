@@ -70,7 +70,7 @@ def _stage(name: str) -> Handler:
     return run
 
 
-def _baseline_argument(command: argparse.ArgumentParser) -> None:
+def _baseline_argument(command: argparse._ActionsContainer) -> None:
     command.add_argument(
         "--baseline",
         metavar="REF",
@@ -89,10 +89,26 @@ def _report(params: Params, arguments: argparse.Namespace) -> None:
     report.run_report(params, arguments.baseline, arguments.out)
 
 
+def _gate_arguments(command: argparse.ArgumentParser) -> None:
+    against = command.add_mutually_exclusive_group()
+    _baseline_argument(against)
+    against.add_argument(
+        "--previous-release",
+        action="store_true",
+        help="compare with the latest model version tag before HEAD, else HEAD~1 (the gate on main)",
+    )
+
+
 def _gate(params: Params, arguments: argparse.Namespace) -> None:
     from mlloop.review import report
 
-    report.run_gate(params, arguments.baseline)
+    baseline = arguments.baseline
+    if arguments.previous_release:
+        from mlloop.serving import model_version
+
+        baseline = model_version.previous_release()
+        print(f"baseline: {baseline}, the previous release")
+    report.run_gate(params, baseline)
 
 
 def _import_model(params: Params, _arguments: argparse.Namespace) -> None:
@@ -284,7 +300,7 @@ COMMANDS = (
         "gate",
         "check the quality gate against a baseline ref (exit 5 when a rule fails)",
         _gate,
-        _baseline_argument,
+        _gate_arguments,
     ),
     Command(
         "import-model",

@@ -27,6 +27,7 @@ from mlloop.storage.git_push import delete_tag, push_tag
 
 FIRST_VERSION = "v0.1.0"
 REMOTE = "origin"
+PARENT = "HEAD~1"
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,14 @@ def register(params: Params, push: bool) -> str:
             delete_tag(tag)
             raise
     return f"registered {tag} (model md5 {version.model_md5}){' and pushed it' if push else ''}"
+
+
+def previous_release() -> str:
+    """The ref main's gate compares with: the latest model version before HEAD, else HEAD's parent.
+
+    On main, `origin/main` is the commit being built: a gate against it compares the model with itself.
+    """
+    return revisions.nearest_tag(f"{MODEL_NAME}@v*", PARENT) or PARENT
 
 
 def image_labels(params: Params) -> dict[str, str]:

@@ -89,3 +89,9 @@ def dvc_output_at(sha: str, path: Path) -> bytes:
             return content
     except DvcException:
         return _reproduce_in_worktree(sha, path)
+
+
+def nearest_tag(pattern: str, commit: str) -> str | None:
+    """The tag matching `pattern` nearest to `commit` along its first parents (main's own history), or None."""
+    result = _git("describe", "--tags", "--abbrev=0", "--first-parent", "--match", pattern, commit)
+    return result.stdout.decode().strip() if result.returncode == 0 else None
