@@ -39,6 +39,12 @@ IMAGE_REPO ?= ghcr.io/$(shell echo "$${GITHUB_REPOSITORY:-local/mlloop}" | tr '[
 IMAGE_TAG ?= $(shell git rev-parse HEAD)
 # The inference-log shipper next to the service (bento/k8s/base/deployment.yaml).
 LOG_SHIPPER_IMAGE ?= amazon/aws-cli:2.27.0
+# The secret (type docker-registry, in each namespace) the pods pull a private GHCR image with. A public
+# image needs none: a missing pull secret only makes the kubelet warn. Empty (an unset variable) is the default.
+IMAGE_PULL_SECRET := $(or $(IMAGE_PULL_SECRET),ghcr-pull)
+# The object store's TCP port, the only one the pods may reach besides DNS (the NetworkPolicy): the port of
+# the inference-log store's AWS_ENDPOINT_URL, e.g. 9000 for MinIO; 443 for AWS S3 and other HTTPS stores.
+LOG_STORE_PORT := $(or $(LOG_STORE_PORT),443)
 # The Kubernetes environment `make deploy` and `make rollback` act on: bento/k8s/overlays/DEPLOY_ENV.
 DEPLOY_ENV ?= staging
 DEPLOYMENT = deployment/churn-service --namespace mlloop-$(DEPLOY_ENV)
@@ -55,12 +61,12 @@ export KUBECONFIG := $(CURDIR)/build/kubeconfig
 $(shell mkdir -p build && umask 077 && printenv KUBECONFIG_DATA | base64 -d > build/kubeconfig)
 endif
 
-.PHONY: help install run repro pull push check-remote remote metrics report gate gate-release comment summary bento serve deploy-local smoke \
+.PHONY: help install run repro pull push check-remote remote metrics report gate gate-release comment summary bento serve deploy-local smoke smoke-deployed \
 	drift drift-publish drift-summary drift-issue fold-in retrain-pr \
 	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-fast lint format bench
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
 $(ENVIRONMENT): pyproject.toml uv.lock
 	@test -x $(BIN)/uv || { python3 -m venv $(VENV) && $(BIN)/pip install --quiet uv==$(UV_VERSION); }
@@ -125,6 +131,9 @@ deploy-local: bento serve ## the local environment: build the bento from this wo
 smoke: $(ENVIRONMENT) ## smoke-test the service at URL (default: the local one on PORT)
 	mlloop smoke --url $(URL)
 
+smoke-deployed: $(ENVIRONMENT) ## smoke-test the DEPLOY_ENV Service from here, through kubectl port-forward (no Ingress needed)
+	mlloop smoke --service mlloop-$(DEPLOY_ENV)/churn-service --kubectl $(KUBECTL)
+
 drift: $(ENVIRONMENT) ## the drift check: the log's latest window (INFERENCE_LOG_URL, WINDOW_DAYS) against the training split
 	mlloop drift $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)) $(if $(WINDOW_DAYS),--window-days $(WINDOW_DAYS))
 
@@ -173,11 +182,15 @@ release: $(ENVIRONMENT) ## a GitHub release with the model card for the version 
 	if [ -n "$$tag" ]; then gh release create "$$tag" --title "$$tag" --notes-file "$$(mlloop path model-card)"; \
 	else echo "no model version on HEAD: nothing to release"; fi
 
-manifests: ## render bento/k8s/overlays/DEPLOY_ENV with the image into build/deploy/DEPLOY_ENV
+manifests: $(ENVIRONMENT) ## render bento/k8s/overlays/DEPLOY_ENV with the image, pull secret and store port into build/deploy/DEPLOY_ENV
 	@mkdir -p build/deploy/$(DEPLOY_ENV)
 	printf '%s\n' 'resources: [../../../bento/k8s/overlays/$(DEPLOY_ENV)]' 'images:' \
 		'  - {name: churn-service, newName: "$(IMAGE_REPO)", newTag: "$(IMAGE_TAG)"}' \
 		'  - {name: log-shipper, newName: "$(firstword $(subst :, ,$(LOG_SHIPPER_IMAGE)))", newTag: "$(lastword $(subst :, ,$(LOG_SHIPPER_IMAGE)))"}' \
+		'patches:' '  - target: {kind: NetworkPolicy, name: churn-service}' '    patch: |-' \
+		'      - {op: replace, path: /spec/egress/1/ports/0/port, value: $(LOG_STORE_PORT)}' \
+		'  - target: {kind: Deployment, name: churn-service}' '    patch: |-' \
+		'      - {op: add, path: /spec/template/spec/imagePullSecrets, value: [{name: "$(IMAGE_PULL_SECRET)"}]}' \
 		> build/deploy/$(DEPLOY_ENV)/kustomization.yaml
 	kubectl kustomize build/deploy/$(DEPLOY_ENV) > build/deploy/$(DEPLOY_ENV)/manifests.yaml
 

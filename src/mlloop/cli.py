@@ -12,8 +12,10 @@ importing scikit-learn, DVC and BentoML for a command that needs none of them co
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -117,17 +119,37 @@ def _import_model(params: Params, _arguments: argparse.Namespace) -> None:
     print(bento_model.import_model(params))
 
 
+def _namespaced(text: str) -> str:
+    """An argparse type: a Kubernetes object as `namespace/name`."""
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?", text):
+        raise argparse.ArgumentTypeError(f"must be NAMESPACE/NAME, e.g. mlloop-staging/churn-service, got {text!r}")
+    return text
+
+
 def _smoke_arguments(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--url", required=True, help="the service's base URL, e.g. http://127.0.0.1:3000")
+    target = command.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="the service's base URL, e.g. http://127.0.0.1:3000")
+    target.add_argument(
+        "--service",
+        type=_namespaced,
+        metavar="NAMESPACE/NAME",
+        help="a Kubernetes Service, reached from here through `kubectl port-forward`",
+    )
+    command.add_argument("--kubectl", default="kubectl", help="the kubectl to forward with (default: %(default)s)")
 
 
 def _smoke(params: Params, arguments: argparse.Namespace) -> None:
     from mlloop.core.schema import load_schema
-    from mlloop.serving import smoke
+    from mlloop.serving import port_forward, smoke
 
     schema = load_schema(params.data.schema_file)
-    for check in smoke.run_smoke(arguments.url, schema, params.serve.request_timeout_seconds):
-        print(f"ok  {check}")
+    timeout = params.serve.request_timeout_seconds
+    with ExitStack() as stack:
+        url = arguments.url
+        if arguments.service:  # a ClusterIP Service: reached through the API server
+            url = stack.enter_context(port_forward.forwarded(arguments.service, arguments.kubectl, timeout))
+        for check in smoke.run_smoke(url, schema, timeout):
+            print(f"ok  {check}")
 
 
 def _register_arguments(command: argparse.ArgumentParser) -> None:

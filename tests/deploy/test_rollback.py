@@ -45,7 +45,7 @@ class Cluster:
             "STAND_IN_RECORD": str(self.record),
             "IMAGE_TAG": "0123456789abcdef0123456789abcdef01234567",
         }
-        command = ["make", target, "DEPLOY_ENV=staging", f"KUBECTL={STAND_INS / 'kubectl'}"]
+        command = ["make", target, "-o", ".venv/.synced", "DEPLOY_ENV=staging", f"KUBECTL={STAND_INS / 'kubectl'}"]
         return subprocess.run(command, cwd=self.workspace, env=environment, capture_output=True, text=True)
 
     def calls(self) -> list[list[str]]:
