@@ -16,8 +16,9 @@ export UV_PYTHON_DOWNLOADS := never
 # Precompiled bytecode: each DVC stage is a fresh process, and compiling scikit-learn's
 # and pandas' sources on every start would cost seconds per stage.
 export UV_COMPILE_BYTECODE := 1
-# Nothing here phones home: BentoML's usage statistics are off (DVC's are off in .dvc/config).
+# Nothing here phones home: BentoML's and CML's usage statistics are off (DVC's are off in .dvc/config).
 export BENTOML_DO_NOT_TRACK := true
+export ITERATIVE_DO_NOT_TRACK := true
 
 # Set to move the DVC remote elsewhere: a directory (`make run DVC_REMOTE_URL=/srv/dvc-store`) or an
 # S3-compatible store (`DVC_REMOTE_URL=s3://<bucket>/dvc`, with the endpoint and credentials in the
@@ -26,6 +27,10 @@ DVC_REMOTE_URL ?=
 # The git ref a pull request is compared with; empty means params.yaml `report.baseline`.
 BASELINE ?=
 BASELINE_FLAG := $(if $(BASELINE),--baseline $(BASELINE))
+# CML, the tool that posts the PR comment: the pinned npm package, installed into build/cml by the
+# first `make comment` (or `make install-cml`). Set CML to the path of another cml to use that one.
+CML_VERSION := 0.20.6
+CML ?= build/cml/node_modules/.bin/cml
 # The service's bento name and the port `make serve` listens on.
 SERVICE := churn_service
 PORT ?= 3000
@@ -47,7 +52,7 @@ export KUBECONFIG := $(CURDIR)/build/kubeconfig
 $(shell mkdir -p build && umask 077 && printenv KUBECONFIG_DATA | base64 -d > build/kubeconfig)
 endif
 
-.PHONY: help install run repro pull push check-remote remote metrics report gate comment summary bento serve deploy-local smoke \
+.PHONY: help install run repro pull push check-remote remote metrics pr-scope report gate install-cml comment summary bento serve deploy-local smoke \
 	drift drift-publish drift-summary drift-issue fold-in retrain-pr \
 	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-fast lint format bench
 
@@ -87,14 +92,22 @@ endif
 metrics: $(ENVIRONMENT) ## print the metrics table
 	dvc metrics show
 
+pr-scope: $(ENVIRONMENT) ## for pr.yml: `run` if HEAD changed a pipeline input since BASELINE, else `skip` (step output `pipeline`)
+	scope="$$(mlloop pr-scope $(BASELINE_FLAG))"; echo "pipeline=$$scope" >> "$${GITHUB_OUTPUT:?is set by GitHub Actions}"
+
 report: $(ENVIRONMENT) ## write the PR report comparing the workspace with BASELINE (default: main)
 	mlloop report $(BASELINE_FLAG)
 
 gate: $(ENVIRONMENT) ## the quality gate against BASELINE; exits 5 listing every broken rule
 	mlloop gate $(BASELINE_FLAG)
 
-comment: $(ENVIRONMENT) ## post or update the one sticky PR comment with the report (CML, in GitHub Actions)
-	cml comment update --target=pr --watermark-title="mlloop model report" "$$(mlloop path report)"
+install-cml: $(CML) ## install CML (pinned: CML_VERSION) from npm into build/cml
+
+$(CML):
+	npm install --no-save --no-audit --no-fund --prefix build/cml @dvcorg/cml@$(CML_VERSION)
+
+comment: $(ENVIRONMENT) $(CML) ## post or update the one sticky PR comment with the report (CML, in GitHub Actions)
+	$(CML) comment update --target=pr --watermark-title="mlloop model report" "$$(mlloop path report)"
 
 summary: $(ENVIRONMENT) ## append the report to the GitHub Actions job summary
 	cat "$$(mlloop path report)" >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"

@@ -74,7 +74,8 @@ def _baseline_argument(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--baseline",
         metavar="REF",
-        help="git ref to compare with (default: params report.baseline; origin/REF is preferred when it exists)",
+        help="git ref to compare with (default: params report.baseline); a branch name with no local branch "
+        "falls back to origin/REF",
     )
 
 
@@ -93,6 +94,14 @@ def _gate(params: Params, arguments: argparse.Namespace) -> None:
     from mlloop.review import report
 
     report.run_gate(params, arguments.baseline)
+
+
+def _pr_scope(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.review import scope
+
+    verdict = scope.pr_scope(params, arguments.baseline)
+    print(verdict.reason, file=sys.stderr)
+    print(verdict.verdict)
 
 
 def _import_model(params: Params, _arguments: argparse.Namespace) -> None:
@@ -284,6 +293,12 @@ COMMANDS = (
         "gate",
         "check the quality gate against a baseline ref (exit 5 when a rule fails)",
         _gate,
+        _baseline_argument,
+    ),
+    Command(
+        "pr-scope",
+        "print `run` if HEAD changed a pipeline input since the baseline ref, else `skip` (the reason on stderr)",
+        _pr_scope,
         _baseline_argument,
     ),
     Command(

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import dvc.api
 import yaml
@@ -43,6 +43,14 @@ def resolve(ref: str) -> str | None:
     if sha is None and _is_branch_name(ref):
         sha = _commit(f"origin/{ref}")
     return sha
+
+
+def changed_since(sha: str) -> list[PurePosixPath]:
+    """The files HEAD changed since it branched from `sha` (a pull request's diff: from their merge base)."""
+    result = _git("diff", "--name-only", "--no-renames", "-z", f"{sha}...HEAD")
+    if result.returncode != 0:
+        raise SourceError(f"cannot list the files changed since {sha[:12]}: {result.stderr.decode().strip()}")
+    return [PurePosixPath(name) for name in result.stdout.decode().split("\0") if name]
 
 
 def head() -> str:

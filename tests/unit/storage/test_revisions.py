@@ -87,10 +87,12 @@ def test_a_sha_and_a_tag_resolve_to_their_commit(clone: Clone) -> None:
     assert resolve("v1") == clone.origin_main_parent
 
 
-def test_an_expression_is_never_sent_to_origin(clone: Clone) -> None:
+@pytest.mark.usefixtures("clone")
+def test_an_expression_is_never_sent_to_origin() -> None:
     # `feature` exists only as origin/feature; `feature~1` is an expression, not a branch name
     assert resolve("feature~1") is None
 
 
-def test_a_ref_that_names_nothing_is_none(clone: Clone) -> None:
+@pytest.mark.usefixtures("clone")
+def test_a_ref_that_names_nothing_is_none() -> None:
     assert resolve("no-such-branch") is None
