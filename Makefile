@@ -133,20 +133,14 @@ drift: $(ENVIRONMENT) ## the drift check: the log's latest window (INFERENCE_LOG
 fold-in: $(ENVIRONMENT) ## fold the log window's labelled rows into a new DVC-tracked training source, and point params at it
 	dvc add --quiet "$$(mlloop fold-in $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)))"
 
-retrain-pr: $(ENVIRONMENT) ## commit the new data version and model on a branch, push it and open a pull request (gh)
-	branch="retrain/$$(date -u +%Y-%m-%d-%H%M)"; git switch --create "$$branch"; \
-	git add params.yaml dvc.lock "$$(mlloop path sources)" metrics.json reports; \
-	git commit --quiet --message "Retrain on production data folded in $$(date -u +%Y-%m-%d)"; \
-	git push --quiet origin "$$branch"; \
-	gh pr create --head "$$branch" --title "Retrain on recent production data" \
-		--body "The labelled production rows of the inference log's latest window, folded into the training data (make fold-in)."
+retrain-pr: $(ENVIRONMENT) ## commit the new data version and model on retrain/production-data, push it, open its pull request (gh; one at a time)
+	mlloop retrain-pr
 
-dispatch-retrain: $(ENVIRONMENT) ## start retrain.yml when the last drift check found drift (gh; the drift workflow's opt-in)
-	if [ "$$(mlloop drift-status)" = drift ]; then gh workflow run retrain.yml --ref main; \
-	else echo "no drift: no retraining"; fi
+dispatch-retrain: $(ENVIRONMENT) ## start retrain.yml on drift, unless a retraining pull request is still open (gh; the drift workflow's opt-in)
+	mlloop dispatch-retrain
 
-dispatch-pr: ## run pr.yml on the current branch: the PR loop for a pull request opened with GITHUB_TOKEN (gh)
-	gh workflow run pr.yml --ref "$$(git branch --show-current)"
+dispatch-pr: $(ENVIRONMENT) ## start pr.yml and ci.yml on the current branch: the checks of a pull request opened with GITHUB_TOKEN (gh)
+	mlloop dispatch-pr
 
 drift-publish: $(ENVIRONMENT) ## copy the drift report to DRIFT_REPORT_URL/<today>/ in the object store
 	mlloop publish-drift --to "$${DRIFT_REPORT_URL:?is where drift reports are kept, e.g. s3://<bucket>/drift}"

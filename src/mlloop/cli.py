@@ -183,6 +183,24 @@ def _drift_issue(params: Params, _arguments: argparse.Namespace) -> None:
     print(issue.sync_issue(params.drift.directory))
 
 
+def _dispatch_retrain(params: Params, _arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import retrain
+
+    print(retrain.dispatch_retraining(params.drift.directory))
+
+
+def _retrain_pr(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import retrain
+
+    print(retrain.open_pull_request(params, arguments.params, _today()))
+
+
+def _dispatch_pr(_params: Params, _arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import retrain
+
+    print(retrain.dispatch_checks())
+
+
 def _publish_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--to", required=True, type=_url, metavar="URL", help="the drift reports' prefix, e.g. s3://bucket/drift"
@@ -344,6 +362,21 @@ COMMANDS = (
         "drift-issue",
         "open, update or close the GitHub issue labelled drift to match the last drift check (uses gh)",
         _drift_issue,
+    ),
+    Command(
+        "dispatch-retrain",
+        "start retrain.yml when the last drift check found drift, unless a retraining pull request is open (uses gh)",
+        _dispatch_retrain,
+    ),
+    Command(
+        "retrain-pr",
+        "commit the retraining on the branch retrain/production-data, push it and open its pull request (uses gh)",
+        _retrain_pr,
+    ),
+    Command(
+        "dispatch-pr",
+        "start the pull-request checks (pr.yml, ci.yml) on the current branch (uses gh)",
+        _dispatch_pr,
     ),
     Command(
         "publish-drift",

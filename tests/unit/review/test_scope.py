@@ -6,10 +6,10 @@ when the answer is unknown (no baseline, no common history) the loop runs.
 
 import shutil
 import subprocess
-import sys
 from pathlib import Path, PurePosixPath
 
 import pytest
+from dvc.repo import Repo
 
 from mlloop.cli import main
 from mlloop.config import Params, load_params
@@ -101,7 +101,7 @@ def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("dvc.yaml", "params.yaml", "schema.yaml", "README.md"):
         shutil.copy(PROJECT_ROOT / name, root / name)
     _git(root, "init", "--quiet", "--initial-branch=main")
-    subprocess.run([sys.executable, "-m", "dvc", "init", "--quiet"], cwd=root, check=True)
+    Repo.init(root).close()
     _git(root, "add", "--all")
     _git(root, "commit", "--quiet", "--message", "main")
     _git(root, "switch", "--quiet", "--create", "change")
