@@ -1,8 +1,12 @@
-"""pr.yml's first step, `make pr-scope`, as the runner executes it: it appends `pipeline=run` or
-`pipeline=skip` to $GITHUB_OUTPUT, and when the decision cannot be made it fails the step rather than
-write an empty verdict, which would skip every later step and leave the required check green.
+"""pr.yml's own steps as the runner executes them.
+
+Its first step, `make pr-scope`, appends `pipeline=run` or `pipeline=skip` to $GITHUB_OUTPUT, and when
+the decision cannot be made it fails the step rather than write an empty verdict, which would skip
+every later step and leave the required check green. The workflow has no `paths:` filter, so the
+required check always reports. `make comment` runs CML pinned, from npm, with its telemetry off.
 """
 
+import json
 import os
 import shutil
 import subprocess
@@ -113,3 +117,56 @@ def test_the_readme_names_the_required_check_as_the_job_is_named() -> None:
 
     assert name == "retrain, report and gate"
     assert f"`{name}` (`pr.yml`" in (PROJECT / "README.md").read_text()
+
+
+FAKE_CML = """#!/usr/bin/env python3
+import json, os, sys
+call = {"arguments": sys.argv[1:], "do_not_track": os.environ.get("ITERATIVE_DO_NOT_TRACK")}
+with open(os.environ["CML_CALLS"], "a") as calls:
+    calls.write(json.dumps(call) + "\\n")
+"""
+
+
+def test_the_comment_is_posted_by_the_pinned_cml_with_its_telemetry_off(tmp_path: Path) -> None:
+    cml = tmp_path / "cml"
+    cml.write_text(FAKE_CML)
+    cml.chmod(0o755)
+    calls = tmp_path / "calls.jsonl"
+
+    result = subprocess.run(
+        ["make", "-o", ".venv/.synced", "comment", f"CML={cml}"],  # an existing CML: nothing is installed
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{TOOLS}:/usr/bin:/bin", "HOME": str(tmp_path), "CML_CALLS": str(calls)},
+    )
+
+    assert result.returncode == 0, result.stderr
+    recorded = [json.loads(line) for line in calls.read_text().splitlines()]
+    assert recorded == [
+        {
+            "arguments": [
+                "comment",
+                "update",
+                "--target=pr",
+                "--watermark-title=mlloop model report",
+                "reports/pr/report.md",
+            ],
+            "do_not_track": "true",
+        }
+    ]
+    installs = _dry_run_lines("install-cml")
+    assert installs == ["npm install --no-save --no-audit --no-fund --prefix build/cml @dvcorg/cml@0.20.6"]
+    assert not any("setup-cml" in step.get("uses", "") for step in _pr_workflow()["jobs"]["model-report"]["steps"])
+
+
+def _dry_run_lines(target: str) -> list[str]:
+    result = subprocess.run(
+        ["make", "--dry-run", "--always-make", "-o", ".venv/.synced", target],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        env={"PATH": f"{TOOLS}:/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()
