@@ -16,8 +16,9 @@ export UV_PYTHON_DOWNLOADS := never
 # Precompiled bytecode: each DVC stage is a fresh process, and compiling scikit-learn's
 # and pandas' sources on every start would cost seconds per stage.
 export UV_COMPILE_BYTECODE := 1
-# Nothing here phones home: BentoML's usage statistics are off (DVC's are off in .dvc/config).
+# Nothing here phones home: BentoML's and CML's usage statistics are off (DVC's are off in .dvc/config).
 export BENTOML_DO_NOT_TRACK := true
+export ITERATIVE_DO_NOT_TRACK := true
 
 # Set to move the DVC remote elsewhere: a directory (`make run DVC_REMOTE_URL=/srv/dvc-store`) or an
 # S3-compatible store (`DVC_REMOTE_URL=s3://<bucket>/dvc`, with the endpoint and credentials in the
@@ -26,6 +27,10 @@ DVC_REMOTE_URL ?=
 # The git ref a pull request is compared with; empty means params.yaml `report.baseline`.
 BASELINE ?=
 BASELINE_FLAG := $(if $(BASELINE),--baseline $(BASELINE))
+# CML, the tool that posts the PR comment: the pinned npm package, installed into build/cml by the
+# first `make comment` (or `make install-cml`). Set CML to the path of another cml to use that one.
+CML_VERSION := 0.20.6
+CML ?= build/cml/node_modules/.bin/cml
 # The service's bento name and the port `make serve` listens on.
 SERVICE := churn_service
 PORT ?= 3000
@@ -61,7 +66,8 @@ export KUBECONFIG := $(CURDIR)/build/kubeconfig
 $(shell mkdir -p build && umask 077 && printenv KUBECONFIG_DATA | base64 -d > build/kubeconfig)
 endif
 
-.PHONY: help install run repro pull push check-remote remote metrics report gate gate-release comment summary bento serve deploy-local smoke smoke-deployed \
+.PHONY: help install run repro pull push check-remote remote metrics pr-scope report gate gate-release install-cml comment summary \
+	bento serve deploy-local smoke smoke-deployed \
 	drift drift-publish drift-summary drift-issue fold-in retrain-pr \
 	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-fast lint format bench
 
@@ -101,6 +107,9 @@ endif
 metrics: $(ENVIRONMENT) ## print the metrics table
 	dvc metrics show
 
+pr-scope: $(ENVIRONMENT) ## for pr.yml: `run` if HEAD changed a pipeline input since BASELINE, else `skip` (step output `pipeline`)
+	scope="$$(mlloop pr-scope $(BASELINE_FLAG))"; echo "pipeline=$$scope" >> "$${GITHUB_OUTPUT:?is set by GitHub Actions}"
+
 report: $(ENVIRONMENT) ## write the PR report comparing the workspace with BASELINE (default: main)
 	mlloop report $(BASELINE_FLAG)
 
@@ -110,8 +119,13 @@ gate: $(ENVIRONMENT) ## the quality gate against BASELINE; exits 5 listing every
 gate-release: $(ENVIRONMENT) ## the gate on main: against the previous model version (churn@v* before HEAD, else HEAD~1)
 	mlloop gate --previous-release
 
-comment: $(ENVIRONMENT) ## post or update the one sticky PR comment with the report (CML, in GitHub Actions)
-	cml comment update --target=pr --watermark-title="mlloop model report" "$$(mlloop path report)"
+install-cml: $(CML) ## install CML (pinned: CML_VERSION) from npm into build/cml
+
+$(CML):
+	npm install --no-save --no-audit --no-fund --prefix build/cml @dvcorg/cml@$(CML_VERSION)
+
+comment: $(ENVIRONMENT) $(CML) ## post or update the one sticky PR comment with the report (CML, in GitHub Actions)
+	$(CML) comment update --target=pr --watermark-title="mlloop model report" "$$(mlloop path report)"
 
 summary: $(ENVIRONMENT) ## append the report to the GitHub Actions job summary
 	cat "$$(mlloop path report)" >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"
@@ -140,20 +154,14 @@ drift: $(ENVIRONMENT) ## the drift check: the log's latest window (INFERENCE_LOG
 fold-in: $(ENVIRONMENT) ## fold the log window's labelled rows into a new DVC-tracked training source, and point params at it
 	dvc add --quiet "$$(mlloop fold-in $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)))"
 
-retrain-pr: $(ENVIRONMENT) ## commit the new data version and model on a branch, push it and open a pull request (gh)
-	branch="retrain/$$(date -u +%Y-%m-%d-%H%M)"; git switch --create "$$branch"; \
-	git add params.yaml dvc.lock "$$(mlloop path sources)" metrics.json reports; \
-	git commit --quiet --message "Retrain on production data folded in $$(date -u +%Y-%m-%d)"; \
-	git push --quiet origin "$$branch"; \
-	gh pr create --head "$$branch" --title "Retrain on recent production data" \
-		--body "The labelled production rows of the inference log's latest window, folded into the training data (make fold-in)."
+retrain-pr: $(ENVIRONMENT) ## commit the new data version and model on retrain/production-data, push it, open its pull request (gh; one at a time)
+	mlloop retrain-pr
 
-dispatch-retrain: $(ENVIRONMENT) ## start retrain.yml when the last drift check found drift (gh; the drift workflow's opt-in)
-	if [ "$$(mlloop drift-status)" = drift ]; then gh workflow run retrain.yml --ref main; \
-	else echo "no drift: no retraining"; fi
+dispatch-retrain: $(ENVIRONMENT) ## start retrain.yml on drift, unless a retraining pull request is still open (gh; the drift workflow's opt-in)
+	mlloop dispatch-retrain
 
-dispatch-pr: ## run pr.yml on the current branch: the PR loop for a pull request opened with GITHUB_TOKEN (gh)
-	gh workflow run pr.yml --ref "$$(git branch --show-current)"
+dispatch-pr: $(ENVIRONMENT) ## start pr.yml and ci.yml on the current branch: the checks of a pull request opened with GITHUB_TOKEN (gh)
+	mlloop dispatch-pr
 
 drift-publish: $(ENVIRONMENT) ## copy the drift report to DRIFT_REPORT_URL/<today>/ in the object store
 	mlloop publish-drift --to "$${DRIFT_REPORT_URL:?is where drift reports are kept, e.g. s3://<bucket>/drift}"

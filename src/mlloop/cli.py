@@ -76,7 +76,8 @@ def _baseline_argument(command: argparse._ActionsContainer) -> None:
     command.add_argument(
         "--baseline",
         metavar="REF",
-        help="git ref to compare with (default: params report.baseline; origin/REF is preferred when it exists)",
+        help="git ref to compare with (default: params report.baseline); a branch name with no local branch "
+        "falls back to origin/REF",
     )
 
 
@@ -111,6 +112,14 @@ def _gate(params: Params, arguments: argparse.Namespace) -> None:
         baseline = model_version.previous_release()
         print(f"baseline: {baseline}, the previous release")
     report.run_gate(params, baseline)
+
+
+def _pr_scope(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.review import scope
+
+    verdict = scope.pr_scope(params, arguments.baseline)
+    print(verdict.reason, file=sys.stderr)
+    print(verdict.verdict)
 
 
 def _import_model(params: Params, _arguments: argparse.Namespace) -> None:
@@ -210,6 +219,24 @@ def _drift_issue(params: Params, _arguments: argparse.Namespace) -> None:
     from mlloop.monitoring import issue
 
     print(issue.sync_issue(params.drift.directory))
+
+
+def _dispatch_retrain(params: Params, _arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import retrain
+
+    print(retrain.dispatch_retraining(params.drift.directory))
+
+
+def _retrain_pr(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import retrain
+
+    print(retrain.open_pull_request(params, arguments.params, _today()))
+
+
+def _dispatch_pr(_params: Params, _arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import retrain
+
+    print(retrain.dispatch_checks())
 
 
 def _publish_arguments(command: argparse.ArgumentParser) -> None:
@@ -325,6 +352,12 @@ COMMANDS = (
         _gate_arguments,
     ),
     Command(
+        "pr-scope",
+        "print `run` if HEAD changed a pipeline input since the baseline ref, else `skip` (the reason on stderr)",
+        _pr_scope,
+        _baseline_argument,
+    ),
+    Command(
         "import-model",
         "copy the trained model into the BentoML model store, labelled with commit and metrics",
         _import_model,
@@ -367,6 +400,21 @@ COMMANDS = (
         "drift-issue",
         "open, update or close the GitHub issue labelled drift to match the last drift check (uses gh)",
         _drift_issue,
+    ),
+    Command(
+        "dispatch-retrain",
+        "start retrain.yml when the last drift check found drift, unless a retraining pull request is open (uses gh)",
+        _dispatch_retrain,
+    ),
+    Command(
+        "retrain-pr",
+        "commit the retraining on the branch retrain/production-data, push it and open its pull request (uses gh)",
+        _retrain_pr,
+    ),
+    Command(
+        "dispatch-pr",
+        "start the pull-request checks (pr.yml, ci.yml) on the current branch (uses gh)",
+        _dispatch_pr,
     ),
     Command(
         "publish-drift",

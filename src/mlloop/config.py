@@ -109,6 +109,8 @@ class ReportParams(Frozen):
     charts: Literal["mermaid", "png"]
     chart_points: int = Field(ge=2)
     bootstrap: BootstrapParams
+    loop_inputs: list[FilePath] = Field(min_length=1)
+    """Files and folders the PR loop runs besides what dvc.yaml declares; a change to none skips it."""
 
     @property
     def report_file(self) -> Path:

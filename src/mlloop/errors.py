@@ -54,6 +54,12 @@ class RemoteIncompleteError(MlloopError):
     exit_code = 8
 
 
+class GitHubError(MlloopError):
+    """GitHub refused a request (through gh), or its state forbids it: a setting, a token, an open pull request."""
+
+    exit_code = 9
+
+
 def exit_codes() -> dict[int, str]:
     """Every exit code and what it means, read from the hierarchy so the two cannot disagree."""
     codes = {0: "Success", 1: "Unexpected internal error (a bug: the traceback is shown)"}
