@@ -101,16 +101,14 @@ def run_gate(params: Params, baseline_ref: str | None) -> None:
     workspace = workspace_snapshot(params)
     serving = measure_serving_cost(params, baseline)
     verdict = check_gate(params, workspace, baseline, serving)
-    timings = [workload.describe(name) for name, workload in serving.workloads.items()]
-    serving_note = [] if serving.note is None else [serving.note]
-    for line in [
+    lines = [
         *baseline.notes,
-        *serving_note,
-        *timings,
+        *([] if serving.note is None else [serving.note]),
+        *(workload.describe(name) for name, workload in serving.workloads.items()),
         *verdict.notes,
         *(rule.describe() for rule in verdict.rules),
-    ]:
-        print(line)
+    ]
+    print("\n".join(lines))
     if not verdict.passed:
         raise GateFailedError(
             f"{len(verdict.failures)} gate rule(s) failed: " + "; ".join(r.rule for r in verdict.failures)
