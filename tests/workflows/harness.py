@@ -257,6 +257,8 @@ class World:
             "HARNESS_ARTIFACTS": str(artifacts),
             "HARNESS_TOOLS": str(self.prepared.tools),
             "HARNESS_CML_TOOLS": str(self.prepared.cml_tools),
+            # `make comment` runs this cml instead of installing the npm package (Makefile: CML).
+            "CML": str(self.prepared.cml_tools / "cml"),
             "HARNESS_REAL_KUBECTL": str(self.prepared.real_kubectl),
         }
 
