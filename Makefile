@@ -69,7 +69,7 @@ endif
 .PHONY: help install run repro pull push check-remote remote metrics pr-scope report gate gate-release install-cml comment summary \
 	bento serve deploy-local smoke smoke-deployed \
 	drift drift-publish drift-summary drift-issue fold-in retrain-pr \
-	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-fast lint format bench
+	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-workflows test-fast lint format bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -230,6 +230,9 @@ test: $(ENVIRONMENT) ## lint and format check, then the whole test suite, failin
 	ruff check .
 	ruff format --check .
 	pytest --cov
+
+test-workflows: $(ENVIRONMENT) ## run the workflow files under act against loopback stand-ins for GitHub (make test includes them)
+	pytest -m workflows tests/workflows
 
 test-fast: $(ENVIRONMENT) ## the unit tier (code, data and model behaviour; no servers, no workflows), for the inner loop
 	pytest tests/unit tests/data tests/model
