@@ -1,17 +1,22 @@
 """Unit-tier fixtures: a drift check's result built by hand, for the modules and commands that read or render one."""
 
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 
 import pytest
 
 from mlloop.core.drift_scores import ColumnScores
 from mlloop.monitoring.drift_result import (
     ColumnReport,
+    DriftReportFiles,
     DriftResult,
     Realised,
     ReferenceFile,
     RowCounts,
+    Status,
     WindowSummary,
+    result_json,
 )
 
 
@@ -55,3 +60,17 @@ def drift_result() -> DriftResult:
             ),
         ],
     )
+
+
+@pytest.fixture
+def drift_report(tmp_path: Path, drift_result: DriftResult) -> Callable[[Status], Path]:
+    """Writes a drift report with the given status, as the check writes it; returns its directory."""
+
+    def write(status: Status) -> Path:
+        files = DriftReportFiles(tmp_path / "drift")
+        files.directory.mkdir(exist_ok=True)
+        files.result.write_text(result_json(drift_result.model_copy(update={"status": status})))
+        files.markdown.write_text(f"# Drift check: **{status}**\n")
+        return files.directory
+
+    return write

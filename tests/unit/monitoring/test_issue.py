@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from mlloop.errors import GitHubError, SourceError
-from mlloop.monitoring.drift_result import DriftReportFiles, DriftResult, Status, result_json
+from mlloop.monitoring.drift_result import DriftReportFiles, Status
 from mlloop.monitoring.issue import sync_issue
 
 FAKE_GH = """#!/usr/bin/env python3
@@ -43,28 +43,14 @@ def gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return calls
 
 
-@pytest.fixture
-def report(tmp_path: Path, drift_result: DriftResult) -> Callable[[Status], Path]:
-    """Writes a drift report with the given status, as the check writes it; returns its directory."""
-
-    def write(status: Status) -> Path:
-        files = DriftReportFiles(tmp_path / "drift")
-        files.directory.mkdir(exist_ok=True)
-        files.result.write_text(result_json(drift_result.model_copy(update={"status": status})))
-        files.markdown.write_text(f"# Drift check: **{status}**\n")
-        return files.directory
-
-    return write
-
-
 def _calls(calls: Path) -> list[list[str]]:
     return [json.loads(line)[:2] for line in calls.read_text().splitlines()] if calls.exists() else []
 
 
 def test_drift_with_no_open_issue_opens_one_labelled_drift_with_drift_md_as_body(
-    gh: Path, report: Callable[[Status], Path]
+    gh: Path, drift_report: Callable[[Status], Path]
 ) -> None:
-    directory = report("drift")
+    directory = drift_report("drift")
 
     message = sync_issue(directory)
 
@@ -79,11 +65,11 @@ def test_drift_with_no_open_issue_opens_one_labelled_drift_with_drift_md_as_body
 
 
 def test_drift_with_an_open_issue_updates_it_and_never_opens_a_second(
-    gh: Path, report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch
+    gh: Path, drift_report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GH_OPEN_ISSUES", '[{"number": 12}]')
 
-    message = sync_issue(report("drift"))
+    message = sync_issue(drift_report("drift"))
 
     assert _calls(gh) == [["issue", "list"], ["issue", "edit"], ["issue", "comment"]]
     assert all(json.loads(line)[2] == "12" for line in gh.read_text().splitlines()[1:])
@@ -93,31 +79,31 @@ def test_drift_with_an_open_issue_updates_it_and_never_opens_a_second(
 
 
 def test_no_drift_closes_the_open_issue_naming_the_windows_last_day(
-    gh: Path, report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch
+    gh: Path, drift_report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GH_OPEN_ISSUES", '[{"number": 12}]')
 
-    assert sync_issue(report("no_drift")) == "closed issue #12"
+    assert sync_issue(drift_report("no_drift")) == "closed issue #12"
     assert _calls(gh) == [["issue", "list"], ["issue", "close"]]
     assert json.loads(gh.read_text().splitlines()[-1])[-1] == "No drift in the window ending 2026-11-24."
 
 
 @pytest.mark.parametrize(("status", "open_issues"), [("no_drift", "[]"), ("insufficient_data", '[{"number": 12}]')])
 def test_nothing_changes_without_drift_to_report_or_an_issue_to_close(
-    gh: Path, report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch, status: Status, open_issues: str
+    gh: Path, drift_report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch, status: Status, open_issues: str
 ) -> None:
     monkeypatch.setenv("GH_OPEN_ISSUES", open_issues)
 
-    assert sync_issue(report(status)) == f"{status}: the drift issue is left as it is"
+    assert sync_issue(drift_report(status)) == f"{status}: the drift issue is left as it is"
     assert _calls(gh) == [["issue", "list"]]
 
 
 @pytest.mark.usefixtures("gh")
-def test_a_failing_gh_is_a_clear_error(report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failing_gh_is_a_clear_error(drift_report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GH_FAILS", "1")
 
     with pytest.raises(GitHubError, match="gh issue list failed: HTTP 401: Bad credentials"):
-        sync_issue(report("drift"))
+        sync_issue(drift_report("drift"))
 
 
 def test_no_drift_report_is_a_clear_error_before_gh_is_called(gh: Path, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ from dvc.repo import Repo
 from mlloop.cli import main
 from mlloop.config import Params, load_params
 from mlloop.errors import GitHubError, RemoteError, SourceError
-from mlloop.monitoring.drift_result import DriftReportFiles, DriftResult, Status, result_json
+from mlloop.monitoring.drift_result import Status
 from mlloop.monitoring.retrain import BRANCH, dispatch_checks, dispatch_retraining, open_pull_request
 
 PROJECT_ROOT = Path(__file__).parents[3]
@@ -96,18 +96,6 @@ def gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Gh:
     calls = tmp_path / "gh-calls.jsonl"
     monkeypatch.setenv("GH_CALLS", str(calls))
     return Gh(calls, monkeypatch)
-
-
-@pytest.fixture
-def drift_report(tmp_path: Path, drift_result: DriftResult) -> Callable[[Status], Path]:
-    def write(status: Status) -> Path:
-        files = DriftReportFiles(tmp_path / "drift")
-        files.directory.mkdir(exist_ok=True)
-        files.result.write_text(result_json(drift_result.model_copy(update={"status": status})))
-        files.markdown.write_text(f"# Drift check: **{status}**\n")
-        return files.directory
-
-    return write
 
 
 def test_drift_with_no_retraining_under_review_starts_one(gh: Gh, drift_report: Callable[[Status], Path]) -> None:
