@@ -49,7 +49,7 @@ endif
 
 .PHONY: help install run repro pull push check-remote remote metrics report gate comment summary bento serve deploy-local smoke \
 	drift drift-publish drift-summary drift-issue fold-in retrain-pr \
-	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-fast lint format bench
+	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-fast test-workflows lint format bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -185,6 +185,9 @@ test: $(ENVIRONMENT) ## lint and format check, then the whole test suite, failin
 
 test-fast: $(ENVIRONMENT) ## the unit tier (code, data and model behaviour; no servers, no workflows), for the inner loop
 	pytest tests/unit tests/data tests/model
+
+test-workflows: $(ENVIRONMENT) ## run the real .github/workflows under act against loopback stand-ins of GitHub (part of make test)
+	pytest tests/workflows
 
 lint: $(ENVIRONMENT) ## ruff and mypy
 	ruff check .

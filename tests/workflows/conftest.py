@@ -87,12 +87,20 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
         origin=origin,
         dvc_remote=dvc_remote,
         dvc_cache=seed / ".dvc" / "cache",
+        workspace=seed,
         environment=environment,
         tools=tools,
         runner_tools=runner_tools,
         cml_tools=cml_tools,
         real_kubectl=PROJECT / ".venv" / "bin" / "kubectl",
     )
+
+
+@pytest.fixture(scope="class")
+def shared_github(prepared: Prepared, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A repository shared by a class's tests, which each assert on one outcome of the same run."""
+    with world(prepared, tmp_path_factory.mktemp("shared")) as scenario:
+        yield scenario
 
 
 @pytest.fixture
