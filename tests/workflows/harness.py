@@ -42,6 +42,8 @@ PINNED_ACTIONS = {
     "docker/setup-buildx-action@37fe631027851001ddb9b187196cc803df7f5f0e": "setup-buildx",
     "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121": "login",
 }
+SUMMARIES: list[str] = []
+"""One line per workflow run of the session, printed at its end (conftest.py)."""
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "developer",
     "GIT_AUTHOR_EMAIL": "developer@example.invalid",
@@ -202,6 +204,7 @@ class World:
         if not starts(definition, event_name, branch, changed):
             run = Run(workflow, event_name, {}, "not started: the workflow's `on:` filters exclude the event", 0.0)
             self.runs.append(run)
+            SUMMARIES.append(self.summary(run))
             return run
         source = self.directory / "event-source"
         if source.exists():
@@ -256,6 +259,7 @@ class World:
         log = log_file.read_text()
         run = Run(workflow, event_name, _job_results(log), log, time.monotonic() - started)
         self.runs.append(run)
+        SUMMARIES.append(self.summary(run))
         return run
 
     def _runner_environment(self, artifacts: Path) -> dict[str, str]:

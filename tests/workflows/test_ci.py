@@ -20,7 +20,6 @@ def test_a_push_to_a_branch_runs_lint_and_the_tests_green(github: World) -> None
 
     # When ci.yml runs on it
     run = github.run("ci.yml", "push", event, at=sha, runner=ONE_TEST_MODULE)
-    print(github.summary(run))
 
     # Then lint and the tests ran on that commit, without credentials left behind, and passed
     assert run.jobs == {"test": "success"}, run.log[-3000:]
@@ -39,7 +38,6 @@ def test_a_push_that_fails_lint_is_red_and_runs_no_tests(github: World) -> None:
 
     # When ci.yml runs on it
     run = github.run("ci.yml", "push", event, at=sha, runner=ONE_TEST_MODULE)
-    print(github.summary(run))
 
     # Then the job is red at lint and the tests never start
     assert run.jobs == {"test": "failure"}, run.log[-3000:]

@@ -47,7 +47,6 @@ def _merge(
     with deployed_service(healthy) as url:
         github.variables["SERVICE_URL"] = url
         run = github.run("deploy.yml", "push", event, at=sha, runner=ONE_TEST_MODULE)
-    print(github.summary(run))
     return sha, run
 
 
@@ -191,7 +190,6 @@ def test_a_failed_staging_smoke_test_rolls_back_to_the_revision_recorded_before_
     with deployed_service(healthy=False) as url:
         github.variables["SERVICE_URL"] = url
         run = github.run("deploy.yml", "push", event, at=sha, runner=ONE_TEST_MODULE)
-    print(github.summary(run))
 
     # Then staging is red, back on the revision it ran before, and production never runs
     assert run.jobs.get("staging") == "failure", run.jobs

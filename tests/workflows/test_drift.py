@@ -10,9 +10,7 @@ SCHEDULE = {"schedule": "17 5 * * *", "ref": "refs/heads/main"}
 
 
 def _check(github: World) -> Run:
-    run = github.run("drift.yml", "schedule", SCHEDULE, at=git(github.developer, "rev-parse", "origin/main"))
-    print(github.summary(run))
-    return run
+    return github.run("drift.yml", "schedule", SCHEDULE, at=git(github.developer, "rev-parse", "origin/main"))
 
 
 def _drift_issues(github: World, state: str) -> list[int]:
@@ -63,7 +61,7 @@ def test_with_retrain_on_drift_at_most_one_retraining_pull_request_is_open(githu
         retrainings = [dispatch for dispatch in github.api.dispatches if dispatch.workflow == "retrain.yml"]
         for dispatch in retrainings[started:]:
             event = {"ref": f"refs/heads/{dispatch.ref}", "inputs": dispatch.inputs}
-            print(github.summary(github.run("retrain.yml", "workflow_dispatch", event, at=main)))
+            github.run("retrain.yml", "workflow_dispatch", event, at=main)
         started = len(retrainings)
 
     # Then retraining ran, every run stayed green, and one retraining pull request is open

@@ -17,7 +17,6 @@ def test_retraining_pushes_a_branch_opens_a_pull_request_and_dispatches_the_pr_l
 
     # When retrain.yml is started by hand on main (no RETRAIN_TOKEN)
     run = github.run("retrain.yml", "workflow_dispatch", {"ref": "refs/heads/main", "inputs": {}}, at=main)
-    print(github.summary(run))
 
     # Then the branch reaches the origin with the run's credentials, a pull request is opened for it,
     # and pr.yml is dispatched on it, since a pull request opened with GITHUB_TOKEN starts no workflow
@@ -32,7 +31,6 @@ def test_retraining_pushes_a_branch_opens_a_pull_request_and_dispatches_the_pr_l
     head = github.origin.refs("octo/churn")[f"refs/heads/{branch}"]
     git(github.developer, "fetch", "--quiet", "origin")
     report = github.run("pr.yml", "workflow_dispatch", {"ref": f"refs/heads/{branch}", "inputs": {}}, at=head)
-    print(github.summary(report))
 
     # Then the PR loop reports on the retraining pull request's head
     assert report.jobs == {"model-report": "success"}, report.log[-3000:]
