@@ -12,8 +12,10 @@ importing scikit-learn, DVC and BentoML for a command that needs none of them co
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -70,11 +72,12 @@ def _stage(name: str) -> Handler:
     return run
 
 
-def _baseline_argument(command: argparse.ArgumentParser) -> None:
+def _baseline_argument(command: argparse._ActionsContainer) -> None:
     command.add_argument(
         "--baseline",
         metavar="REF",
-        help="git ref to compare with (default: params report.baseline; origin/REF is preferred when it exists)",
+        help="git ref to compare with (default: params report.baseline); a branch name with no local branch "
+        "falls back to origin/REF",
     )
 
 
@@ -89,10 +92,34 @@ def _report(params: Params, arguments: argparse.Namespace) -> None:
     report.run_report(params, arguments.baseline, arguments.out)
 
 
+def _gate_arguments(command: argparse.ArgumentParser) -> None:
+    against = command.add_mutually_exclusive_group()
+    _baseline_argument(against)
+    against.add_argument(
+        "--previous-release",
+        action="store_true",
+        help="compare with the latest model version tag before HEAD, else HEAD~1 (the gate on main)",
+    )
+
+
 def _gate(params: Params, arguments: argparse.Namespace) -> None:
     from mlloop.review import report
 
-    report.run_gate(params, arguments.baseline)
+    baseline = arguments.baseline
+    if arguments.previous_release:
+        from mlloop.serving import model_version
+
+        baseline = model_version.previous_release()
+        print(f"baseline: {baseline}, the previous release")
+    report.run_gate(params, baseline)
+
+
+def _pr_scope(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.review import scope
+
+    verdict = scope.pr_scope(params, arguments.baseline)
+    print(verdict.reason, file=sys.stderr)
+    print(verdict.verdict)
 
 
 def _import_model(params: Params, _arguments: argparse.Namespace) -> None:
@@ -101,17 +128,37 @@ def _import_model(params: Params, _arguments: argparse.Namespace) -> None:
     print(bento_model.import_model(params))
 
 
+def _namespaced(text: str) -> str:
+    """An argparse type: a Kubernetes object as `namespace/name`."""
+    if not re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?", text):
+        raise argparse.ArgumentTypeError(f"must be NAMESPACE/NAME, e.g. mlloop-staging/churn-service, got {text!r}")
+    return text
+
+
 def _smoke_arguments(command: argparse.ArgumentParser) -> None:
-    command.add_argument("--url", required=True, help="the service's base URL, e.g. http://127.0.0.1:3000")
+    target = command.add_mutually_exclusive_group(required=True)
+    target.add_argument("--url", help="the service's base URL, e.g. http://127.0.0.1:3000")
+    target.add_argument(
+        "--service",
+        type=_namespaced,
+        metavar="NAMESPACE/NAME",
+        help="a Kubernetes Service, reached from here through `kubectl port-forward`",
+    )
+    command.add_argument("--kubectl", default="kubectl", help="the kubectl to forward with (default: %(default)s)")
 
 
 def _smoke(params: Params, arguments: argparse.Namespace) -> None:
     from mlloop.core.schema import load_schema
-    from mlloop.serving import smoke
+    from mlloop.serving import port_forward, smoke
 
     schema = load_schema(params.data.schema_file)
-    for check in smoke.run_smoke(arguments.url, schema, params.serve.request_timeout_seconds):
-        print(f"ok  {check}")
+    timeout = params.serve.request_timeout_seconds
+    with ExitStack() as stack:
+        url = arguments.url
+        if arguments.service:  # a ClusterIP Service: reached through the API server
+            url = stack.enter_context(port_forward.forwarded(arguments.service, arguments.kubectl, timeout))
+        for check in smoke.run_smoke(url, schema, timeout):
+            print(f"ok  {check}")
 
 
 def _register_arguments(command: argparse.ArgumentParser) -> None:
@@ -172,6 +219,24 @@ def _drift_issue(params: Params, _arguments: argparse.Namespace) -> None:
     from mlloop.monitoring import issue
 
     print(issue.sync_issue(params.drift.directory))
+
+
+def _dispatch_retrain(params: Params, _arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import retrain
+
+    print(retrain.dispatch_retraining(params.drift.directory))
+
+
+def _retrain_pr(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import retrain
+
+    print(retrain.open_pull_request(params, arguments.params, _today()))
+
+
+def _dispatch_pr(_params: Params, _arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import retrain
+
+    print(retrain.dispatch_checks())
 
 
 def _publish_arguments(command: argparse.ArgumentParser) -> None:
@@ -284,6 +349,12 @@ COMMANDS = (
         "gate",
         "check the quality gate against a baseline ref (exit 5 when a rule fails)",
         _gate,
+        _gate_arguments,
+    ),
+    Command(
+        "pr-scope",
+        "print `run` if HEAD changed a pipeline input since the baseline ref, else `skip` (the reason on stderr)",
+        _pr_scope,
         _baseline_argument,
     ),
     Command(
@@ -329,6 +400,21 @@ COMMANDS = (
         "drift-issue",
         "open, update or close the GitHub issue labelled drift to match the last drift check (uses gh)",
         _drift_issue,
+    ),
+    Command(
+        "dispatch-retrain",
+        "start retrain.yml when the last drift check found drift, unless a retraining pull request is open (uses gh)",
+        _dispatch_retrain,
+    ),
+    Command(
+        "retrain-pr",
+        "commit the retraining on the branch retrain/production-data, push it and open its pull request (uses gh)",
+        _retrain_pr,
+    ),
+    Command(
+        "dispatch-pr",
+        "start the pull-request checks (pr.yml, ci.yml) on the current branch (uses gh)",
+        _dispatch_pr,
     ),
     Command(
         "publish-drift",

@@ -101,6 +101,18 @@ class BootstrapParams(Frozen):
     seed: int
 
 
+class ServingCostParams(Frozen):
+    """Both models timed in one process, call by call in turn, and the bootstrap of their ratio."""
+
+    single_row_calls: int = Field(ge=2)
+    batch_rows: int = Field(ge=1)
+    batch_calls: int = Field(ge=2)
+    warmup_calls: int = Field(ge=0)
+    resamples: int = Field(ge=100)
+    confidence: float = Field(gt=0, lt=1)
+    seed: int
+
+
 class ReportParams(Frozen):
     """The pull-request report: where it goes, what to compare against and how to draw it."""
 
@@ -109,6 +121,9 @@ class ReportParams(Frozen):
     charts: Literal["mermaid", "png"]
     chart_points: int = Field(ge=2)
     bootstrap: BootstrapParams
+    serving_cost: ServingCostParams
+    loop_inputs: list[FilePath] = Field(min_length=1)
+    """Files and folders the PR loop runs besides what dvc.yaml declares; a change to none skips it."""
 
     @property
     def report_file(self) -> Path:
@@ -122,6 +137,7 @@ class GateParams(Frozen):
     worst_acceptable: dict[str, float]
     max_regression: dict[str, float]
     max_single_row_latency_ms: float = Field(gt=0)
+    max_latency_ratio: float = Field(gt=1)
     max_model_size_bytes: int = Field(gt=0)
 
 

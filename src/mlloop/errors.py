@@ -43,7 +43,7 @@ class SmokeFailedError(MlloopError):
 
 
 class RemoteError(MlloopError):
-    """The DVC remote or object store cannot be used: unreachable, refused the credentials, or no such bucket."""
+    """A remote cannot be used (the DVC remote, the object store, the git origin): unreachable, refused, or missing."""
 
     exit_code = 7
 
@@ -52,6 +52,12 @@ class RemoteIncompleteError(MlloopError):
     """The DVC remote lacks objects that the checked-out dvc.lock (or a .dvc file) references."""
 
     exit_code = 8
+
+
+class GitHubError(MlloopError):
+    """GitHub refused a request (through gh), or its state forbids it: a setting, a token, an open pull request."""
+
+    exit_code = 9
 
 
 def exit_codes() -> dict[int, str]:

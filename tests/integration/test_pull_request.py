@@ -16,6 +16,11 @@ pytestmark = pytest.mark.integration
 
 REPORT = Path("reports/pr/report.md")
 BOOTSTRAP_ROW = re.compile(r"^\| (roc_auc|average_precision) \| [+-]\d\.\d{4} \| \[.*\] \| .* \|$", re.MULTILINE)
+RATIO_ROW = re.compile(
+    r"^\| (single-row|batch) call \| \d+\.\d\d× \| \[\d+\.\d\d×, \d+\.\d\d×\] "
+    r"\| (\*\*slower\*\*|\*\*faster\*\*|within noise) \|$",
+    re.MULTILINE,
+)
 
 
 def _edit_params(root: Path, change: dict[str, dict[str, object]]) -> None:
@@ -108,7 +113,11 @@ def test_report_has_charts_validation_and_serving_cost(repository: Path, report:
     assert "#### Confusion matrices" in report
     assert _table_row(report, "main")[1] == "passed" or "### Data validation" in report
     assert "### Serving cost" in report
-    assert "single-row latency p50" in report
+    assert "Timed in this run, in one process: both models, called in turn" in report
+    assert [match.group(1) for match in RATIO_ROW.finditer(report)] == ["single-row", "batch"], report
+    cost = report[report.index("### Serving cost") :]
+    for side in ("main", "this PR"):
+        assert _table_row(cost, side)[2].endswith(" ms"), f"{side} was timed in this run"
     for png in ("compare_roc.png", "compare_precision_recall.png", "compare_confusion.png"):
         assert (repository / REPORT.parent / png).stat().st_size > 0, png
 
@@ -118,6 +127,8 @@ def test_gate_passes_a_model_that_holds_every_rule(repository: Path) -> None:
     result = run(["mlloop", "gate", "--baseline", "pr"], repository)
     assert "gate passed" in result.stdout, result.stdout
     assert "FAIL" not in result.stdout, result.stdout
+    assert "PASS single-row latency ratio vs baseline (95% interval low end) <= 2:" in result.stdout
+    assert "PASS batch latency ratio vs baseline (95% interval low end) <= 2:" in result.stdout
 
 
 def test_gate_fails_listing_every_broken_rule_with_its_numbers(repository: Path) -> None:
@@ -155,6 +166,9 @@ def test_first_pr_against_a_baseline_without_metrics_reports_the_pr_alone(reposi
     assert "Is the difference real?" not in text
     assert "no baseline metrics: regression rules were not applied" in gate.stdout
     assert "regression vs baseline" not in gate.stdout
+    assert "baseline model not timed: latency ratio rules were not applied" in gate.stdout
+    assert "PASS single-row latency p50 (ms) <= 100:" in gate.stdout, "the PR's own ceiling still applies"
+    assert "> No baseline model to time: this PR's model was timed alone." in text
 
 
 def test_missing_baseline_ref_is_a_note_not_a_crash(repository: Path) -> None:

@@ -115,6 +115,35 @@ def test_a_wrong_service_or_client_setting_is_rejected_naming_the_field_and_the_
     assert repr(bad_value) in message, message
 
 
+@pytest.mark.parametrize(
+    ("where", "bad_value"),
+    [
+        (("gate", "max_latency_ratio"), 1.0),  # would fail a model as fast as its baseline
+        (("gate", "max_latency_ratio"), 0.5),
+        (("report", "serving_cost", "single_row_calls"), 1),  # one pair has no interval
+        (("report", "serving_cost", "batch_calls"), 0),
+        (("report", "serving_cost", "warmup_calls"), -1),
+        (("report", "serving_cost", "confidence"), 1.0),
+        (("report", "serving_cost", "resamples"), 10),
+    ],
+)
+def test_a_serving_cost_setting_or_latency_ratio_that_cannot_work_is_rejected_naming_the_field(
+    tmp_path: Path, where: tuple[str, ...], bad_value: object
+) -> None:
+    *parents, key = where
+
+    def change(document: Mapping) -> None:
+        for parent in parents:
+            document = document[parent]
+        document[key] = bad_value
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(_write_params(tmp_path, change))
+    message = str(raised.value)
+    assert ".".join(where) in message, message
+    assert repr(bad_value) in message, message
+
+
 def test_a_simulator_that_gives_up_before_the_service_is_rejected_naming_both_timeouts(tmp_path: Path) -> None:
     # given: the simulator waits 5 s for a service that may take 10 s
     path = _write_params(tmp_path, lambda document: document["simulate"].update(request_timeout_seconds=5))

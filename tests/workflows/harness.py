@@ -38,7 +38,6 @@ PINNED_ACTIONS = {
     "actions/cache@27d5ce7f107fe9357f9df03efb73ab90386fccae": "cache",
     "actions/upload-artifact@bbbca2ddaa5d8feaa63e36b76fdaad77386f024f": "upload-artifact",
     "actions/download-artifact@3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c": "download-artifact",
-    "iterative/setup-cml@f12ea7685438c1fc438d50f77519b3860cf5fa98": "setup-cml",
     "docker/setup-buildx-action@37fe631027851001ddb9b187196cc803df7f5f0e": "setup-buildx",
     "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121": "login",
 }
@@ -80,7 +79,7 @@ class Prepared:
     environment: Path  # the project's .venv, relocatable, kubectl swapped for the stand-in
     tools: Path  # launchers: `action` (the pinned actions' stand-ins)
     runner_tools: Path  # the runner image's own tools: gh, docker, kubectl (stand-ins)
-    cml_tools: Path  # what setup-cml installs: cml (stand-in)
+    cml_tools: Path  # the cml that `make comment` runs (stand-in), given as CML
     real_kubectl: Path
 
 
@@ -283,7 +282,8 @@ class World:
             "HARNESS_CACHE": str(self.directory / "cache"),
             "HARNESS_ARTIFACTS": str(artifacts),
             "HARNESS_TOOLS": str(self.prepared.tools),
-            "HARNESS_CML_TOOLS": str(self.prepared.cml_tools),
+            # `make comment` runs this cml instead of installing the npm package (Makefile: CML).
+            "CML": str(self.prepared.cml_tools / "cml"),
             "HARNESS_REAL_KUBECTL": str(self.prepared.real_kubectl),
         }
 

@@ -95,7 +95,7 @@ def test_every_run_step_is_one_existing_make_target_or_cli_call(workflow: str, c
             line_program, *line_arguments = shlex.split(line)
             if line_program == "mlloop":
                 _check_mlloop(line_arguments)
-            elif line_program == "cml":
+            elif Path(line_program).name == "cml":
                 _check_cml(line_arguments)
 
 

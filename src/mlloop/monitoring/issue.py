@@ -6,44 +6,31 @@ leaves it alone, since it says nothing either way. GitHub Actions provides `gh` 
 """
 
 import json
-import subprocess
 from pathlib import Path
 
-from mlloop.errors import SourceError
 from mlloop.monitoring.drift_result import DriftReportFiles, read_result
+from mlloop.monitoring.github import gh
 
 LABEL = "drift"
-
-
-def _gh(*arguments: str) -> str:
-    try:
-        result = subprocess.run(["gh", *arguments], capture_output=True, text=True, check=False)
-    except FileNotFoundError as error:
-        raise SourceError("the GitHub CLI `gh` is not installed") from error
-    if result.returncode != 0:
-        raise SourceError(f"gh {' '.join(arguments[:2])} failed: {result.stderr.strip()}")
-    return result.stdout
 
 
 def sync_issue(report_directory: Path) -> str:
     """Open, update or close the drift issue to match the last check's result; say what was done."""
     result = read_result(report_directory)
     body = DriftReportFiles(report_directory).markdown
-    open_issues = json.loads(_gh("issue", "list", "--label", LABEL, "--state", "open", "--json", "number"))
+    open_issues = json.loads(gh("issue", "list", "--label", LABEL, "--state", "open", "--json", "number"))
     number = str(open_issues[0]["number"]) if open_issues else None
     summary = "; ".join(result.reasons)
     if result.status == "drift":
         if number is None:
-            _gh(
-                "label", "create", LABEL, "--force", "--color", "D93F0B", "--description", "the drift check found drift"
-            )
+            gh("label", "create", LABEL, "--force", "--color", "D93F0B", "--description", "the drift check found drift")
             title = f"Drift in production data: {summary}"[:250]
-            url = _gh("issue", "create", "--title", title, "--label", LABEL, "--body-file", str(body)).strip()
+            url = gh("issue", "create", "--title", title, "--label", LABEL, "--body-file", str(body)).strip()
             return f"opened {url}"
-        _gh("issue", "edit", number, "--body-file", str(body))
-        _gh("issue", "comment", number, "--body", f"Still drifting ({result.window.last_day}): {summary}")
+        gh("issue", "edit", number, "--body-file", str(body))
+        gh("issue", "comment", number, "--body", f"Still drifting ({result.window.last_day}): {summary}")
         return f"updated issue #{number}"
     if result.status == "no_drift" and number is not None:
-        _gh("issue", "close", number, "--comment", f"No drift in the window ending {result.window.last_day}.")
+        gh("issue", "close", number, "--comment", f"No drift in the window ending {result.window.last_day}.")
         return f"closed issue #{number}"
     return f"{result.status}: the drift issue is left as it is"

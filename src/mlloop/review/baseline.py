@@ -9,14 +9,17 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+import joblib
 import pandas as pd
 import yaml
 from dvc.repo import Repo
+from sklearn.pipeline import Pipeline
 
 from mlloop.config import DEFAULT_PARAMS_FILE, Params
 from mlloop.errors import SourceError
 from mlloop.pipeline.stages.evaluate import CURVE_FILES
 from mlloop.storage import revisions
+from mlloop.storage.artifacts import MODEL_UNREADABLE
 
 COMPARED_CURVES = ("roc", "precision_recall", "confusion")
 
@@ -126,3 +129,15 @@ def load_baseline(ref: str, params: Params) -> Baseline:
 def predictions_at(sha: str, params: Params) -> pd.DataFrame:
     """A commit's test-set predictions, a DVC output: from the cache or remote, else reproduced."""
     return pd.read_parquet(BytesIO(revisions.dvc_output_at(sha, params.paths.predictions)))
+
+
+def model_at(sha: str, params: Params) -> Pipeline:
+    """A commit's fitted model, a DVC output, to time against this workspace's in the same process."""
+    content = revisions.dvc_output_at(sha, params.paths.model)
+    try:
+        model = joblib.load(BytesIO(content))
+    except MODEL_UNREADABLE as error:
+        raise SourceError(f"{params.paths.model} at {sha[:12]}: cannot be loaded ({error})") from error
+    if not isinstance(model, Pipeline):
+        raise SourceError(f"{params.paths.model} at {sha[:12]}: holds a {type(model).__name__}, not a Pipeline")
+    return model

@@ -1,6 +1,6 @@
-"""The quality gate: absolute limits, allowed regression against the baseline, latency and
-size. Pure; every rule is reported with its numbers, passed or not, so a failing check
-explains itself.
+"""The quality gate: absolute limits, allowed regression against the baseline, latency (this
+run's timing of both models) and size. Pure; every rule is reported with its numbers, passed or
+not, so a failing check explains itself.
 """
 
 from collections.abc import Mapping
@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from mlloop.config import GateParams
 from mlloop.core.metrics import METRICS
+from mlloop.review.serving_cost import ServingCost
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,31 @@ def _absolute(metric: str, value: float, worst: float) -> RuleResult:
     return RuleResult(f"{metric} >= {worst:.10g}", value, worst, value >= worst - TOLERANCE)
 
 
+def _latency_rules(settings: GateParams, serving: ServingCost) -> tuple[list[RuleResult], list[str]]:
+    """The PR's own latency ceiling, and its slowdown against the baseline timed in the same run.
+
+    A slowdown counts only beyond noise: the rule reads the low end of the ratio's interval.
+    """
+    rules = [
+        _at_most("single-row latency p50 (ms)", serving.single_row.pull_request.p50, settings.max_single_row_latency_ms)
+    ]
+    for name, workload in serving.workloads.items():
+        if workload.ratio is not None:
+            rule = f"{name} latency ratio vs baseline ({workload.ratio.confidence:.0%} interval low end)"
+            rules.append(_at_most(rule, workload.ratio.low, settings.max_latency_ratio))
+    untimed = any(workload.ratio is None for workload in serving.workloads.values())
+    notes = ["baseline model not timed: latency ratio rules were not applied"] if untimed else []
+    return rules, notes
+
+
 def evaluate_gate(
     settings: GateParams,
     metrics: Mapping[str, float],
     performance: Mapping[str, float],
     baseline_metrics: Mapping[str, float] | None,
+    serving: ServingCost,
 ) -> GateVerdict:
-    """Apply every rule; without baseline metrics the regression rules are skipped, with a note saying so."""
+    """Apply every rule; a rule against the baseline is skipped, with a note, when the baseline lacks its number."""
     rules = [_absolute(metric, metrics[metric], worst) for metric, worst in settings.worst_acceptable.items()]
     notes: list[str] = []
     if baseline_metrics is None:
@@ -75,10 +94,8 @@ def evaluate_gate(
                 continue
             regression = -METRICS[metric].improvement(metrics[metric] - baseline_metrics[metric])
             rules.append(_at_most(f"{metric} regression vs baseline", regression, allowed))
-    rules.append(
-        _at_most(
-            "single-row latency p50 (ms)", performance["single_row_latency_ms_p50"], settings.max_single_row_latency_ms
-        )
-    )
+    latency_rules, latency_notes = _latency_rules(settings, serving)
+    rules += latency_rules
+    notes += latency_notes
     rules.append(_at_most("model size (bytes)", performance["model_size_bytes"], settings.max_model_size_bytes))
     return GateVerdict(rules, notes)

@@ -13,6 +13,7 @@ import pandas as pd
 
 from mlloop.review.compare import ABSENT, BootstrapResult, MetricRow, ParamChange
 from mlloop.review.gate import GateVerdict, RuleResult
+from mlloop.review.serving_cost import ServingCost, Timings, Workload
 
 MARKERS = {"better": "🟢 better", "worse": "🔴 worse", "unchanged": "⚪ same", "new": "🆕 new", "removed": "➖ removed"}
 
@@ -42,6 +43,8 @@ class ReportContent:
     """Curve name → side ('baseline' or 'pull_request') → points; a side is absent when unknown."""
     validation: Mapping[str, Mapping[str, Any] | None]
     performance: Mapping[str, Mapping[str, Any] | None]
+    """Side → what its evaluate stage recorded (model size); timings come from serving_cost, not from here."""
+    serving_cost: ServingCost
     charts: str
     chart_points: int
     png_files: Mapping[str, str]
@@ -197,22 +200,77 @@ def _validation_section(content: ReportContent) -> list[str]:
     return ["### Data validation", "", *_table(["", "status", "rows", "nulls", "broken rules"], rows)]
 
 
-def _cost_section(content: ReportContent) -> list[str]:
+RATIO_VERDICTS = {"slower": "**slower**", "faster": "**faster**", "within noise": "within noise"}
+
+
+def _milliseconds(timings: Timings | None) -> str:
+    return "–" if timings is None else f"{timings.p50:.2f} ms"
+
+
+def _throughput(workload: Workload, timings: Timings | None) -> str:
+    return "–" if timings is None else f"{workload.rows_per_second(timings):.0f} rows/s"
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.2f}×"
+
+
+def _timed_sides(content: ReportContent) -> list[list[str]]:
+    """A row per side: its recorded model size, and its timings from this run, a dash where not timed."""
+    cost = content.serving_cost
     rows = []
     for side, perf in content.performance.items():
-        label = side_label(content, side)
-        if perf is None:
-            rows.append([label, "–", "–", "–"])
-            continue
-        rows.append(
-            [
-                label,
-                f"{perf['model_size_bytes'] / 1024:.0f} KiB",
-                f"{perf['single_row_latency_ms_p50']:.2f} ms",
-                f"{perf['batch_rows_per_second']:.0f} rows/s",
-            ]
+        single, batch = (
+            (cost.single_row.pull_request, cost.batch.pull_request)
+            if side == "pull_request"
+            else (cost.single_row.baseline, cost.batch.baseline)
         )
-    return ["### Serving cost", "", *_table(["", "model size", "single-row latency p50", "batch throughput"], rows)]
+        size = "–" if perf is None else f"{perf['model_size_bytes'] / 1024:.0f} KiB"
+        label = side_label(content, side)
+        rows.append([label, size, _milliseconds(single), _milliseconds(batch), _throughput(cost.batch, batch)])
+    return rows
+
+
+def _ratio_table(content: ReportContent) -> list[str]:
+    ratios = [(name, w.ratio) for name, w in content.serving_cost.workloads.items() if w.ratio is not None]
+    if not ratios:
+        return []
+    first = ratios[0][1]
+    rows = [
+        [f"{name} call", _times(r.observed), f"[{_times(r.low)}, {_times(r.high)}]", RATIO_VERDICTS[r.verdict]]
+        for name, r in ratios
+    ]
+    return [
+        "",
+        "PR / baseline: the time of a call of this PR's model over the baseline's call in the same turn, "
+        f"the median of those ratios, with its {first.confidence:.0%} interval from {first.resamples} bootstrap "
+        "resamples of the turns. An interval that excludes 1 is a real difference; one that contains 1 is "
+        "within noise.",
+        "",
+        *_table(["PR / baseline", "time ratio", f"{first.confidence:.0%} interval", "verdict"], rows),
+    ]
+
+
+def _cost_section(content: ReportContent) -> list[str]:
+    cost = content.serving_cost
+    timed = "this PR's model alone" if cost.single_row.ratio is None else "both models, called in turn"
+    header = [
+        "",
+        "model size",
+        "single-row latency p50",
+        f"batch latency p50 ({cost.batch.rows} rows)",
+        "batch throughput",
+    ]
+    lines = [
+        "### Serving cost",
+        "",
+        f"Timed in this run, in one process: {timed}, {cost.single_row.calls} times on one row and "
+        f"{cost.batch.calls} times on a batch of {cost.batch.rows} rows of the test split (`report.serving_cost`).",
+        "",
+        *_table(header, _timed_sides(content)),
+        *_ratio_table(content),
+    ]
+    return lines if cost.note is None else [*lines, "", f"> {cost.note}"]
 
 
 def render(content: ReportContent) -> str:

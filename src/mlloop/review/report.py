@@ -7,34 +7,69 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
+from sklearn.pipeline import Pipeline
 
 from mlloop.config import Params
 from mlloop.core.metrics import METRICS, THRESHOLD_FREE
-from mlloop.core.schema import load_schema
+from mlloop.core.schema import features_and_label, load_schema
 from mlloop.errors import ConfigError, GateFailedError, MlloopError, SourceError
 from mlloop.pipeline import plots
-from mlloop.review import compare, markdown
+from mlloop.review import compare, markdown, serving_cost
 from mlloop.review.baseline import (
     COMPARED_CURVES,
     Baseline,
     Snapshot,
     load_baseline,
+    model_at,
     predictions_at,
     workspace_snapshot,
 )
 from mlloop.review.gate import GateVerdict, evaluate_gate
 from mlloop.storage import revisions
-from mlloop.storage.artifacts import read_table
+from mlloop.storage.artifacts import load_model, read_table
 from mlloop.storage.files import atomic_outputs
 
 
-def check_gate(params: Params, workspace: Snapshot, baseline: Baseline) -> GateVerdict:
-    """The gate verdict of the workspace against the baseline."""
+def check_gate(
+    params: Params, workspace: Snapshot, baseline: Baseline, serving: serving_cost.ServingCost
+) -> GateVerdict:
+    """The gate verdict of the workspace against the baseline, its latency rules on this run's timing."""
     # Both ensured by workspace_snapshot, which refuses an unreproduced pipeline.
     assert workspace.metrics is not None
     assert workspace.performance is not None
     baseline_metrics = baseline.recorded.metrics if baseline.recorded else None
-    return evaluate_gate(params.gate, workspace.metrics, workspace.performance, baseline_metrics)
+    return evaluate_gate(params.gate, workspace.metrics, workspace.performance, baseline_metrics, serving)
+
+
+SCORING_ERRORS = (ValueError, KeyError, TypeError)
+"""What scikit-learn raises when a model cannot score the rows, e.g. the PR changed the schema."""
+
+
+def _baseline_model(params: Params, baseline: Baseline, rows: pd.DataFrame) -> tuple[Pipeline | None, str | None]:
+    """The baseline's model once it has scored the PR's rows, else None and why it will not be timed."""
+    if baseline.sha is None or baseline.recorded is None:
+        return None, "No baseline model to time: this PR's model was timed alone."
+    try:
+        model = model_at(baseline.sha, params)
+        model.predict_proba(rows.iloc[[0]])
+    except (MlloopError, OSError, *SCORING_ERRORS) as error:
+        return None, f"Baseline model not timed ({error}): this PR's model was timed alone."
+    return model, None
+
+
+def measure_serving_cost(params: Params, baseline: Baseline) -> serving_cost.ServingCost:
+    """Time the workspace's model and the baseline's in turn, in this process, on the PR's test rows."""
+    features, _ = features_and_label(read_table(params.paths.test, "split"), load_schema(params.data.schema_file))
+    pull_request = load_model(params.paths.model)
+    baseline_model, note = _baseline_model(params, baseline, features)
+    return serving_cost.measure(
+        pull_request.predict_proba,
+        None if baseline_model is None else baseline_model.predict_proba,
+        features,
+        params.report.serving_cost,
+        note,
+    )
 
 
 def check_metric_names(params: Params) -> None:
@@ -63,9 +98,17 @@ def run_gate(params: Params, baseline_ref: str | None) -> None:
     """Print every gate rule with its numbers; raise GateFailedError (exit 5) when any fails."""
     check_metric_names(params)
     baseline = load_baseline(baseline_ref or params.report.baseline, params)
-    verdict = check_gate(params, workspace_snapshot(params), baseline)
-    for line in [*baseline.notes, *verdict.notes, *(rule.describe() for rule in verdict.rules)]:
-        print(line)
+    workspace = workspace_snapshot(params)
+    serving = measure_serving_cost(params, baseline)
+    verdict = check_gate(params, workspace, baseline, serving)
+    lines = [
+        *baseline.notes,
+        *([] if serving.note is None else [serving.note]),
+        *(workload.describe(name) for name, workload in serving.workloads.items()),
+        *verdict.notes,
+        *(rule.describe() for rule in verdict.rules),
+    ]
+    print("\n".join(lines))
     if not verdict.passed:
         raise GateFailedError(
             f"{len(verdict.failures)} gate rule(s) failed: " + "; ".join(r.rule for r in verdict.failures)
@@ -123,8 +166,9 @@ def significance(params: Params, baseline: Baseline) -> Significance:
 
 def build_content(params: Params, ref: str, workspace: Snapshot, baseline: Baseline) -> markdown.ReportContent:
     """Everything the report shows, compared side by side; the PR side alone when the baseline recorded nothing."""
-    verdict = check_gate(params, workspace, baseline)
-    bootstrap = significance(params, baseline)
+    bootstrap = significance(params, baseline)  # first: reproducing the baseline, if needed, caches its model too
+    serving = measure_serving_cost(params, baseline)
+    verdict = check_gate(params, workspace, baseline, serving)
     base = baseline.recorded
     sides = {"pull_request": workspace} if base is None else {"baseline": base, "pull_request": workspace}
     pr_sha = revisions.head()
@@ -144,6 +188,7 @@ def build_content(params: Params, ref: str, workspace: Snapshot, baseline: Basel
         },
         validation={side: snap.validation for side, snap in sides.items()},
         performance={side: snap.performance for side, snap in sides.items()},
+        serving_cost=serving,
         charts=params.report.charts,
         chart_points=params.report.chart_points,
         png_files=plots.COMPARISON_FILES if base else {},

@@ -4,6 +4,9 @@ commit whose dvc.lock holds the model, and the labels the release image carries.
 A merge gets a new version only when the model file changed, that is when its DVC md5 differs
 from the one recorded at the latest version; the new version is the next minor. The version is
 known before it is registered, so the image built first can already carry it.
+
+GTO creates the tag; the git command line pushes it (mlloop.storage.git_push), since GTO's own push
+goes through dulwich, which never sees the token actions/checkout keeps in the repository's config.
 """
 
 import os
@@ -15,13 +18,16 @@ from gto.exceptions import ArtifactNotFound, GTOException
 from scmrepo.exceptions import SCMError
 
 from mlloop.config import Params
-from mlloop.errors import SourceError
+from mlloop.errors import RemoteError, SourceError
 from mlloop.serving.bento_model import HEADLINE_METRICS, MODEL_NAME
 from mlloop.storage import revisions
 from mlloop.storage.artifacts import require
 from mlloop.storage.files import read_json
+from mlloop.storage.git_push import delete_tag, push_tag
 
 FIRST_VERSION = "v0.1.0"
+REMOTE = "origin"
+PARENT = "HEAD~1"
 
 
 @dataclass(frozen=True)
@@ -57,19 +63,35 @@ def current_version(params: Params) -> ModelVersion:
 
 
 def register(params: Params, push: bool) -> str:
-    """Tag HEAD with the model's new version (and push the tag); say what was done."""
+    """Tag HEAD with the model's new version (and push the tag to origin); say what was done.
+
+    A tag that cannot be pushed is deleted again, so the next run registers and pushes it anew.
+    """
     version = current_version(params)
+    tag = f"{MODEL_NAME}@{version.version}"
     if not version.is_new:
-        return f"{MODEL_NAME}@{version.version} already holds this model (md5 {version.model_md5}): nothing to register"
+        return f"{tag} already holds this model (md5 {version.model_md5}): nothing to register"
     try:
         gto.api.register(
-            ".", MODEL_NAME, "HEAD", version=version.version, message=f"model md5 {version.model_md5}", push=push
+            ".", MODEL_NAME, "HEAD", version=version.version, message=f"model md5 {version.model_md5}", push=False
         )
-    except (GTOException, SCMError) as error:  # no git identity to tag with, a rejected push
-        raise SourceError(f"cannot register {MODEL_NAME}@{version.version}: {error}") from error
-    return (
-        f"registered {MODEL_NAME}@{version.version} (model md5 {version.model_md5}){' and pushed it' if push else ''}"
-    )
+    except (GTOException, SCMError) as error:  # no git identity to tag with
+        raise SourceError(f"cannot register {tag}: {error}") from error
+    if push:
+        try:
+            push_tag(REMOTE, tag)
+        except RemoteError:
+            delete_tag(tag)
+            raise
+    return f"registered {tag} (model md5 {version.model_md5}){' and pushed it' if push else ''}"
+
+
+def previous_release() -> str:
+    """The ref main's gate compares with: the latest model version before HEAD, else HEAD's parent.
+
+    On main, `origin/main` is the commit being built: a gate against it compares the model with itself.
+    """
+    return revisions.nearest_tag(f"{MODEL_NAME}@v*", PARENT) or PARENT
 
 
 def image_labels(params: Params) -> dict[str, str]:
@@ -80,7 +102,7 @@ def image_labels(params: Params) -> dict[str, str]:
         "org.opencontainers.image.revision": revisions.head(),
         "org.opencontainers.image.version": version.version,
         "org.opencontainers.image.title": f"{MODEL_NAME}-service",  # no spaces: the Makefile splits labels on them
-        "io.mlloop.core.model.md5": version.model_md5,
+        "io.mlloop.model.md5": version.model_md5,
     } | {f"io.mlloop.metrics.{name}": f"{metrics[name]:.4f}" for name in HEADLINE_METRICS}
     if repository := os.environ.get("GITHUB_REPOSITORY"):
         labels["org.opencontainers.image.source"] = (

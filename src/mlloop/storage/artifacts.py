@@ -12,6 +12,9 @@ from sklearn.pipeline import Pipeline
 from mlloop.errors import SourceError
 
 UNREADABLE = (OSError, ValueError, EOFError, pickle.UnpicklingError)
+MODEL_UNREADABLE = (*UNREADABLE, KeyError, AttributeError, ImportError)
+"""Unpickling also fails with KeyError on bytes that are no pickle, and with AttributeError or
+ImportError on a model pickled by code that has since changed."""
 
 
 def require(path: Path, produced_by: str) -> Path:
@@ -38,7 +41,7 @@ def load_model(path: Path) -> Pipeline:
     """Load the fitted model pipeline written by the train stage."""
     try:
         model = joblib.load(require(path, "train"))
-    except UNREADABLE as error:
+    except MODEL_UNREADABLE as error:
         raise SourceError(f"{path}: cannot be read ({error}); re-run 'train'") from error
     if not isinstance(model, Pipeline):
         raise SourceError(f"{path}: holds a {type(model).__name__}, not a scikit-learn Pipeline; re-run 'train'")

@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import dvc.api
 import yaml
@@ -22,14 +22,35 @@ def _git(*arguments: str, cwd: Path | None = None) -> subprocess.CompletedProces
     return subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, check=False)
 
 
+def _commit(ref: str) -> str | None:
+    result = _git("rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    return result.stdout.decode().strip() if result.returncode == 0 else None
+
+
+def _is_branch_name(ref: str) -> bool:
+    """True for a name a branch could have; false for an expression such as `HEAD~1`, `v1^` or `@{u}`."""
+    return _git("check-ref-format", f"refs/heads/{ref}").returncode == 0
+
+
 def resolve(ref: str) -> str | None:
-    """The commit SHA of `ref`, preferring `origin/<ref>` (what CI checks out); None if neither exists."""
-    candidates = [ref] if ref.startswith("origin/") else [f"origin/{ref}", ref]
-    for candidate in candidates:
-        result = _git("rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
-        if result.returncode == 0:
-            return result.stdout.decode().strip()
-    return None
+    """The commit SHA of `ref` as this clone resolves it; None when it names no commit.
+
+    A ref that resolves here is taken as it is: `HEAD~1`, a tag, a SHA, a local branch (even one
+    behind its remote). Only a branch name with no local branch falls back to `origin/<name>`, which
+    is where a CI checkout of a pull request keeps every branch but its own.
+    """
+    sha = _commit(ref)
+    if sha is None and _is_branch_name(ref):
+        sha = _commit(f"origin/{ref}")
+    return sha
+
+
+def changed_since(sha: str) -> list[PurePosixPath]:
+    """The files HEAD changed since it branched from `sha` (a pull request's diff: from their merge base)."""
+    result = _git("diff", "--name-only", "--no-renames", "-z", f"{sha}...HEAD")
+    if result.returncode != 0:
+        raise SourceError(f"cannot list the files changed since {sha[:12]}: {result.stderr.decode().strip()}")
+    return [PurePosixPath(name) for name in result.stdout.decode().split("\0") if name]
 
 
 def head() -> str:
@@ -89,3 +110,9 @@ def dvc_output_at(sha: str, path: Path) -> bytes:
             return content
     except DvcException:
         return _reproduce_in_worktree(sha, path)
+
+
+def nearest_tag(pattern: str, commit: str) -> str | None:
+    """The tag matching `pattern` nearest to `commit` along its first parents (main's own history), or None."""
+    result = _git("describe", "--tags", "--abbrev=0", "--first-parent", "--match", pattern, commit)
+    return result.stdout.decode().strip() if result.returncode == 0 else None

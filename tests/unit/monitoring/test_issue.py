@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from mlloop.errors import SourceError
+from mlloop.errors import GitHubError, SourceError
 from mlloop.monitoring.drift_result import DriftReportFiles, DriftResult, Status, result_json
 from mlloop.monitoring.issue import sync_issue
 
@@ -116,7 +116,7 @@ def test_nothing_changes_without_drift_to_report_or_an_issue_to_close(
 def test_a_failing_gh_is_a_clear_error(report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("GH_FAILS", "1")
 
-    with pytest.raises(SourceError, match="gh issue list failed: HTTP 401: Bad credentials"):
+    with pytest.raises(GitHubError, match="gh issue list failed: HTTP 401: Bad credentials"):
         sync_issue(report("drift"))
 
 

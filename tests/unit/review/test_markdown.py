@@ -12,6 +12,7 @@ import pytest
 from mlloop.review import markdown
 from mlloop.review.compare import BootstrapResult, MetricRow, params_diff
 from mlloop.review.gate import GateVerdict, RuleResult
+from mlloop.review.serving_cost import RatioInterval, ServingCost, Timings, Workload
 
 PR_SHA = "a1b2c3d4e5f60718293a4b5c6d7e8f9012345678"
 BASELINE_SHA = "0f1e2d3c4b5a69788796a5b4c3d2e1f0aabbccdd"
@@ -73,10 +74,30 @@ VALIDATION = {
     "baseline": {"status": "passed", "rows": 7043, "null_counts": {"total_charges": 11}, "failures": []},
     "pull_request": {"status": "passed", "rows": 7043, "null_counts": {}, "failures": []},
 }
-PERFORMANCE = {
-    "baseline": {"model_size_bytes": 204_800, "single_row_latency_ms_p50": 2.5, "batch_rows_per_second": 50_000.0},
-    "pull_request": {"model_size_bytes": 409_600, "single_row_latency_ms_p50": 3.25, "batch_rows_per_second": 40_000.0},
-}
+PERFORMANCE = {"baseline": {"model_size_bytes": 204_800}, "pull_request": {"model_size_bytes": 409_600}}
+SERVING = ServingCost(
+    single_row=Workload(
+        rows=1,
+        pull_request=Timings((3.0, 3.25, 3.5)),
+        baseline=Timings((2.5, 2.5, 2.75)),
+        ratio=RatioInterval(observed=1.3, low=1.2, high=1.41, confidence=0.95, resamples=1000),
+    ),
+    batch=Workload(
+        rows=1000,
+        pull_request=Timings((25.0, 25.0, 30.0)),
+        baseline=Timings((20.0, 20.0, 45.0)),
+        ratio=RatioInterval(observed=1.25, low=0.9, high=1.6, confidence=0.95, resamples=1000),
+    ),
+    note=None,
+)
+NOT_TIMED = (
+    "Baseline model not timed (models/model.joblib at 0f1e2d3c4b5a: cannot be loaded): this PR's model was timed alone."
+)
+SERVING_ALONE = ServingCost(
+    single_row=Workload(1, SERVING.single_row.pull_request, None, None),
+    batch=Workload(1000, SERVING.batch.pull_request, None, None),
+    note=NOT_TIMED,
+)
 
 
 def _content(**changes: object) -> markdown.ReportContent:
@@ -97,6 +118,7 @@ def _content(**changes: object) -> markdown.ReportContent:
         curves=CURVES,
         validation=VALIDATION,
         performance=PERFORMANCE,
+        serving_cost=SERVING,
         charts="mermaid",
         chart_points=5,
         png_files=PNG_FILES,
@@ -131,6 +153,9 @@ def _first_pr_content() -> markdown.ReportContent:
         curves={name: {"pull_request": sides["pull_request"]} for name, sides in CURVES.items()},
         validation={"pull_request": VALIDATION["pull_request"]},
         performance={"pull_request": PERFORMANCE["pull_request"]},
+        serving_cost=dataclasses.replace(
+            SERVING_ALONE, note="No baseline model to time: this PR's model was timed alone."
+        ),
         png_files={},
     )
 
@@ -293,8 +318,35 @@ def test_validation_and_serving_cost_tables_have_a_row_per_side() -> None:
     assert "| main | passed | 7043 | total_charges: 11 | 0 |" in validation
     assert "| this PR | passed | 7043 | none | 0 |" in validation
     cost = _section(text, "### Serving cost").splitlines()
-    assert "| main | 200 KiB | 2.50 ms | 50000 rows/s |" in cost
-    assert "| this PR | 400 KiB | 3.25 ms | 40000 rows/s |" in cost
+    assert "| main | 200 KiB | 2.50 ms | 20.00 ms | 50000 rows/s |" in cost
+    assert "| this PR | 400 KiB | 3.25 ms | 25.00 ms | 40000 rows/s |" in cost
+
+
+def test_serving_cost_says_both_models_were_timed_in_this_run_and_how_often() -> None:
+    cost = _section(markdown.render(_content()), "### Serving cost")
+
+    assert "Timed in this run, in one process: both models, called in turn, 3 times on one row" in cost
+    assert "3 times on a batch of 1000 rows of the test split" in cost
+    assert "| model size | single-row latency p50 | batch latency p50 (1000 rows) | batch throughput |" in cost
+
+
+def test_serving_cost_shows_the_pr_over_baseline_ratio_with_its_interval_and_verdict() -> None:
+    cost = _section(markdown.render(_content()), "### Serving cost").splitlines()
+
+    assert "| PR / baseline | time ratio | 95% interval | verdict |" in cost
+    assert "| single-row call | 1.30× | [1.20×, 1.41×] | **slower** |" in cost
+    assert "| batch call | 1.25× | [0.90×, 1.60×] | within noise |" in cost, "an interval containing 1 is noise"
+    assert any("95% interval from 1000 bootstrap resamples of the turns" in line for line in cost), cost
+
+
+def test_a_baseline_model_not_timed_leaves_its_timings_blank_and_a_note_says_why() -> None:
+    cost = _section(markdown.render(_content(serving_cost=SERVING_ALONE)), "### Serving cost")
+
+    assert "Timed in this run, in one process: this PR's model alone, 3 times on one row" in cost
+    assert "| main | 200 KiB | – | – | – |" in cost.splitlines(), "the recorded size stays; no timings"
+    assert "| this PR | 400 KiB | 3.25 ms | 25.00 ms | 40000 rows/s |" in cost.splitlines()
+    assert "PR / baseline" not in cost, "no ratio without the baseline's timings"
+    assert f"> {NOT_TIMED}" in cost.splitlines()
 
 
 def test_footer_holds_the_reproduce_command() -> None:
@@ -321,5 +373,6 @@ def test_first_pr_without_baseline_metrics_renders_the_pr_side_alone() -> None:
         assert "this PR = line 1" in block
     confusion = _section(text, "#### Confusion matrices").splitlines()
     assert "| actual ↓ / predicted → | this PR: No | this PR: Yes |" in confusion
-    assert "| this PR | 400 KiB | 3.25 ms | 40000 rows/s |" in text.splitlines()
+    assert "| this PR | 400 KiB | 3.25 ms | 25.00 ms | 40000 rows/s |" in text.splitlines()
+    assert "> No baseline model to time: this PR's model was timed alone." in text.splitlines()
     assert not any(line.startswith("| main |") for line in text.splitlines()), "no baseline rows anywhere"

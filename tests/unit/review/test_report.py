@@ -1,17 +1,22 @@
 """
 report: the significance of the PR's difference on the rows both models scored, with this
 workspace's predictions read as every pipeline artifact is (a bad file is exit 4, naming it),
-and the report written where it was asked to go.
+both models timed in this process (a baseline model that cannot be had is a note), and the
+report written where it was asked to go.
 """
 
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.pipeline import Pipeline
 
 from mlloop.config import Params
 from mlloop.core.metrics import METRICS, THRESHOLD_FREE
+from mlloop.core.model import build_pipeline
+from mlloop.core.schema import FeatureSchema, features_and_label
 from mlloop.errors import ConfigError, SourceError
 from mlloop.review import report
 from mlloop.review.baseline import Baseline, Snapshot
@@ -134,3 +139,106 @@ def test_the_gate_command_refuses_an_unknown_metric_before_reading_any_baseline(
 
     with pytest.raises(ConfigError, match=r"gate\.max_regression\.auc"):
         report.run_gate(params.model_copy(update={"gate": gate}), "no-such-ref")
+
+
+# --- serving cost ----------------------------------------------------------------------
+
+
+def _fitted(table: pd.DataFrame, schema: FeatureSchema) -> Pipeline:
+    features, label = features_and_label(table, schema)
+    return build_pipeline(schema, "logistic_regression", {}, seed=0).fit(features, label)
+
+
+@pytest.fixture
+def timed_workspace(params: Params, valid_table: pd.DataFrame, schema: FeatureSchema) -> Params:
+    """This workspace's test split and model on disk, and serving-cost settings cut down to stay fast."""
+    params.paths.test.parent.mkdir(parents=True)
+    valid_table.to_parquet(params.paths.test)
+    params.paths.model.parent.mkdir(parents=True)
+    joblib.dump(_fitted(valid_table, schema), params.paths.model)
+    settings = params.report.serving_cost.model_copy(
+        update={"single_row_calls": 4, "batch_rows": 50, "batch_calls": 3, "warmup_calls": 1, "resamples": 100}
+    )
+    return params.model_copy(update={"report": params.report.model_copy(update={"serving_cost": settings})})
+
+
+def test_serving_cost_times_the_baseline_model_in_turn_with_this_workspaces(
+    timed_workspace: Params,
+    baseline: Baseline,
+    valid_table: pd.DataFrame,
+    schema: FeatureSchema,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+
+    def baseline_model(sha: str, _params: Params) -> Pipeline:
+        asked.append(sha)
+        return _fitted(valid_table, schema)
+
+    monkeypatch.setattr(report, "model_at", baseline_model)
+
+    cost = report.measure_serving_cost(timed_workspace, baseline)
+
+    assert asked == [BASELINE_SHA]
+    assert cost.note is None
+    assert (cost.single_row.rows, cost.batch.rows) == (1, 50)
+    for workload in cost.workloads.values():
+        assert workload.baseline is not None
+        assert workload.ratio is not None
+        assert len(workload.baseline.milliseconds) == workload.calls
+        assert workload.ratio.resamples == 100
+    assert (cost.single_row.calls, cost.batch.calls) == (4, 3)
+
+
+def test_a_baseline_model_that_cannot_be_had_is_a_note_and_this_prs_model_is_timed_alone(
+    timed_workspace: Params, baseline: Baseline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def unavailable(sha: str, _params: Params) -> Pipeline:
+        raise SourceError(f"reproducing baseline {sha[:12]} failed")
+
+    monkeypatch.setattr(report, "model_at", unavailable)
+
+    cost = report.measure_serving_cost(timed_workspace, baseline)
+
+    assert cost.note == (
+        f"Baseline model not timed (reproducing baseline {BASELINE_SHA[:12]} failed): this PR's model was timed alone."
+    )
+    assert all(workload.ratio is None and workload.baseline is None for workload in cost.workloads.values())
+    assert cost.single_row.calls == 4, "this PR's model is still timed"
+
+
+def test_a_baseline_model_that_cannot_score_this_prs_rows_is_a_note(
+    timed_workspace: Params,
+    baseline: Baseline,
+    valid_table: pd.DataFrame,
+    schema: FeatureSchema,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # given: the baseline's model was trained on a column this PR's schema no longer has
+    older = valid_table.assign(retired_feature=1.0)
+    older_schema = schema.model_copy(
+        update={"features": schema.features | {"retired_feature": schema.features["tenure"]}}
+    )
+    monkeypatch.setattr(report, "model_at", lambda _sha, _params: _fitted(older, older_schema))
+
+    cost = report.measure_serving_cost(timed_workspace, baseline)
+
+    assert cost.note is not None
+    assert cost.note.startswith("Baseline model not timed (")
+    assert "retired_feature" in cost.note, cost.note
+    assert cost.single_row.ratio is None
+
+
+def test_without_a_recorded_baseline_no_model_is_fetched_and_a_note_says_so(
+    timed_workspace: Params, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(_sha: str, _params: Params) -> Pipeline:
+        raise AssertionError("a baseline without metrics has no model to fetch")
+
+    monkeypatch.setattr(report, "model_at", never)
+    first_pr = Baseline("main", BASELINE_SHA, Snapshot(None, None, None, None, None), [])
+
+    cost = report.measure_serving_cost(timed_workspace, first_pr)
+
+    assert cost.note == "No baseline model to time: this PR's model was timed alone."
+    assert cost.batch.ratio is None

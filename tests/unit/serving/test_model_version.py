@@ -3,7 +3,8 @@
 Specified here, on small real git repositories: the first model is v0.1.0; a commit that keeps the model
 keeps its version and registers nothing; a changed model gets the next minor version and `register`
 tags HEAD with it (an annotated tag); a dvc.lock without the model is a SourceError naming dvc.lock;
-and the OCI labels name the commit, the version, the model md5 and the headline metrics, without spaces.
+and the OCI labels name the commit, the version, the model md5 and the headline metrics, without spaces;
+main's gate compares with the previous release (the latest version before HEAD), never with HEAD itself.
 """
 
 import json
@@ -17,11 +18,12 @@ import pytest
 import yaml
 from scmrepo.exceptions import SCMError
 
-from mlloop.cli import main
+from mlloop.cli import build_parser, main
 from mlloop.config import Params, load_params
 from mlloop.errors import SourceError
+from mlloop.review import report
 from mlloop.serving.bento_model import HEADLINE_METRICS
-from mlloop.serving.model_version import current_version, image_labels, register
+from mlloop.serving.model_version import current_version, image_labels, previous_release, register
 
 PROJECT_ROOT = Path(__file__).parents[3]
 PARAMS_FILE = PROJECT_ROOT / "params.yaml"
@@ -205,7 +207,7 @@ def test_image_labels_name_the_commit_the_version_the_model_and_its_headline_met
     assert labels["org.opencontainers.image.revision"] == workspace.head()
     assert len(labels["org.opencontainers.image.revision"]) == 40, "the full sha, not an abbreviation"
     assert labels["org.opencontainers.image.version"] == "v0.1.0"
-    assert labels["io.mlloop.core.model.md5"] == FIRST_MODEL_MD5
+    assert labels["io.mlloop.model.md5"] == FIRST_MODEL_MD5
     assert {name: labels[f"io.mlloop.metrics.{name}"] for name in HEADLINE_METRICS} == FORMATTED_METRICS
     assert SOURCE_LABEL not in labels
 
@@ -218,7 +220,7 @@ def test_image_labels_carry_the_version_a_changed_model_will_be_registered_as(wo
     labels = image_labels(workspace.params)
 
     assert labels["org.opencontainers.image.version"] == "v0.2.0"
-    assert labels["io.mlloop.core.model.md5"] == SECOND_MODEL_MD5
+    assert labels["io.mlloop.model.md5"] == SECOND_MODEL_MD5
     assert workspace.tags_at_head() == [], "computing the labels registers nothing"
 
 
@@ -296,3 +298,49 @@ def test_a_tag_that_cannot_be_created_is_a_clear_error_not_a_traceback(
         SourceError, match=r"cannot register churn@v0\.1\.0: Git user name and email must be configured"
     ):
         register(workspace.params, push=False)
+
+
+@pytest.mark.usefixtures("workspace")
+def test_without_any_version_the_previous_release_is_heads_parent() -> None:
+    assert previous_release() == "HEAD~1"
+
+
+def test_the_previous_release_is_the_latest_version_before_head_not_head_itself(workspace: Workspace) -> None:
+    # Given v0.1.0 on the first commit, v0.2.0 on a later one, and HEAD (being built) tagged too
+    _register_first_model(workspace)
+    workspace.write_lock(SECOND_MODEL_MD5)
+    workspace.commit("retrain the model")
+    register(workspace.params, push=False)
+    workspace.write_lock(FIRST_MODEL_MD5)
+    workspace.commit("go back to the first model")
+    (workspace.root / "README.md").write_text("the model did not change\n")
+    workspace.commit("document something")
+    workspace.git("tag", "--annotate", "churn@v0.3.0", "--message", "a rerun of the deploy on HEAD")
+
+    assert previous_release() == "churn@v0.2.0"
+
+
+def test_the_gate_against_the_previous_release_takes_that_ref_as_its_baseline(
+    workspace: Workspace, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a registered model and a later commit: main's gate must not compare HEAD with itself
+    _register_first_model(workspace)
+    (workspace.root / "README.md").write_text("the model did not change\n")
+    workspace.commit("document something")
+    shutil.copy(PARAMS_FILE, workspace.root / "params.yaml")
+    shutil.copy(SCHEMA_FILE, workspace.root / "schema.yaml")
+    compared_with: list[str | None] = []
+    monkeypatch.setattr(report, "run_gate", lambda _params, baseline: compared_with.append(baseline))
+
+    code = main(["--params", str(workspace.root / "params.yaml"), "gate", "--previous-release"])
+
+    assert code == 0
+    assert compared_with == ["churn@v0.1.0"]
+    assert "baseline: churn@v0.1.0, the previous release" in capsys.readouterr().out
+
+
+def test_the_gate_takes_either_a_baseline_or_the_previous_release_not_both() -> None:
+    with pytest.raises(SystemExit) as raised:
+        build_parser().parse_args(["gate", "--baseline", "main", "--previous-release"])
+
+    assert raised.value.code == 2

@@ -18,8 +18,6 @@ CACHE_DIRECTORY = "HARNESS_CACHE"
 """The cache service: one directory per saved key, holding each cached path under its workspace-relative name."""
 ARTIFACT_DIRECTORY = "HARNESS_ARTIFACTS"
 """The artifact service of the run: one directory per artifact name."""
-CML_TOOLS = "HARNESS_CML_TOOLS"
-"""The directory holding the `cml` that setup-cml installs."""
 
 
 def _input(name: str, default: str = "") -> str:
@@ -155,13 +153,6 @@ def setup_python() -> None:
     _output("python-path", shutil.which("python3") or "")
 
 
-def setup_cml() -> None:
-    """iterative/setup-cml: put `cml` on PATH."""
-    with Path(os.environ["GITHUB_PATH"]).open("a") as path:
-        path.write(os.environ[CML_TOOLS] + "\n")
-    record("actions", {"setup-cml": {"version": _input("version"), "vega": _input("vega")}})
-
-
 def setup_buildx() -> None:
     """docker/setup-buildx-action: the builder the docker stand-in pretends to have."""
     _output("name", "builder-harness")
@@ -191,7 +182,6 @@ def main() -> None:
         "upload-artifact": upload_artifact,
         "download-artifact": download_artifact,
         "setup-python": setup_python,
-        "setup-cml": setup_cml,
         "setup-buildx": setup_buildx,
         "login": login,
     }[sys.argv[1]]()
