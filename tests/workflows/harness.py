@@ -93,6 +93,17 @@ class Run:
     log: str
     seconds: float
 
+    @property
+    def output(self) -> str:
+        """What the steps printed and act said, decoded from act's JSON log lines (which escape `<`, `>`, `&`)."""
+        messages = []
+        for line in self.log.splitlines():
+            if line.startswith("{"):
+                messages.append(str(json.loads(line).get("msg", "")).rstrip("\n"))
+            else:
+                messages.append(line)
+        return "\n".join(messages)
+
     def succeeded(self, job: str) -> bool:
         """Whether the job ran and succeeded."""
         return self.jobs.get(job) == "success"

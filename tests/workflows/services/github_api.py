@@ -119,8 +119,13 @@ class GitHubApi:
         }
         if issue.head:
             shape["pull_request"] = {"html_url": html}
-            shape["head"] = {"ref": issue.head, "sha": issue.head_sha}
-            shape["base"] = {"ref": issue.base}
+            repository = {"full_name": self.repository}
+            shape["head"] = {
+                "ref": issue.head,
+                "sha": self.branch_head(issue.head) or issue.head_sha,
+                "repo": repository,
+            }
+            shape["base"] = {"ref": issue.base, "repo": repository}
         return shape
 
     def _comment_json(self, comment: Comment) -> dict[str, Any]:

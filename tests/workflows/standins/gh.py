@@ -133,6 +133,7 @@ def _fields(items: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
         "url": lambda item: item["html_url"],
         "labels": lambda item: [{"name": label["name"]} for label in item["labels"]],
         "headRefName": lambda item: item["head"]["ref"],
+        "isCrossRepository": lambda item: item["head"]["repo"]["full_name"] != item["base"]["repo"]["full_name"],
     }
     names = wanted.split(",")
     unknown = [name for name in names if name not in shapes]
