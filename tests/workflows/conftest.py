@@ -9,9 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from ruamel.yaml import YAML
 
 from tests.integration.repository import copy_repository
-from tests.workflows.harness import PROJECT, REPOSITORY, Prepared, World, git, world
+from tests.workflows.harness import PROJECT, REPOSITORY, SUMMARIES, Prepared, World, git, world
 
 
 def _run(command: list[str], cwd: Path) -> None:
@@ -19,6 +20,30 @@ def _run(command: list[str], cwd: Path) -> None:
     environment = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
     result = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"{command} failed: {result.stdout}{result.stderr}"
+
+
+# The scenarios' repository measures less than the project does: fewer importance repeats, latency
+# calls and bootstrap resamples. The workflows do the same steps on it, in a third of the time
+# (bench/README.md). A knob that a later params.yaml renames is left as it is.
+LIGHTER_EVALUATION = {
+    ("evaluate", "importance", "repeats"): 1,
+    ("evaluate", "latency", "single_row_calls"): 20,
+    ("evaluate", "latency", "batch_calls"): 2,
+    ("report", "bootstrap", "resamples"): 200,
+}
+
+
+def _lighten(params_file: Path) -> None:
+    """Apply LIGHTER_EVALUATION to a params.yaml, keeping its comments and layout."""
+    yaml = YAML()
+    params = yaml.load(params_file)
+    for (*sections, knob), value in LIGHTER_EVALUATION.items():
+        table = params
+        for section in sections:
+            table = table.get(section, {}) if table is not None else None
+        if table is not None and knob in table:
+            table[knob] = value
+    yaml.dump(params, params_file)
 
 
 def _launcher(path: Path, module: str) -> None:
@@ -54,6 +79,14 @@ def _relocatable_environment(environment: Path, kubectl: Path) -> None:
     shutil.copy2(kubectl, environment / "bin" / "kubectl")
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """One line per workflow run: the workflow, the event, each job's result and what the stand-ins recorded."""
+    if SUMMARIES:
+        terminalreporter.section("workflow runs")
+        for line in SUMMARIES:
+            terminalreporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     """The repository's main on an origin, its outputs in a DVC remote and cache, and the environment, once."""
@@ -72,6 +105,8 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     seed, dvc_remote = root / "seed", root / "dvc-remote"
     seed.mkdir()
     copy_repository(seed)
+    _lighten(seed / "params.yaml")
+    git(seed, "commit", "--quiet", "--all", "--message", "a lighter evaluation for the scenarios")
     _run(["dvc", "remote", "modify", "--local", "local", "url", str(dvc_remote)], seed)
     _run(["dvc", "repro", "--quiet"], seed)
     _run(["dvc", "push", "--quiet"], seed)
@@ -87,12 +122,20 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
         origin=origin,
         dvc_remote=dvc_remote,
         dvc_cache=seed / ".dvc" / "cache",
+        workspace=seed,
         environment=environment,
         tools=tools,
         runner_tools=runner_tools,
         cml_tools=cml_tools,
         real_kubectl=PROJECT / ".venv" / "bin" / "kubectl",
     )
+
+
+@pytest.fixture(scope="class")
+def shared_github(prepared: Prepared, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    """A repository shared by a class's tests, which each assert on one outcome of the same run."""
+    with world(prepared, tmp_path_factory.mktemp("shared")) as scenario:
+        yield scenario
 
 
 @pytest.fixture

@@ -41,6 +41,8 @@ PINNED_ACTIONS = {
     "docker/setup-buildx-action@37fe631027851001ddb9b187196cc803df7f5f0e": "setup-buildx",
     "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121": "login",
 }
+SUMMARIES: list[str] = []
+"""One line per workflow run of the session, printed at its end (conftest.py)."""
 GIT_IDENTITY = {
     "GIT_AUTHOR_NAME": "developer",
     "GIT_AUTHOR_EMAIL": "developer@example.invalid",
@@ -73,6 +75,7 @@ class Prepared:
     origin: Path  # a directory of bare repositories: <origin>/<owner>/<name>, main with the pipeline's commit
     dvc_remote: Path  # the DVC remote holding main's data and models
     dvc_cache: Path  # the .dvc/cache of a run of main, as a restored actions/cache would hold it
+    workspace: Path  # main checked out with its outputs: where the harness makes inference logs
     environment: Path  # the project's .venv, relocatable, kubectl swapped for the stand-in
     tools: Path  # launchers: `action` (the pinned actions' stand-ins)
     runner_tools: Path  # the runner image's own tools: gh, docker, kubectl (stand-ins)
@@ -89,6 +92,17 @@ class Run:
     jobs: dict[str, str]
     log: str
     seconds: float
+
+    @property
+    def output(self) -> str:
+        """What the steps printed and act said, decoded from act's JSON log lines (which escape `<`, `>`, `&`)."""
+        messages = []
+        for line in self.log.splitlines():
+            if line.startswith("{"):
+                messages.append(str(json.loads(line).get("msg", "")).rstrip("\n"))
+            else:
+                messages.append(line)
+        return "\n".join(messages)
 
     def succeeded(self, job: str) -> bool:
         """Whether the job ran and succeeded."""
@@ -130,6 +144,23 @@ class World:
             path = self.developer / name
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(content)
+        git(self.developer, "add", "--all")
+        git(self.developer, "commit", "--quiet", "--message", message)
+        git(self.developer, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
+        git(self.developer, "fetch", "--quiet", "origin")
+        return git(self.developer, "rev-parse", "HEAD")
+
+    def commit_reproduced(self, message: str, files: dict[str, str], branch: str = "main") -> str:
+        """Commit files with the pipeline reproduced on them and its outputs pushed, as a merged PR's commit is."""
+        start = f"origin/{branch}" if self.has_branch(branch) else "origin/main"
+        git(self.developer, "checkout", "--quiet", "--force", "-B", branch, start)
+        for name, content in files.items():
+            (self.developer / name).write_text(content)
+        remote = self.variables["DVC_REMOTE_URL"]
+        for command in (["dvc", "remote", "modify", "--local", "local", "url", remote], ["dvc", "pull", "--quiet"]):
+            _pipeline(command, self.developer)
+        _pipeline(["dvc", "repro", "--quiet"], self.developer)
+        _pipeline(["dvc", "push", "--quiet"], self.developer)
         git(self.developer, "add", "--all")
         git(self.developer, "commit", "--quiet", "--message", message)
         git(self.developer, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
@@ -183,6 +214,7 @@ class World:
         if not starts(definition, event_name, branch, changed):
             run = Run(workflow, event_name, {}, "not started: the workflow's `on:` filters exclude the event", 0.0)
             self.runs.append(run)
+            SUMMARIES.append(self.summary(run))
             return run
         source = self.directory / "event-source"
         if source.exists():
@@ -222,19 +254,22 @@ class World:
         for name, value in self.variables.items():
             command += ["--var", f"{name}={value}"]
         started = time.monotonic()
-        result = subprocess.run(
-            command,
-            cwd=source,
-            env=self._runner_environment(artifacts) | (runner or {}),
-            capture_output=True,
-            text=True,
-            timeout=RUN_TIMEOUT_SECONDS,
-            check=False,
-        )
-        log = result.stdout + result.stderr
-        (self.directory / f"act-{len(self.runs)}.log").write_text(log)
+        log_file = self.directory / f"act-{len(self.runs)}.log"
+        with log_file.open("w") as output:
+            subprocess.run(
+                command,
+                cwd=source,
+                env=self._runner_environment(artifacts) | (runner or {}),
+                stdin=subprocess.DEVNULL,
+                stdout=output,
+                stderr=subprocess.STDOUT,
+                timeout=RUN_TIMEOUT_SECONDS,
+                check=False,
+            )
+        log = log_file.read_text()
         run = Run(workflow, event_name, _job_results(log), log, time.monotonic() - started)
         self.runs.append(run)
+        SUMMARIES.append(self.summary(run))
         return run
 
     def _runner_environment(self, artifacts: Path) -> dict[str, str]:
@@ -250,6 +285,9 @@ class World:
             # One thread per native pool, as in the test session (tests/conftest.py): on a busy 2-core
             # machine OpenMP's spin-waiting makes one evaluation take minutes instead of seconds.
             "OMP_NUM_THREADS": "1",
+            # act gives each step a terminal, which a hosted runner has not: a client that would prompt
+            # for a password there fails at once, so it must here too rather than wait for an answer.
+            "GIT_TERMINAL_PROMPT": "0",
             "UV_CACHE_DIR": _uv_cache(),
             "HARNESS_RECORD": str(self.records),
             "HARNESS_CACHE": str(self.directory / "cache"),
@@ -315,6 +353,8 @@ def world(prepared: Prepared, directory: Path) -> Iterator[World]:
     with ExitStack() as stack:
         origin = stack.enter_context(serving_origin(origin_root, {WRITE_TOKEN}))
         api = stack.enter_context(serving_api(REPOSITORY, {WRITE_TOKEN: "write", READ_TOKEN: "read"}))
+        api.actions_token = WRITE_TOKEN
+        api.branch_head = lambda branch: origin.refs(REPOSITORY).get(f"refs/heads/{branch}", "")
         scenario = World(prepared, directory, origin, api)
         scenario.variables = {"DVC_REMOTE_URL": str(dvc_remote)}
         scenario.secrets = {"GITHUB_TOKEN": WRITE_TOKEN}
@@ -365,3 +405,19 @@ def push_event(scenario: World, branch: str, before: str) -> tuple[dict[str, Any
     after = git(scenario.developer, "rev-parse", f"origin/{branch}")
     event = {"ref": f"refs/heads/{branch}", "before": before, "after": after, "head_commit": {"id": after}}
     return event, after
+
+
+def _pipeline(command: list[str], cwd: Path) -> None:
+    """Run a pipeline command (dvc, mlloop) as the developer, one thread per native pool (see the runner's)."""
+    environment = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, cwd=cwd, env=environment | GIT_IDENTITY, capture_output=True, text=True)
+    assert result.returncode == 0, f"{command} failed: {result.stdout}{result.stderr}"
+
+
+def simulate(scenario: World, name: str, kind: str, days: int = 7) -> Path:
+    """An inference log of `days` days of traffic (`mlloop simulate --scenario kind`), for INFERENCE_LOG_URL."""
+    log = scenario.directory / "inference-logs" / name
+    _pipeline(
+        ["mlloop", "simulate", "--scenario", kind, "--days", str(days), "--out", str(log)], scenario.prepared.workspace
+    )
+    return log

@@ -20,14 +20,13 @@ def test_a_push_to_a_branch_runs_lint_and_the_tests_green(github: World) -> None
 
     # When ci.yml runs on it
     run = github.run("ci.yml", "push", event, at=sha, runner=ONE_TEST_MODULE)
-    print(github.summary(run))
 
     # Then lint and the tests ran on that commit, without credentials left behind, and passed
-    assert run.jobs == {"test": "success"}, run.log[-3000:]
+    assert run.jobs == {"test": "success"}, run.output[-3000:]
     checkout = [call["checkout"] for call in github.recorded("actions") if "checkout" in call]
     assert checkout == [{"ref": "refs/heads/note", "sha": sha, "depth": 1, "persist": False}]
-    assert "Success - Main make lint" in run.log
-    assert " passed" in run.log, "make test ran no test"
+    assert "Success - Main make lint" in run.output
+    assert " passed" in run.output, "make test ran no test"
     assert github.api.requests == [], "ci.yml called the GitHub API"
 
 
@@ -39,10 +38,9 @@ def test_a_push_that_fails_lint_is_red_and_runs_no_tests(github: World) -> None:
 
     # When ci.yml runs on it
     run = github.run("ci.yml", "push", event, at=sha, runner=ONE_TEST_MODULE)
-    print(github.summary(run))
 
     # Then the job is red at lint and the tests never start
-    assert run.jobs == {"test": "failure"}, run.log[-3000:]
-    assert "Failure - Main make lint" in run.log
-    assert "F401" in run.log, "lint failed for another reason than the unused import"
-    assert "Main make test" not in run.log
+    assert run.jobs == {"test": "failure"}, run.output[-3000:]
+    assert "Failure - Main make lint" in run.output
+    assert "F401" in run.output, "lint failed for another reason than the unused import"
+    assert "Main make test" not in run.output

@@ -23,17 +23,15 @@ def test_a_hyperparameter_change_gets_one_comment_with_the_metrics_and_verdict_u
 
     # When pr.yml runs on it, and again after a second push
     first = github.run("pr.yml", "pull_request", event, at=merge)
-    print(github.summary(first))
     comments = github.api.comments_on(event["number"])
     first_body = comments[0].body if comments else ""
     _propose(github, "faster", "learning_rate: 0.04", "learning_rate: 0.05")
     event, merge = pull_request_event(github, "faster")
     second = github.run("pr.yml", "pull_request", event, at=merge)
-    print(github.summary(second))
 
     # Then the job is green both times, and the one comment holds the report, updated in place
-    assert first.jobs == {"model-report": "success"}, first.log[-3000:]
-    assert second.jobs == {"model-report": "success"}, second.log[-3000:]
+    assert first.jobs == {"model-report": "success"}, first.output[-3000:]
+    assert second.jobs == {"model-report": "success"}, second.output[-3000:]
     assert len(comments) == 1, f"the first run posted {len(comments)} comments"
     assert "| metric | main | this PR |" in first_body, "the comment lacks the metrics table"
     assert "| metric | Δ observed | 95% interval | verdict |" in first_body, (
@@ -54,10 +52,9 @@ def test_a_pull_request_that_breaks_the_gate_is_still_reported_and_fails(github:
 
     # When pr.yml runs on it
     run = github.run("pr.yml", "pull_request", event, at=merge)
-    print(github.summary(run))
 
     # Then the comment is posted with the failed gate, and the job is red
-    assert run.jobs == {"model-report": "failure"}, run.log[-3000:]
+    assert run.jobs == {"model-report": "failure"}, run.output[-3000:]
     comments = github.api.comments_on(event["number"])
     assert len(comments) == 1, f"{len(comments)} comments on a failing pull request"
     assert "**Gate: ❌" in comments[0].body, comments[0].body[:500]
@@ -72,10 +69,9 @@ def test_a_pull_request_from_a_fork_gets_no_comment_and_uses_no_secret(github: W
 
     # When pr.yml runs on it
     run = github.run("pr.yml", "pull_request", event, at=merge)
-    print(github.summary(run))
 
     # Then the model is still checked, but nothing is posted and no token reached the API
-    assert run.jobs == {"model-report": "success"}, run.log[-3000:]
+    assert run.jobs == {"model-report": "success"}, run.output[-3000:]
     assert github.recorded("cml") == [], "make comment ran for a fork"
     assert github.api.requests == [], "a fork's run called the GitHub API"
     assert github.origin.pushes == []
@@ -89,7 +85,6 @@ def test_a_pull_request_touching_no_pipeline_path_still_reports(github: World) -
 
     # When GitHub decides whether pr.yml runs
     run = github.run("pr.yml", "pull_request", event, at=merge)
-    print(github.summary(run))
 
     # Then the required check reports (green: nothing in the model changed)
-    assert run.jobs == {"model-report": "success"}, run.log[-3000:]
+    assert run.jobs == {"model-report": "success"}, run.output[-3000:]

@@ -11,16 +11,11 @@ import pytest
 import yaml
 
 from mlloop.cli import build_parser
+from tests.workflows.standins.cml import COMMENT_OPTIONS as CML_COMMENT_OPTIONS
 
 PROJECT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((PROJECT / ".github" / "workflows").glob("*.yml"))
 TOOLS = Path(sys.executable).parent
-
-# The options of `cml comment create|update` in CML 0.20.6 (bin/cml/comment/create.js), the
-# version `make install-cml` installs from npm; the tests never install it.
-CML_COMMENT_OPTIONS = {
-    "target", "watch", "publish", "no-publish", "publish-url", "publish-native", "native", "watermark-title",
-}  # fmt: skip
 
 
 def _steps(workflow: Path) -> list[dict[str, Any]]:

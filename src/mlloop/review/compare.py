@@ -147,8 +147,14 @@ def paired_bootstrap(
 
 
 def paired_predictions(baseline: pd.DataFrame, pull_request: pd.DataFrame, id_column: str) -> pd.DataFrame:
-    """Rows scored by both models, matched by id; the label comes from the PR's test set."""
-    merged = pull_request.merge(
-        baseline[[id_column, "churn_probability"]], on=id_column, suffixes=("", "_baseline"), validate="one_to_one"
-    )
+    """Rows scored by both models, matched by id; the label comes from the PR's test set.
+
+    Ids of different types are matched by their text: folding production rows into the training
+    data (`mlloop fold-in`) makes the PR's ids strings, while the baseline's may still be numbers.
+    """
+    scored = baseline[[id_column, "churn_probability"]]
+    if scored[id_column].dtype != pull_request[id_column].dtype:
+        scored = scored.assign(**{id_column: scored[id_column].astype(str)})
+        pull_request = pull_request.assign(**{id_column: pull_request[id_column].astype(str)})
+    merged = pull_request.merge(scored, on=id_column, suffixes=("", "_baseline"), validate="one_to_one")
     return merged.rename(columns={"churn_probability": "pull_request", "churn_probability_baseline": "baseline"})

@@ -211,6 +211,20 @@ def test_paired_predictions_match_rows_by_id_and_drop_unpaired_ids() -> None:
     assert paired["pull_request"].tolist() == [0.90, 0.25, 0.70]
 
 
+def test_paired_predictions_match_text_ids_of_a_retrained_pr_with_the_baselines_numeric_ids() -> None:
+    # a retraining PR: fold-in turned every id into text and added production rows
+    baseline = pd.DataFrame({"customer_id": [1, 2, 3], "label": [0, 1, 0], "churn_probability": [0.1, 0.8, 0.3]})
+    pull_request = pd.DataFrame(
+        {"customer_id": ["2", "3", "production-9"], "label": [1, 0, 1], "churn_probability": [0.9, 0.2, 0.7]}
+    )
+
+    paired = paired_predictions(baseline, pull_request, "customer_id").sort_values("customer_id")
+
+    assert paired["customer_id"].tolist() == ["2", "3"]
+    assert paired["baseline"].tolist() == [0.8, 0.3]
+    assert paired["pull_request"].tolist() == [0.9, 0.2]
+
+
 def test_paired_predictions_of_disjoint_test_sets_is_empty() -> None:
     baseline = pd.DataFrame({"customer_id": [1, 2], "label": [0, 1], "churn_probability": [0.1, 0.9]})
     pull_request = pd.DataFrame({"customer_id": [3, 4], "label": [0, 1], "churn_probability": [0.2, 0.8]})

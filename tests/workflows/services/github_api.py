@@ -75,13 +75,19 @@ class GitHubApi:
 
     repository: str
     tokens: dict[str, str]  # token -> "write" or "read"
+    actions_token: str = ""  # the run's GITHUB_TOKEN, as opposed to a personal or app token
+    # Settings > Actions > "Allow GitHub Actions to create and approve pull requests": off by default.
+    actions_can_open_pull_requests: bool = False
+    branch_head: Callable[[str], str] = lambda _: ""  # the origin's commit for a branch
     issues: dict[int, Issue] = field(default_factory=dict)
     comments: dict[int, Comment] = field(default_factory=dict)
     releases: list[Release] = field(default_factory=list)
+    labels: dict[str, dict[str, str]] = field(default_factory=dict)
     dispatches: list[Dispatch] = field(default_factory=list)
     requests: list[Request] = field(default_factory=list)
     url: str = ""
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _token: str = ""  # the token of the request being answered
 
     def open_pull_request(self, head: str, head_sha: str, base: str, title: str) -> Issue:
         """A pull request, as a person opens it on GitHub (not through the API, so not recorded)."""
@@ -113,8 +119,13 @@ class GitHubApi:
         }
         if issue.head:
             shape["pull_request"] = {"html_url": html}
-            shape["head"] = {"ref": issue.head, "sha": issue.head_sha}
-            shape["base"] = {"ref": issue.base}
+            repository = {"full_name": self.repository}
+            shape["head"] = {
+                "ref": issue.head,
+                "sha": self.branch_head(issue.head) or issue.head_sha,
+                "repo": repository,
+            }
+            shape["base"] = {"ref": issue.base, "repo": repository}
         return shape
 
     def _comment_json(self, comment: Comment) -> dict[str, Any]:
@@ -149,6 +160,9 @@ class GitHubApi:
             (r"/pulls/(\d+)", "GET", lambda groups, _, __: self._get_issue(int(groups[0]))),
             (r"/pulls/(\d+)", "PATCH", self._edit_issue),
             (r"/commits/([0-9a-f]+)/pulls", "GET", self._pulls_of_commit),
+            (r"/labels", "GET", lambda _, __, ___: (HTTPStatus.OK, list(self.labels.values()))),
+            (r"/labels", "POST", self._save_label),
+            (r"/labels/([^/]+)", "PATCH", self._save_label),
             (r"/releases", "GET", lambda _, __, ___: (HTTPStatus.OK, [asdict(release) for release in self.releases])),
             (r"/releases", "POST", self._create_release),
             (r"/actions/workflows/([^/]+)/dispatches", "POST", self._dispatch),
@@ -213,15 +227,24 @@ class GitHubApi:
         return HTTPStatus.OK, found
 
     def _create_pull(self, _: tuple[str, ...], __: dict[str, list[str]], body: Any) -> tuple[HTTPStatus, Any]:
+        if self._token == self.actions_token and not self.actions_can_open_pull_requests:
+            return HTTPStatus.FORBIDDEN, {
+                "message": "GitHub Actions is not permitted to create or approve pull requests."
+            }
         head = body["head"].rpartition(":")[2]
         if any(pull.head == head and pull.state == "open" for pull in self.pulls()):
             return HTTPStatus.UNPROCESSABLE_ENTITY, {"message": f"A pull request already exists for {head}."}
-        pull = self.open_pull_request(head, "", body.get("base", "main"), body["title"])
+        pull = self.open_pull_request(head, self.branch_head(head), body.get("base", "main"), body["title"])
         pull.body = body.get("body", "")
         return HTTPStatus.CREATED, self._issue_json(pull)
 
     def _pulls_of_commit(self, groups: tuple[str, ...], _: dict[str, list[str]], __: Any) -> tuple[HTTPStatus, Any]:
-        return HTTPStatus.OK, [self._issue_json(pull) for pull in self.pulls() if pull.head_sha == groups[0]]
+        heads = {pull.number: self.branch_head(pull.head) or pull.head_sha for pull in self.pulls()}
+        return HTTPStatus.OK, [self._issue_json(pull) for pull in self.pulls() if heads[pull.number] == groups[0]]
+
+    def _save_label(self, _: tuple[str, ...], __: dict[str, list[str]], body: Any) -> tuple[HTTPStatus, Any]:
+        self.labels[body["name"]] = {key: str(value) for key, value in body.items()}
+        return HTTPStatus.OK, self.labels[body["name"]]
 
     def _create_release(self, _: tuple[str, ...], __: dict[str, list[str]], body: Any) -> tuple[HTTPStatus, Any]:
         if any(release.tag_name == body["tag_name"] for release in self.releases):
@@ -258,6 +281,7 @@ def _handler(api: GitHubApi) -> type[BaseHTTPRequestHandler]:
                 elif self.command != "GET" and api.tokens[token] != "write":
                     status, answer = HTTPStatus.FORBIDDEN, {"message": "Resource not accessible by integration"}
                 else:
+                    api._token = token
                     status, answer = api.answer(self.command, url.path, parse_qs(url.query), body)
                 api.requests.append(Request(self.command, self.path, token, body, int(status)))
             payload = b"" if answer is None else json.dumps(answer).encode()

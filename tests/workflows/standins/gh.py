@@ -53,6 +53,7 @@ FLAGS: dict[tuple[str, str], dict[str, bool]] = {
         "remove-milestone": False, "remove-project": True, "remove-reviewer": True, "title": True,
     },
     ("workflow", "run"): {"field": True, "json": False, "raw-field": True, "ref": True},
+    ("label", "create"): {"color": True, "description": True, "force": False},
     ("release", "create"): {
         "discussion-category": True, "draft": False, "fail-on-no-commits": False, "generate-notes": False,
         "latest": False, "notes": True, "notes-file": True, "notes-from-tag": False, "notes-start-tag": True,
@@ -67,7 +68,11 @@ SHORT = {
     "w": "web",
 }  # fmt: skip
 # Where a short flag means something else in one command.
-SHORT_OVERRIDES = {("release", "create"): {"F": "notes-file", "p": "prerelease"}, ("workflow", "run"): {"F": "field"}}
+SHORT_OVERRIDES = {
+    ("release", "create"): {"F": "notes-file", "p": "prerelease"},
+    ("workflow", "run"): {"F": "field"},
+    ("label", "create"): {"c": "color", "d": "description", "f": "force"},
+}
 
 
 def _parse(command: tuple[str, str], words: list[str]) -> tuple[dict[str, list[str]], list[str]]:
@@ -128,6 +133,7 @@ def _fields(items: list[dict[str, Any]], wanted: str) -> list[dict[str, Any]]:
         "url": lambda item: item["html_url"],
         "labels": lambda item: [{"name": label["name"]} for label in item["labels"]],
         "headRefName": lambda item: item["head"]["ref"],
+        "isCrossRepository": lambda item: item["head"]["repo"]["full_name"] != item["base"]["repo"]["full_name"],
     }
     names = wanted.split(",")
     unknown = [name for name in names if name not in shapes]
@@ -159,9 +165,24 @@ def _run(command: tuple[str, str], options: dict[str, list[str]], positional: li
             if "json" in options
             else "\n".join(str(p["number"]) for p in pulls)
         )
+    if command == ("label", "create"):
+        label = {"name": positional[0], "color": last("color"), "description": last("description")}
+        exists = any(item["name"] == label["name"] for item in call_api(TOOL, "GET", f"{base}/labels", token))
+        if exists and "force" not in options:
+            fail(
+                TOOL,
+                f'label with name "{label["name"]}" already exists; use `--force` to update its color and description',
+            )
+        method, path = ("PATCH", f"{base}/labels/{label['name']}") if exists else ("POST", f"{base}/labels")
+        call_api(TOOL, method, path, token, label)
+        return f'✓ Label "{label["name"]}" created in {repository}'
     if command == ("issue", "create"):
         if not options.get("title"):
             fail(TOOL, NOT_INTERACTIVE)
+        known = {item["name"] for item in call_api(TOOL, "GET", f"{base}/labels", token)}
+        missing = [label for label in options.get("label", []) if label not in known]
+        if missing:
+            fail(TOOL, f"could not add label: '{missing[0]}' not found")
         issue = {"title": last("title"), "body": _body(options) or "", "labels": options.get("label", [])}
         return str(call_api(TOOL, "POST", f"{base}/issues", token, issue)["html_url"])
     if command in {("issue", "edit"), ("pr", "edit")}:

@@ -2,13 +2,16 @@
 
 `apply` makes a new revision of a Deployment only when its pod template changes, as Kubernetes
 does; `rollout undo` returns to the previous revision (or `--to-revision`) and numbers it anew;
-`rollout status` succeeds for a Deployment that exists. Everything else is refused loudly.
+`rollout status` succeeds for a Deployment that exists; `port-forward service/<name>` forwards to
+the service the harness placed in the cluster (services.json: `{"<namespace>/<name>": url}`), once
+its Deployment is there. Everything else is refused loudly.
 """
 
 import json
 import os
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,8 @@ TOOL = "kubectl"
 REAL_KUBECTL = "HARNESS_REAL_KUBECTL"
 """The real kubectl (from the dev dependencies), which renders `kubectl kustomize`."""
 REVISION = "deployment.kubernetes.io/revision"
+SERVICES = "services.json"
+"""The cluster's Services as the harness placed them: their URLs on loopback, by `<namespace>/<name>`."""
 
 
 def _cluster_file() -> Path:
@@ -108,13 +113,21 @@ def _rollout(words: list[str]) -> None:
         fail(TOOL, f"unsupported rollout command {words[0]!r}")
 
 
+def _deployment_named(words: list[str]) -> str:
+    """`deployment/<name>` or `deployment <name>` in a command line, as `<namespace>/<name>`."""
+    if words[:1] in (["deployment"], ["deployments"], ["deploy"]) and len(words) > 1:
+        words = [f"deployment/{words[1]}", *words[2:]]
+    return _deployment_key(words)
+
+
 def _get(words: list[str]) -> None:
-    if words[:1] not in (["deployment"], ["deployments"], ["deploy"]) or len(words) < 2:
-        fail(TOOL, f"unsupported get {words}")
-    key = f"{_option(words, '--namespace', '-n') or 'default'}/{words[1].removeprefix('deployment/')}"
+    key = _deployment_named(words)
     cluster = load_cluster()
     if key not in cluster:
-        fail(TOOL, f'Error from server (NotFound): deployments.apps "{words[1]}" not found')
+        if "--ignore-not-found" in words:
+            record(TOOL, {"get": key, "found": False})
+            return
+        fail(TOOL, f'Error from server (NotFound): deployments.apps "{key.split("/")[1]}" not found')
     state = cluster[key]
     namespace, name = key.split("/")
     metadata = {"name": name, "namespace": namespace, "annotations": {REVISION: str(state["revision"])}}
@@ -132,8 +145,32 @@ def _get(words: list[str]) -> None:
         fail(TOOL, f"unsupported output {output!r}")
 
 
+def _delete(words: list[str]) -> None:
+    key = _deployment_named(words)
+    cluster = load_cluster()
+    if key not in cluster and "--ignore-not-found" not in words:
+        fail(TOOL, f'Error from server (NotFound): deployments.apps "{key.split("/")[1]}" not found')
+    cluster.pop(key, None)
+    _save(cluster)
+    record(TOOL, {"delete": key})
+
+
+def _port_forward(words: list[str]) -> None:
+    namespace = _option(words, "--namespace", "-n") or "default"
+    service = next((word.removeprefix("service/") for word in words if word.startswith("service/")), "")
+    services_file = Path(os.environ[RECORD_DIRECTORY]) / SERVICES
+    services = json.loads(services_file.read_text()) if services_file.exists() else {}
+    url = services.get(f"{namespace}/{service}")
+    if not url or f"{namespace}/{service}" not in load_cluster():
+        fail(TOOL, "error: unable to forward port because pod is not running. Current status=Pending")
+    record(TOOL, {"port-forward": f"{namespace}/{service}"})
+    print(f"Forwarding from 127.0.0.1:{url.rsplit(':', 1)[1]} -> 3000", flush=True)
+    while True:  # until the smoke test is done and stops it, as kubectl runs until interrupted
+        time.sleep(1)
+
+
 def main() -> None:
-    """`kubectl kustomize|apply|rollout status|undo|history|get deployment`."""
+    """`kubectl kustomize|apply|rollout status|undo|history|get|delete deployment|port-forward service`."""
     arguments = sys.argv[1:]
     if arguments[:1] == ["kustomize"]:
         os.execv(os.environ[REAL_KUBECTL], [os.environ[REAL_KUBECTL], *arguments])
@@ -143,5 +180,9 @@ def main() -> None:
         _rollout(arguments[1:])
     elif arguments[:1] == ["get"]:
         _get(arguments[1:])
+    elif arguments[:1] == ["delete"]:
+        _delete(arguments[1:])
+    elif arguments[:1] == ["port-forward"]:
+        _port_forward(arguments[1:])
     else:
         fail(TOOL, f"unsupported command {arguments[:2]}")
