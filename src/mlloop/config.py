@@ -130,6 +130,11 @@ class ReportParams(Frozen):
         """The Markdown report in `directory`: what `cml comment` posts and the job summary shows."""
         return self.directory / "report.md"
 
+    @property
+    def serving_cost_file(self) -> Path:
+        """The timing `report` measured, in `directory`: `gate` reuses it rather than timing the models again."""
+        return self.directory / "serving_cost.json"
+
 
 class GateParams(Frozen):
     """The quality gate: every rule a model must pass to merge."""
