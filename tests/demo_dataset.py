@@ -36,6 +36,7 @@ def skip_unless_demo_features(params: Params, schema: FeatureSchema, demo_featur
         return
     missing = sorted(set(demo_features) - set(schema.feature_names))
     pytest.skip(
-        f"behaviour of {DEMO_NAME}'s customers; the schema lacks {len(missing)} of its features"
-        f" ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}): write your own for your data"
+        f"behaviour of the customers of {DEMO_NAME}; {params.data.schema_file} lacks {len(missing)} of their"
+        f" {len(demo_features)} features ({', '.join(missing[:3])}{', ...' if len(missing) > 3 else ''}):"
+        " add behaviour tests of your own"
     )
