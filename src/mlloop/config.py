@@ -161,6 +161,7 @@ class ServiceSettings(Frozen):
     max_request_bytes: int = Field(ge=1024)
     inference_log_dir: FilePath
     inference_log_queue_lines: int = Field(ge=1)
+    log_drain_seconds: float = Field(gt=0)
     request_timeout_seconds: float = Field(gt=0)
     model_calls_in_flight: int = Field(ge=1)
     model_threads: int = Field(ge=1)
@@ -173,6 +174,20 @@ class ServeParams(ServiceSettings):
     model_card: FilePath
     intended_use: str = Field(min_length=1)
     limitations: list[str]
+    termination_grace_seconds: int = Field(ge=1)
+    """The pod's terminationGracePeriodSeconds, declared here; tests/deploy checks the manifests agree."""
+
+    @model_validator(mode="after")
+    def _shutdown_fits_the_grace_period(self) -> "ServeParams":
+        """Answering the requests in flight, then draining the log, must end before the pod is killed."""
+        shutdown = self.request_timeout_seconds + self.log_drain_seconds
+        if shutdown >= self.termination_grace_seconds:
+            raise ValueError(
+                f"request_timeout_seconds + log_drain_seconds ({shutdown:g}) must be less than "
+                f"termination_grace_seconds ({self.termination_grace_seconds}), which leaves the log shipper "
+                "the rest for its last upload"
+            )
+        return self
 
 
 class DriftThresholds(Frozen):

@@ -87,6 +87,9 @@ def test_wrong_type_is_rejected_naming_the_field_and_the_bad_value(
         (("serve", "inference_log_queue_lines"), "many"),
         (("serve", "request_timeout_seconds"), 0),
         (("serve", "request_timeout_seconds"), "ten"),
+        (("serve", "log_drain_seconds"), 0),
+        (("serve", "termination_grace_seconds"), 0),
+        (("serve", "termination_grace_seconds"), 30.5),
         (("serve", "model_calls_in_flight"), 0),
         (("serve", "model_threads"), 0),
         (("serve", "gc_thresholds"), [50000, 20, 100]),
@@ -152,6 +155,19 @@ def test_a_simulator_that_gives_up_before_the_service_is_rejected_naming_both_ti
         load_params(path)
     message = str(raised.value)
     assert "simulate.request_timeout_seconds (5.0) must be at least serve.request_timeout_seconds (10.0)" in message
+
+
+def test_a_shutdown_that_outlasts_the_pods_grace_period_is_rejected_naming_every_term(tmp_path: Path) -> None:
+    # given: 10 s to answer the requests in flight and 20 s to drain the log, in a 30 s grace period
+    path = _write_params(tmp_path, lambda document: document["serve"].update(log_drain_seconds=20))
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert "request_timeout_seconds + log_drain_seconds (30) must be less than termination_grace_seconds (30)" in (
+        message
+    )
+    assert "serve: " in message, message
 
 
 def test_nested_wrong_type_is_rejected_with_the_full_dotted_path(tmp_path: Path) -> None:
