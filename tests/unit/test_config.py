@@ -30,6 +30,18 @@ def _write_params(directory: Path, change: Callable[[Mapping], None]) -> Path:
     return path
 
 
+def _setting(where: tuple[str, ...], value: object) -> Callable[[Mapping], None]:
+    """A change for _write_params: the setting at the path `where` (section, ..., key) becomes `value`."""
+    *parents, key = where
+
+    def change(document: Mapping) -> None:
+        for parent in parents:
+            document = document[parent]
+        document[key] = value
+
+    return change
+
+
 def test_real_params_file_loads_into_typed_objects_holding_every_value() -> None:
     # when
     params = load_params(PARAMS_FILE)
@@ -102,14 +114,7 @@ def test_wrong_type_is_rejected_naming_the_field_and_the_bad_value(
 def test_a_wrong_service_or_client_setting_is_rejected_naming_the_field_and_the_value(
     tmp_path: Path, where: tuple[str, ...], bad_value: object
 ) -> None:
-    *parents, key = where
-
-    def change(document: Mapping) -> None:
-        for parent in parents:
-            document = document[parent]
-        document[key] = bad_value
-
-    path = _write_params(tmp_path, change)
+    path = _write_params(tmp_path, _setting(where, bad_value))
 
     with pytest.raises(ConfigError) as raised:
         load_params(path)
@@ -133,15 +138,8 @@ def test_a_wrong_service_or_client_setting_is_rejected_naming_the_field_and_the_
 def test_a_serving_cost_setting_or_latency_ratio_that_cannot_work_is_rejected_naming_the_field(
     tmp_path: Path, where: tuple[str, ...], bad_value: object
 ) -> None:
-    *parents, key = where
-
-    def change(document: Mapping) -> None:
-        for parent in parents:
-            document = document[parent]
-        document[key] = bad_value
-
     with pytest.raises(ConfigError) as raised:
-        load_params(_write_params(tmp_path, change))
+        load_params(_write_params(tmp_path, _setting(where, bad_value)))
     message = str(raised.value)
     assert ".".join(where) in message, message
     assert repr(bad_value) in message, message

@@ -1,7 +1,6 @@
 """deploy.yml, run for real under act: from a merge to main to production, with versions, releases and rollback."""
 
 import base64
-import json
 import os
 import re
 import subprocess
@@ -13,9 +12,10 @@ import pytest
 import yaml
 
 from mlloop.serving.bento_model import HEADLINE_METRICS
-from tests.workflows.harness import REPOSITORY, Run, World, git, push_event
-from tests.workflows.services.service import deployed_service
-from tests.workflows.standins.kubectl import SERVICES
+from tests.git_cli import git
+from tests.stand_ins.kubectl import deployment, load_cluster, save_cluster, save_services
+from tests.stub_http import BrokenService, HealthyService, serving
+from tests.workflows.harness import REPOSITORY, Run, World, push_event
 from tests.workflows.test_ci import ONE_TEST_MODULE
 
 pytestmark = pytest.mark.workflows
@@ -40,7 +40,7 @@ def _merge(
         github.commit(message, files)
     event, sha = push_event(github, "main", before)
     github.secrets["KUBECONFIG_DATA"] = KUBECONFIG_DATA
-    with deployed_service(healthy) as url:
+    with serving(HealthyService if healthy else BrokenService) as url:
         _place_service(github, url)
         run = github.run("deploy.yml", "push", event, at=sha, runner=ONE_TEST_MODULE)
     return sha, run
@@ -48,8 +48,9 @@ def _merge(
 
 def _place_service(github: World, url: str) -> None:
     """The churn Service of staging and production, as the cluster stand-in forwards to it (and its public link)."""
-    services = {f"mlloop-{environment}/churn-service": url for environment in ("staging", "production")}
-    (github.records / SERVICES).write_text(json.dumps(services))
+    save_services(
+        github.records, {f"mlloop-{environment}/churn-service": url for environment in ("staging", "production")}
+    )
     github.variables["SERVICE_URL"] = url
 
 
@@ -172,11 +173,10 @@ def docs_merge_failing_smoke(shared_github: World) -> tuple[World, dict[str, Any
     # staging already runs this commit's image, so the redeploy makes no new revision
     current = _render_staging(github, sha, sha)
     older = _render_staging(github, sha, "0" * 40)
-    cluster = {STAGING: {"revision": 2, "history": {"1": older, "2": current}, "template": current}}
-    (github.records / "cluster.json").write_text(json.dumps(cluster))
+    save_cluster(github.records, {STAGING: deployment(older, current)})
     github.secrets["KUBECONFIG_DATA"] = KUBECONFIG_DATA
     event, _ = push_event(github, "main", before)
-    with deployed_service(healthy=False) as url:
+    with serving(BrokenService) as url:
         _place_service(github, url)
         run = github.run("deploy.yml", "push", event, at=sha, runner=ONE_TEST_MODULE)
     return github, current, tags_before, run
@@ -200,9 +200,4 @@ class TestADocsMergeWhoseStagingSmokeTestFails:
         github, current, _, run = docs_merge_failing_smoke
         assert run.jobs.get("staging") == "failure", run.jobs
         assert "production" not in run.jobs or run.jobs["production"] != "success", run.jobs
-        assert load_cluster_file(github)[STAGING]["template"] == current, "staging was rolled back past its revision"
-
-
-def load_cluster_file(github: World) -> dict[str, Any]:
-    """The cluster as the kubectl stand-in left it."""
-    return dict(json.loads((github.records / "cluster.json").read_text()))
+        assert load_cluster(github.records)[STAGING]["template"] == current, "staging was rolled back past its revision"

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.workflows.harness import Run, World, git, simulate
+from tests.git_cli import git
+from tests.workflows.harness import Run, World, simulate
 
 pytestmark = pytest.mark.workflows
 

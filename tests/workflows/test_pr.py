@@ -2,8 +2,8 @@
 
 import pytest
 
+from tests.stand_ins.cml import watermark
 from tests.workflows.harness import READ_TOKEN, World, pull_request_event
-from tests.workflows.standins.cml import watermark
 
 pytestmark = pytest.mark.workflows
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mlloop.cli import build_parser
-from tests.workflows.standins.cml import COMMENT_OPTIONS as CML_COMMENT_OPTIONS
+from tests.stand_ins.cml import COMMENT_OPTIONS as CML_COMMENT_OPTIONS
 
 PROJECT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((PROJECT / ".github" / "workflows").glob("*.yml"))

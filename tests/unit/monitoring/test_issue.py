@@ -1,113 +1,82 @@
 """One GitHub issue labelled drift follows the drift checks: opened on drift, updated (never
 duplicated) while drift lasts, closed when a check finds none, untouched on insufficient data.
 It reads the last check's result back from its report directory and posts drift.md as the body.
-A stand-in `gh` on the PATH records every call."""
+A scripted `gh` on the PATH (tests/stand_ins/scripted_gh.py) records every call."""
 
-import json
-import os
-import stat
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from tests.stand_ins.scripted_gh import ISSUE_URL, ScriptedGh
 
 from mlloop.errors import GitHubError, SourceError
 from mlloop.monitoring.drift_result import DriftReportFiles, Status
 from mlloop.monitoring.issue import sync_issue
 
-FAKE_GH = """#!/usr/bin/env python3
-import json, os, sys
-with open(os.environ["GH_CALLS"], "a") as calls:
-    calls.write(json.dumps(sys.argv[1:]) + "\\n")
-if os.environ.get("GH_FAILS"):
-    sys.exit("HTTP 401: Bad credentials")
-if sys.argv[1:3] == ["issue", "list"]:
-    print(os.environ["GH_OPEN_ISSUES"])
-elif sys.argv[1:3] == ["issue", "create"]:
-    print("https://github.com/owner/repo/issues/7")
-"""
 
-
-@pytest.fixture
-def gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A stand-in gh answering with no open drift issue; returns the file of recorded calls."""
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    program = tools / "gh"
-    program.write_text(FAKE_GH)
-    program.chmod(program.stat().st_mode | stat.S_IEXEC)
-    calls = tmp_path / "calls.jsonl"
-    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
-    monkeypatch.setenv("GH_CALLS", str(calls))
-    monkeypatch.setenv("GH_OPEN_ISSUES", "[]")
-    return calls
-
-
-def _calls(calls: Path) -> list[list[str]]:
-    return [json.loads(line)[:2] for line in calls.read_text().splitlines()] if calls.exists() else []
+def _option(call: list[str], name: str) -> str:
+    return call[call.index(name) + 1]
 
 
 def test_drift_with_no_open_issue_opens_one_labelled_drift_with_drift_md_as_body(
-    gh: Path, drift_report: Callable[[Status], Path]
+    gh: ScriptedGh, drift_report: Callable[[Status], Path]
 ) -> None:
     directory = drift_report("drift")
 
     message = sync_issue(directory)
 
-    assert _calls(gh) == [["issue", "list"], ["label", "create"], ["issue", "create"]]
-    create = json.loads(gh.read_text().splitlines()[-1])
-    assert create[create.index("--label") + 1] == "drift"
-    assert create[create.index("--title") + 1] == (
+    assert gh.commands() == ["issue list", "label create", "issue create"]
+    create = gh.calls[-1]
+    assert _option(create, "--label") == "drift"
+    assert _option(create, "--title") == (
         "Drift in production data: key features drifted: monthly_charges, payment_method"
     )
-    assert create[create.index("--body-file") + 1] == str(DriftReportFiles(directory).markdown)
-    assert message == "opened https://github.com/owner/repo/issues/7"
+    assert _option(create, "--body-file") == str(DriftReportFiles(directory).markdown)
+    assert message == f"opened {ISSUE_URL}"
 
 
 def test_drift_with_an_open_issue_updates_it_and_never_opens_a_second(
-    gh: Path, drift_report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch
+    gh: ScriptedGh, drift_report: Callable[[Status], Path]
 ) -> None:
-    monkeypatch.setenv("GH_OPEN_ISSUES", '[{"number": 12}]')
+    gh.answer("issue list", stdout='[{"number": 12}]')
 
     message = sync_issue(drift_report("drift"))
 
-    assert _calls(gh) == [["issue", "list"], ["issue", "edit"], ["issue", "comment"]]
-    assert all(json.loads(line)[2] == "12" for line in gh.read_text().splitlines()[1:])
-    comment = json.loads(gh.read_text().splitlines()[-1])
-    assert comment[-1] == "Still drifting (2026-11-24): key features drifted: monthly_charges, payment_method"
+    assert gh.commands() == ["issue list", "issue edit", "issue comment"]
+    assert all(call[2] == "12" for call in gh.calls[1:])
+    assert gh.calls[-1][-1] == "Still drifting (2026-11-24): key features drifted: monthly_charges, payment_method"
     assert message == "updated issue #12"
 
 
 def test_no_drift_closes_the_open_issue_naming_the_windows_last_day(
-    gh: Path, drift_report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch
+    gh: ScriptedGh, drift_report: Callable[[Status], Path]
 ) -> None:
-    monkeypatch.setenv("GH_OPEN_ISSUES", '[{"number": 12}]')
+    gh.answer("issue list", stdout='[{"number": 12}]')
 
     assert sync_issue(drift_report("no_drift")) == "closed issue #12"
-    assert _calls(gh) == [["issue", "list"], ["issue", "close"]]
-    assert json.loads(gh.read_text().splitlines()[-1])[-1] == "No drift in the window ending 2026-11-24."
+    assert gh.commands() == ["issue list", "issue close"]
+    assert gh.calls[-1][-1] == "No drift in the window ending 2026-11-24."
 
 
 @pytest.mark.parametrize(("status", "open_issues"), [("no_drift", "[]"), ("insufficient_data", '[{"number": 12}]')])
 def test_nothing_changes_without_drift_to_report_or_an_issue_to_close(
-    gh: Path, drift_report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch, status: Status, open_issues: str
+    gh: ScriptedGh, drift_report: Callable[[Status], Path], status: Status, open_issues: str
 ) -> None:
-    monkeypatch.setenv("GH_OPEN_ISSUES", open_issues)
+    gh.answer("issue list", stdout=open_issues)
 
     assert sync_issue(drift_report(status)) == f"{status}: the drift issue is left as it is"
-    assert _calls(gh) == [["issue", "list"]]
+    assert gh.commands() == ["issue list"]
 
 
-@pytest.mark.usefixtures("gh")
-def test_a_failing_gh_is_a_clear_error(drift_report: Callable[[Status], Path], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("GH_FAILS", "1")
+def test_a_failing_gh_is_a_clear_error(gh: ScriptedGh, drift_report: Callable[[Status], Path]) -> None:
+    gh.answer("issue list", stderr="HTTP 401: Bad credentials\n", exit=1)
 
     with pytest.raises(GitHubError, match="gh issue list failed: HTTP 401: Bad credentials"):
         sync_issue(drift_report("drift"))
 
 
-def test_no_drift_report_is_a_clear_error_before_gh_is_called(gh: Path, tmp_path: Path) -> None:
+def test_no_drift_report_is_a_clear_error_before_gh_is_called(gh: ScriptedGh, tmp_path: Path) -> None:
     with pytest.raises(SourceError, match="run `make drift` first"):
         sync_issue(tmp_path / "drift")
 
-    assert _calls(gh) == []
+    assert gh.calls == []

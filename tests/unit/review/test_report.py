@@ -246,24 +246,26 @@ def test_without_a_recorded_baseline_no_model_is_fetched_and_a_note_says_so(
     assert cost.batch.ratio is None
 
 
-def _record(params: Params, baseline: Baseline, cost: ServingCost) -> None:
-    """What `report` leaves beside report.md: its measurement and the inputs it was taken on."""
-    params.report.directory.mkdir(parents=True)
-    recorded = report.RecordedServingCost(inputs=report.timed_inputs(params, baseline), cost=cost)
-    params.report.serving_cost_file.write_text(recorded.model_dump_json())
-
-
-def test_the_gate_reuses_the_reports_measurement_of_the_same_models(
+@pytest.fixture
+def reported(
     timed_workspace: Params,
     baseline: Baseline,
     valid_table: pd.DataFrame,
     schema: FeatureSchema,
     monkeypatch: pytest.MonkeyPatch,
-) -> None:
+) -> ServingCost:
+    """What `report` leaves beside report.md: its measurement of both models and the inputs it was taken on."""
     monkeypatch.setattr(report, "model_at", lambda _sha, _params: _fitted(valid_table, schema))
     measured = report.measure_serving_cost(timed_workspace, baseline)
-    _record(timed_workspace, baseline, measured)
+    timed_workspace.report.directory.mkdir(parents=True)
+    recorded = report.RecordedServingCost(inputs=report.timed_inputs(timed_workspace, baseline), cost=measured)
+    timed_workspace.report.serving_cost_file.write_text(recorded.model_dump_json())
+    return measured
 
+
+def test_the_gate_reuses_the_reports_measurement_of_the_same_models(
+    timed_workspace: Params, baseline: Baseline, reported: ServingCost, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def never(_params: Params, _baseline: Baseline) -> ServingCost:
         raise AssertionError("the report already timed these two models")
 
@@ -271,10 +273,11 @@ def test_the_gate_reuses_the_reports_measurement_of_the_same_models(
 
     cost, source = report.serving_cost_for_gate(timed_workspace, baseline)
 
-    assert cost == measured
+    assert cost == reported
     assert source == f"serving cost: as the report measured it ({timed_workspace.report.serving_cost_file})"
 
 
+@pytest.mark.usefixtures("reported")
 @pytest.mark.parametrize("change", ["retrained model", "other baseline", "other settings"])
 def test_the_gate_times_again_when_the_report_measured_other_inputs(
     change: str,
@@ -284,8 +287,6 @@ def test_the_gate_times_again_when_the_report_measured_other_inputs(
     schema: FeatureSchema,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(report, "model_at", lambda _sha, _params: _fitted(valid_table, schema))
-    _record(timed_workspace, baseline, report.measure_serving_cost(timed_workspace, baseline))
     params = timed_workspace
     if change == "retrained model":
         joblib.dump(_fitted(valid_table.iloc[::-1], schema), params.paths.model, compress=3)
