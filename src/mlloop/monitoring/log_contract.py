@@ -86,9 +86,11 @@ def _limit(feature: str, rule: ContractRule, schema: FeatureSchema, contract: Co
     return contract.max_invalid_share
 
 
-def _detail(feature: str, rule: ContractRule, count: RuleCount, schema: FeatureSchema, shown: int) -> str:
-    """What broke the rule, in words: the values seen, the bound crossed, what was expected."""
-    values = ", ".join(f"{value} ({times})" for value, times in count.values.most_common(shown))
+def _detail(feature: str, rule: ContractRule, count: RuleCount, schema: FeatureSchema, contract: ContractParams) -> str:
+    """What broke the rule, in words: the values seen (as long as a quoted line at most), the bound crossed."""
+    values = ", ".join(
+        f"{value[: contract.example_chars]} ({times})" for value, times in count.values.most_common(contract.examples)
+    )
     if rule == "unreadable":
         return "not a JSON object with a features object and a numeric churn_probability"
     declared = schema.features[feature]
@@ -121,7 +123,7 @@ def breaches(counts: ContractCounts, schema: FeatureSchema, contract: ContractPa
                     count=count.count,
                     share=share,
                     limit=limit,
-                    detail=_detail(feature, rule, count, schema, contract.examples),
+                    detail=_detail(feature, rule, count, schema, contract),
                     examples=count.examples,
                 )
             )

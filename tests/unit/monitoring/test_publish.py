@@ -8,7 +8,7 @@ from pathlib import Path
 import fsspec
 import pytest
 
-from mlloop.errors import SourceError
+from mlloop.errors import RemoteError, SourceError
 from mlloop.monitoring.drift_result import DriftReportFiles
 from mlloop.monitoring.publish import publish_report
 
@@ -81,3 +81,20 @@ def test_a_report_without_a_history_publishes_none_beside_the_days(report: Path,
 
     filesystem, root = fsspec.core.url_to_fs(f"{store}/drift")
     assert not filesystem.exists(f"{root}/history.jsonl")
+
+
+def test_a_local_folder_gets_the_days_folders_made_in_it(report: Path, tmp_path: Path) -> None:
+    (tmp_path / "reports").mkdir()
+
+    published = publish_report(report, (tmp_path / "reports").as_posix(), DAY)
+
+    assert (Path(published) / "plots" / "monthly_charges.png").is_file()
+    assert Path(published).parent == tmp_path / "reports"
+
+
+def test_a_local_folder_that_does_not_exist_is_a_remote_error_naming_it(report: Path, tmp_path: Path) -> None:
+    with pytest.raises(RemoteError, match="no such folder") as raised:
+        publish_report(report, (tmp_path / "typo").as_posix(), DAY)
+
+    assert str(tmp_path / "typo") in str(raised.value)
+    assert not (tmp_path / "typo").exists(), "a mistyped folder is not created"
