@@ -684,6 +684,20 @@ def test_a_label_the_schema_lacks_on_a_quarter_of_lines_is_a_contract_breach_tha
     assert breach.detail == "labels the schema does not have: Digital wallet (375)"
 
 
+def test_a_log_of_lines_nobody_can_read_is_a_contract_breach_not_insufficient_data(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    setup.log.mkdir()
+    log_file(setup.log, LAST_DAY).write_text("<html>502 Bad Gateway</html>\n" * setup.params.drift.min_rows)
+
+    result = _run(setup)
+
+    assert result.status == "contract_breach"
+    assert [finding.status for finding in result.findings] == ["contract_breach", "insufficient_data"]
+    (breach,) = result.contract
+    assert (breach.feature, breach.rule, breach.share) == ("(line)", "unreadable", 1.0)
+
+
 def test_too_few_lines_to_judge_are_insufficient_data_even_when_they_break_the_contract(
     setup: Setup, schema: FeatureSchema
 ) -> None:
