@@ -684,9 +684,7 @@ def test_a_label_the_schema_lacks_on_a_quarter_of_lines_is_a_contract_breach_tha
     assert breach.detail == "labels the schema does not have: Digital wallet (375)"
 
 
-def test_a_log_of_lines_nobody_can_read_is_a_contract_breach_not_insufficient_data(
-    setup: Setup, schema: FeatureSchema
-) -> None:
+def test_a_log_of_lines_nobody_can_read_is_a_contract_breach_not_insufficient_data(setup: Setup) -> None:
     setup.log.mkdir()
     log_file(setup.log, LAST_DAY).write_text("<html>502 Bad Gateway</html>\n" * setup.params.drift.min_rows)
 
