@@ -200,8 +200,32 @@ class DriftThresholds(Frozen):
     null_share: float = Field(gt=0, le=1)
 
 
+class ContractParams(Frozen):
+    """When log lines that break the schema are a contract breach, and how many of them the report quotes."""
+
+    null_tolerance: float = Field(ge=0, le=1)
+    """Null share allowed above a feature's max_null_fraction, for sampling noise."""
+    max_invalid_share: float = Field(ge=0, le=1)
+    """Share of a feature's values out of its range, of the wrong type, or fractional for an integer."""
+    max_unknown_label_share: float = Field(ge=0, le=1)
+    max_unreadable_share: float = Field(ge=0, le=1)
+    """Share of the window's lines that are not JSON objects with a features object and a probability."""
+    examples: int = Field(ge=1)
+    example_chars: int = Field(ge=20)
+
+
+class OutcomeParams(Frozen):
+    """The realised metrics that can make a check `degraded`, and the bootstrap that tells decay from noise."""
+
+    metrics: list[str] = Field(min_length=1)
+    confidence: float = Field(gt=0, lt=1)
+    resamples: int = Field(ge=100)
+    max_bootstrap_rows: int = Field(ge=100)
+    seed: int
+
+
 class DriftParams(Frozen):
-    """The drift check: its window, its verdict rule and every threshold, declared once."""
+    """The drift check: its window, its statuses' rules and every threshold, declared once."""
 
     window_days: int = Field(ge=1)
     min_rows: int = Field(ge=1)
@@ -210,6 +234,11 @@ class DriftParams(Frozen):
     thresholds: DriftThresholds
     psi_bins: int = Field(ge=2)
     psi_epsilon: float = Field(gt=0)
+    max_silence_hours: float = Field(gt=0)
+    contract: ContractParams
+    min_labelled_rows: int = Field(ge=1)
+    outcomes: OutcomeParams
+    history_days: int = Field(ge=1)
     directory: FilePath
 
 
@@ -239,6 +268,22 @@ class Params(Frozen):
     serve: ServeParams
     drift: DriftParams
     simulate: SimulateParams
+
+    @model_validator(mode="after")
+    def _outcome_metrics_have_a_gate_rule(self) -> "Params":
+        """A realised metric the gate sets no limit for could never make a check `degraded`."""
+        gate = self.gate
+        ungated = [
+            name
+            for name in self.drift.outcomes.metrics
+            if name not in gate.worst_acceptable and name not in gate.max_regression
+        ]
+        if ungated:
+            raise ValueError(
+                f"drift.outcomes.metrics: {ungated} have no limit in gate.worst_acceptable or gate.max_regression, "
+                "so they could never make a check degraded; give each one a gate limit or remove it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _simulator_outwaits_the_service(self) -> "Params":

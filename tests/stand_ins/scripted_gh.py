@@ -4,6 +4,7 @@ with no open drift issue and no open pull request. (The workflows get tests/stan
 acts on the GitHub API stand-in.)
 """
 
+import itertools
 import json
 import os
 import sys
@@ -29,7 +30,11 @@ class ScriptedGh:
         self.answer("pr create", stdout=f"{PR_URL}\n")
 
     def answer(self, command: str, stdout: str = "", stderr: str = "", exit: int = 0) -> None:
-        """From now on, answer `gh <command>` (e.g. "issue list") with this output and exit status."""
+        """From now on, answer `gh <command>` with this output and exit status.
+
+        `command` is the two words ("issue list"), optionally followed by options the call must carry
+        ("issue list --label drift"); the answer with the most matching options wins.
+        """
         self.answers[command] = {"stdout": stdout, "stderr": stderr, "exit": exit}
         (self.directory / ANSWERS).write_text(json.dumps(self.answers))
 
@@ -43,12 +48,21 @@ class ScriptedGh:
         return [" ".join(call[:2]) for call in self.calls]
 
 
+def _matches(command: str, arguments: list[str]) -> bool:
+    """The call is `<command> <subcommand>` and carries every `--option value` pair the scripted command names."""
+    words = command.split()
+    options = list(zip(words[2::2], words[3::2], strict=True))
+    pairs = set(itertools.pairwise(arguments))
+    return arguments[:2] == words[:2] and all(pair in pairs for pair in options)
+
+
 def main() -> None:
     """Record the call, then answer it as scripted."""
     arguments = sys.argv[1:]
     record(TOOL, {"argv": arguments})
     answers = json.loads((Path(os.environ[RECORD_DIRECTORY]) / ANSWERS).read_text())
-    answer = answers.get(" ".join(arguments[:2]), {})
+    matching = [command for command in answers if _matches(command, arguments)]
+    answer = answers[max(matching, key=len)] if matching else {}
     sys.stdout.write(answer.get("stdout", ""))
     sys.stderr.write(answer.get("stderr", ""))
     sys.exit(answer.get("exit", 0))

@@ -168,6 +168,50 @@ def test_a_shutdown_that_outlasts_the_pods_grace_period_is_rejected_naming_every
     assert "serve: " in message, message
 
 
+@pytest.mark.parametrize(
+    ("where", "bad_value"),
+    [
+        (("drift", "max_silence_hours"), 0),
+        (("drift", "contract", "null_tolerance"), -0.01),
+        (("drift", "contract", "max_unknown_label_share"), 1.5),
+        (("drift", "contract", "examples"), 0),
+        (("drift", "min_labelled_rows"), 0),
+        (("drift", "outcomes", "confidence"), 1.0),
+        (("drift", "outcomes", "resamples"), 10),
+        (("drift", "outcomes", "metrics"), []),
+    ],
+)
+def test_a_status_setting_that_cannot_work_is_rejected_naming_the_field(
+    tmp_path: Path, where: tuple[str, ...], bad_value: object
+) -> None:
+    *parents, key = where
+
+    def change(document: Mapping) -> None:
+        for parent in parents:
+            document = document[parent]
+        document[key] = bad_value
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(_write_params(tmp_path, change))
+    message = str(raised.value)
+    assert ".".join(where) in message, message
+    assert repr(bad_value) in message, message
+
+
+def test_an_outcome_metric_the_gate_sets_no_limit_for_is_rejected_naming_it(tmp_path: Path) -> None:
+    # given: precision is a metric, but the gate holds it to nothing, so it could never make a check degraded
+    path = _write_params(
+        tmp_path, lambda document: document["drift"]["outcomes"].update(metrics=["roc_auc", "precision"])
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert (
+        "drift.outcomes.metrics: ['precision'] have no limit in gate.worst_acceptable or gate.max_regression" in message
+    )
+
+
 def test_nested_wrong_type_is_rejected_with_the_full_dotted_path(tmp_path: Path) -> None:
     path = _write_params(tmp_path, lambda document: document["evaluate"]["latency"].update(batch_rows="many"))
 

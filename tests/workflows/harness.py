@@ -16,6 +16,7 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -400,10 +401,13 @@ def pipeline(command: list[str], cwd: Path) -> None:
     assert result.returncode == 0, f"{command} failed: {result.stdout}{result.stderr}"
 
 
-def simulate(scenario: World, name: str, kind: str, days: int = 7) -> Path:
-    """An inference log of `days` days of traffic (`mlloop simulate --scenario kind`), for INFERENCE_LOG_URL."""
+def simulate(scenario: World, name: str, kind: str, days: int = 7, start: date | None = None) -> Path:
+    """An inference log of `days` days of traffic (`mlloop simulate --scenario kind`), for INFERENCE_LOG_URL;
+    the days end today unless they start on `start`."""
     log = scenario.directory / "inference-logs" / name
+    first = ["--start", start.isoformat()] if start else []
     pipeline(
-        ["mlloop", "simulate", "--scenario", kind, "--days", str(days), "--out", str(log)], scenario.prepared.workspace
+        ["mlloop", "simulate", "--scenario", kind, "--days", str(days), *first, "--out", str(log)],
+        scenario.prepared.workspace,
     )
     return log

@@ -24,11 +24,11 @@ from mlloop.pipeline import data
 from mlloop.storage.files import atomic_outputs
 
 
-def labelled_production_rows(params: Params, current: str | None) -> pd.DataFrame:
-    """The window's rows with their labels, as schema-named table rows with an id of their own."""
+def labelled_production_rows(params: Params, current: str | None, day: date) -> pd.DataFrame:
+    """The rows of the window ending on `day` with their labels, as schema-named table rows with an id of their own."""
     schema = load_schema(params.data.schema_file)
     source = current or params.serve.inference_log_dir.as_posix()
-    rows = read_window(source, params.drift.window_days, schema).rows
+    rows = read_window(source, schema, params.drift, day).rows
     labels = rows["request_id"].map(read_labels(source))
     labelled = rows[labels.notna()]
     if labelled.empty:
@@ -64,7 +64,7 @@ def point_params_at(params_file: Path, source: str) -> None:
 
 def fold_in(params: Params, params_file: Path, current: str | None, day: date) -> Path:
     """Write the new source version and point params at it; return its path."""
-    production = labelled_production_rows(params, current)
+    production = labelled_production_rows(params, current, day)
     base = data.ingest(params.data.source, params.data.rename)
     schema = load_schema(params.data.schema_file)
     combined = pd.concat([base, production.reindex(columns=base.columns)], ignore_index=True)

@@ -1,8 +1,9 @@
-"""One retraining pull request at a time. The drift workflow starts a retraining only on drift and
-only while no retraining pull request is open; a retraining commits what it changed on the branch
-retrain/production-data, pushes it and opens the pull request, or refuses while one is open; GitHub's
-refusal of a pull request from GITHUB_TOKEN names the setting and RETRAIN_TOKEN; and the checks of a
-pull request that started none can be started on its branch.
+"""One retraining pull request at a time. The drift workflow starts a retraining only on drift or
+degraded (never on stale or contract_breach) and only while no retraining pull request is open; a
+retraining commits what it changed on the branch retrain/production-data, pushes it and opens the
+pull request, or refuses while one is open; GitHub's refusal of a pull request from GITHUB_TOKEN
+names the setting and RETRAIN_TOKEN; and the checks of a pull request that started none can be
+started on its branch.
 
 A scripted `gh` on the PATH (tests/stand_ins/scripted_gh.py) records every call and answers as
 told; git is real, with a bare repository as the origin.
@@ -22,8 +23,8 @@ from tests.stand_ins.scripted_gh import PR_URL, ScriptedGh
 from mlloop.cli import main
 from mlloop.config import Params, load_params
 from mlloop.errors import GitHubError, RemoteError, SourceError
-from mlloop.monitoring.drift_result import Status
 from mlloop.monitoring.retrain import BRANCH, dispatch_checks, dispatch_retraining, open_pull_request
+from mlloop.monitoring.status import Status
 
 PROJECT_ROOT = Path(__file__).parents[3]
 REFUSAL = (
@@ -41,17 +42,18 @@ def _open_pull_requests(gh: ScriptedGh, *requests: tuple[int, bool]) -> None:
     gh.answer("pr list", stdout=json.dumps(listed))
 
 
-def test_drift_with_no_retraining_under_review_starts_one(
-    gh: ScriptedGh, drift_report: Callable[[Status], Path]
+@pytest.mark.parametrize("status", ["drift", "degraded"])
+def test_drift_or_degraded_with_no_retraining_under_review_starts_one(
+    gh: ScriptedGh, drift_report: Callable[[Status], Path], status: Status
 ) -> None:
-    message = dispatch_retraining(drift_report("drift"))
+    message = dispatch_retraining(drift_report(status))
 
     assert gh.commands() == ["pr list", "workflow run"]
     listing = gh.calls[0]
     assert listing[listing.index("--head") + 1] == BRANCH
     assert listing[listing.index("--state") + 1] == "open"
     assert gh.calls[1] == ["workflow", "run", "retrain.yml"]
-    assert message == "drift: started retrain.yml"
+    assert message == f"{status}: started retrain.yml"
 
 
 def test_drift_while_a_retraining_pull_request_is_open_leaves_it_alone(
@@ -77,8 +79,8 @@ def test_a_forks_branch_of_the_same_name_does_not_hold_retraining_back(
     assert gh.commands() == ["pr list", "workflow run"]
 
 
-@pytest.mark.parametrize("status", ["no_drift", "insufficient_data"])
-def test_no_drift_starts_nothing_and_asks_github_nothing(
+@pytest.mark.parametrize("status", ["stale", "contract_breach", "insufficient_data", "no_drift"])
+def test_a_silent_log_broken_data_or_no_drift_start_nothing_and_ask_github_nothing(
     gh: ScriptedGh, drift_report: Callable[[Status], Path], status: Status
 ) -> None:
     assert dispatch_retraining(drift_report(status)) == f"{status}: no retraining"
