@@ -1,4 +1,9 @@
-"""Shared fixtures: the real schema and params, and a small table that passes the schema."""
+"""Shared fixtures of the unit tier: the demo's schema and params, and a small table that passes the schema.
+
+They are the project's schema.yaml and params.yaml while it reads the demo dataset; on a user's own data
+they are the demo's, pinned in tests/demo/ (tests/demo_dataset.py), since the unit tier's expectations
+name the demo's columns. tests/data and tests/model read the project's own.
+"""
 
 import math
 from collections.abc import Iterator
@@ -14,9 +19,9 @@ from threadpoolctl import threadpool_limits
 import mlloop.core.model  # noqa: F401
 from mlloop.config import Params, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
+from tests.demo_dataset import demo_configuration
 
 PROJECT_ROOT = Path(__file__).parents[1]
-PARAMS_FILE = PROJECT_ROOT / "params.yaml"
 
 TABLE_SEED = 20240601
 MIN_TABLE_ROWS = 40
@@ -38,9 +43,21 @@ def single_threaded_native_code() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def schema() -> FeatureSchema:
-    """The project's real feature schema: the file params.yaml `data.schema_file` names (schema.yaml)."""
-    return load_schema(PROJECT_ROOT / load_params(PARAMS_FILE).data.schema_file)
+def demo_configuration_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The directory holding the params.yaml and schema.yaml of the demo: the project's root while it reads the demo."""
+    return demo_configuration(PROJECT_ROOT, tmp_path_factory.mktemp("demo-configuration"))
+
+
+@pytest.fixture(scope="session")
+def schema_file(demo_configuration_root: Path) -> Path:
+    """The demo's schema file: the one its params.yaml `data.schema_file` names (schema.yaml)."""
+    return demo_configuration_root / load_params(demo_configuration_root / "params.yaml").data.schema_file
+
+
+@pytest.fixture(scope="session")
+def schema(schema_file: Path) -> FeatureSchema:
+    """The demo's feature schema."""
+    return load_schema(schema_file)
 
 
 def _rows_for_one_null(schema: FeatureSchema) -> int:
@@ -53,7 +70,7 @@ def _rows_for_one_null(schema: FeatureSchema) -> int:
 @pytest.fixture
 def valid_table(schema: FeatureSchema) -> pd.DataFrame:
     """
-    A small, deterministic table that passes the real schema, built from the schema itself.
+    A small, deterministic table that passes the schema, built from the schema itself.
 
     Every numeric value is inside its declared range, every category list is fully used,
     each nullable feature has exactly one null, ids are unique, and the label holds both
@@ -83,14 +100,17 @@ def valid_table(schema: FeatureSchema) -> pd.DataFrame:
 
 
 @pytest.fixture
-def params(tmp_path: Path) -> Params:
-    """The real params.yaml, with every output moved under tmp_path and the schema file absolute."""
-    real = load_params(PARAMS_FILE)
+def params(demo_configuration_root: Path, tmp_path: Path) -> Params:
+    """The demo's params.yaml, with every output moved under tmp_path and the schema file absolute."""
+    real = load_params(demo_configuration_root / "params.yaml")
     moved_paths = real.paths.model_copy(
         update={name: tmp_path / path for name, path in real.paths.model_dump().items()}
     )
     data = real.data.model_copy(
-        update={"schema_file": PROJECT_ROOT / real.data.schema_file, "sources_dir": tmp_path / real.data.sources_dir}
+        update={
+            "schema_file": demo_configuration_root / real.data.schema_file,
+            "sources_dir": tmp_path / real.data.sources_dir,
+        }
     )
     return real.model_copy(
         update={

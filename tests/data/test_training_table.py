@@ -11,7 +11,7 @@ import pytest
 from tests.demo_dataset import skip_unless_demo_table
 
 from mlloop.config import Params, load_params
-from mlloop.core.schema import FeatureSchema
+from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.pipeline.data import ingest, split_table, validate_table
 
 PARAMS_FILE = Path(__file__).parents[2] / "params.yaml"
@@ -21,6 +21,12 @@ PARAMS_FILE = Path(__file__).parents[2] / "params.yaml"
 def params() -> Params:
     """The real params.yaml: its source and rename are what the pipeline ingests."""
     return load_params(PARAMS_FILE)
+
+
+@pytest.fixture(scope="module")
+def schema(params: Params) -> FeatureSchema:
+    """The schema params.yaml names: the project's own, not the demo's that the unit tier tests the code with."""
+    return load_schema(PARAMS_FILE.parent / params.data.schema_file)
 
 
 @pytest.fixture(scope="module")

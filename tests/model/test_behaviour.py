@@ -17,7 +17,7 @@ from tests.demo_dataset import skip_unless_demo_features
 from mlloop.config import Params, load_params
 from mlloop.core.metrics import METRICS
 from mlloop.core.model import build_pipeline, fit
-from mlloop.core.schema import FeatureSchema, features_and_label
+from mlloop.core.schema import FeatureSchema, features_and_label, load_schema
 from mlloop.pipeline.data import ingest, split_table
 from mlloop.pipeline.evaluation import churn_probability, classification_metrics
 
@@ -104,6 +104,12 @@ CUSTOMER_IDS = list(BASE_CUSTOMERS)
 @pytest.fixture(scope="module")
 def real_params() -> Params:
     return load_params(PARAMS_FILE)
+
+
+@pytest.fixture(scope="module")
+def schema(real_params: Params) -> FeatureSchema:
+    """The schema params.yaml names: the project's own, not the demo's that the unit tier tests the code with."""
+    return load_schema(PARAMS_FILE.parent / real_params.data.schema_file)
 
 
 @pytest.fixture(scope="module")

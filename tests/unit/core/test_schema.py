@@ -11,28 +11,26 @@ import yaml
 from mlloop.core.schema import CategoricalFeature, FeatureSchema, NumericFeature, features_and_label, load_schema
 from mlloop.errors import ConfigError
 
-SCHEMA_FILE = Path(__file__).parents[3] / "schema.yaml"
-
 Mapping = dict[str, Any]
 
 
-def _real_schema_mapping() -> Mapping:
-    loaded = yaml.safe_load(SCHEMA_FILE.read_text())
+def _real_schema_mapping(schema_file: Path) -> Mapping:
+    loaded = yaml.safe_load(schema_file.read_text())
     assert isinstance(loaded, dict)
     return loaded
 
 
-def _write_schema(directory: Path, change: Callable[[Mapping], None]) -> Path:
+def _write_schema(schema_file: Path, directory: Path, change: Callable[[Mapping], None]) -> Path:
     """Write the real schema.yaml, changed in place by `change`, into `directory`."""
-    document = _real_schema_mapping()
+    document = _real_schema_mapping(schema_file)
     change(document)
     path = directory / "schema.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
     return path
 
 
-def test_real_schema_loads_with_id_target_and_features(schema: FeatureSchema) -> None:
-    document = _real_schema_mapping()
+def test_real_schema_loads_with_id_target_and_features(schema: FeatureSchema, schema_file: Path) -> None:
+    document = _real_schema_mapping(schema_file)
 
     assert schema.id_column == document["id_column"]
     assert schema.target.name == document["target"]["name"]
@@ -41,15 +39,15 @@ def test_real_schema_loads_with_id_target_and_features(schema: FeatureSchema) ->
     assert set(schema.features) == set(document["features"])
 
 
-def test_feature_names_keep_the_declaration_order_of_the_file(schema: FeatureSchema) -> None:
+def test_feature_names_keep_the_declaration_order_of_the_file(schema: FeatureSchema, schema_file: Path) -> None:
     # The declaration order is the model's input order, so it must not be re-sorted.
-    assert schema.feature_names == list(_real_schema_mapping()["features"])
+    assert schema.feature_names == list(_real_schema_mapping(schema_file)["features"])
 
 
-def test_numeric_and_categorical_features_partition_the_features(schema: FeatureSchema) -> None:
+def test_numeric_and_categorical_features_partition_the_features(schema: FeatureSchema, schema_file: Path) -> None:
     numeric, categorical = set(schema.numeric_features), set(schema.categorical_features)
     declared_categorical = {
-        name for name, spec in _real_schema_mapping()["features"].items() if spec["type"] == "category"
+        name for name, spec in _real_schema_mapping(schema_file)["features"].items() if spec["type"] == "category"
     }
 
     assert numeric.isdisjoint(categorical), "a feature cannot be both numeric and categorical"
@@ -59,9 +57,11 @@ def test_numeric_and_categorical_features_partition_the_features(schema: Feature
     assert all(isinstance(feature, CategoricalFeature) for feature in schema.categorical_features.values())
 
 
-def test_nullable_number_without_fill_rule_is_rejected_naming_the_feature(tmp_path: Path) -> None:
+def test_nullable_number_without_fill_rule_is_rejected_naming_the_feature(schema_file: Path, tmp_path: Path) -> None:
     # given: total_charges may be null but says nothing about what the model should use instead
-    path = _write_schema(tmp_path, lambda document: document["features"]["total_charges"].pop("fill_missing"))
+    path = _write_schema(
+        schema_file, tmp_path, lambda document: document["features"]["total_charges"].pop("fill_missing")
+    )
 
     # when / then
     with pytest.raises(ConfigError) as raised:
@@ -72,8 +72,10 @@ def test_nullable_number_without_fill_rule_is_rejected_naming_the_feature(tmp_pa
     assert str(path) in message, "the message must name the schema file"
 
 
-def test_min_greater_than_max_is_rejected_naming_the_feature_and_bounds(tmp_path: Path) -> None:
-    path = _write_schema(tmp_path, lambda document: document["features"]["tenure"].update(min=200, max=120))
+def test_min_greater_than_max_is_rejected_naming_the_feature_and_bounds(schema_file: Path, tmp_path: Path) -> None:
+    path = _write_schema(
+        schema_file, tmp_path, lambda document: document["features"]["tenure"].update(min=200, max=120)
+    )
 
     with pytest.raises(ConfigError) as raised:
         load_schema(path)
@@ -82,8 +84,8 @@ def test_min_greater_than_max_is_rejected_naming_the_feature_and_bounds(tmp_path
     assert "min (200.0) is greater than max (120.0)" in message, message
 
 
-def test_unknown_feature_type_is_rejected_naming_the_feature_and_type(tmp_path: Path) -> None:
-    path = _write_schema(tmp_path, lambda document: document["features"]["contract"].update(type="text"))
+def test_unknown_feature_type_is_rejected_naming_the_feature_and_type(schema_file: Path, tmp_path: Path) -> None:
+    path = _write_schema(schema_file, tmp_path, lambda document: document["features"]["contract"].update(type="text"))
 
     with pytest.raises(ConfigError) as raised:
         load_schema(path)
@@ -92,8 +94,8 @@ def test_unknown_feature_type_is_rejected_naming_the_feature_and_type(tmp_path: 
     assert "'text'" in message, message
 
 
-def test_unknown_key_in_a_feature_is_rejected(tmp_path: Path) -> None:
-    path = _write_schema(tmp_path, lambda document: document["features"]["tenure"].update(maximum=120))
+def test_unknown_key_in_a_feature_is_rejected(schema_file: Path, tmp_path: Path) -> None:
+    path = _write_schema(schema_file, tmp_path, lambda document: document["features"]["tenure"].update(maximum=120))
 
     with pytest.raises(ConfigError, match=r"features\.tenure\..*maximum"):
         load_schema(path)

@@ -18,15 +18,14 @@ from mlloop.pipeline import data
 from mlloop.serving.inference_log import log_file, log_line
 from mlloop.serving.smoke import example_customer
 
-PROJECT = Path(__file__).resolve().parents[3]
 DAY = date(2026, 11, 24)
 
 
 @pytest.fixture
-def workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The project's params and schema in an empty directory, entered."""
+def workspace(demo_configuration_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo's params and schema in an empty directory, entered."""
     for name in ("params.yaml", "schema.yaml"):
-        shutil.copy(PROJECT / name, tmp_path / name)
+        shutil.copy(demo_configuration_root / name, tmp_path / name)
     monkeypatch.chdir(tmp_path)
     return tmp_path
 
