@@ -38,7 +38,7 @@ def drift_result() -> DriftResult:
         reference=ReferenceFile(path="data/prepared/train.parquet", sha256="ab" * 32),
         model_versions=["churn:v1", "churn:v2"],
         commit="0123456789abcdef0123456789abcdef01234567",
-        realised=Realised(rows=200, roc_auc=0.8125),
+        realised=Realised(rows=200, roc_auc=0.8125, labels=230, unmatched_labels=30, unreadable_label_lines=1),
         columns=[
             ColumnReport(
                 name="monthly_charges",

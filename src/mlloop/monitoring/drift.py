@@ -33,7 +33,8 @@ from mlloop.monitoring.drift_result import (
     WindowSummary,
     result_json,
 )
-from mlloop.monitoring.log_window import LogWindow, read_labels, read_window
+from mlloop.monitoring.log_window import LogWindow, read_window
+from mlloop.monitoring.outcomes import LABEL, NO_LABELS, Labels, join_outcomes, read_labels
 from mlloop.pipeline.plots import render_distribution_overlays
 from mlloop.storage import revisions
 from mlloop.storage.artifacts import read_table
@@ -131,12 +132,21 @@ def verdict(columns: list[ColumnResult], current_rows: int, drift: DriftParams) 
     return "no_drift", [f"{len(drifted)} of {len(features)} features drifted, none of them a key feature"]
 
 
-def _realised(window: LogWindow, labels: dict[str, bool]) -> Realised | None:
-    joined = window.rows.assign(label=window.rows["request_id"].map(labels)).dropna(subset=["label"])
-    if joined.empty or joined["label"].nunique() < 2:
+def _realised(window: LogWindow, labels: Labels) -> Realised | None:
+    """The model's quality on the rows whose labels arrived, and the labels that joined no row; None without labels."""
+    if not labels.count and not labels.unreadable_lines:
         return None
-    roc_auc = METRICS["roc_auc"].score(joined["label"].astype(bool), joined[PREDICTION].to_numpy())
-    return Realised(rows=len(joined), roc_auc=float(roc_auc))
+    outcomes = join_outcomes(window.rows, labels)
+    joined = outcomes.rows
+    both_outcomes = joined[LABEL].nunique() == 2
+    roc_auc = METRICS["roc_auc"].score(joined[LABEL], joined[PREDICTION].to_numpy()) if both_outcomes else None
+    return Realised(
+        rows=len(joined),
+        roc_auc=None if roc_auc is None else float(roc_auc),
+        labels=outcomes.labels,
+        unmatched_labels=outcomes.unmatched_labels,
+        unreadable_label_lines=outcomes.unreadable_label_lines,
+    )
 
 
 def _check_key_features(drift: DriftParams, schema: FeatureSchema) -> None:
@@ -155,7 +165,7 @@ class DriftInputs:
     """The predicted probability's reference: the model on held-out customers, as evaluate scored them."""
     source: str
     window: LogWindow
-    labels: dict[str, bool]
+    labels: Labels
     commit: str | None
 
 
@@ -209,7 +219,7 @@ def read_inputs(params: Params, schema: FeatureSchema, reference_path: Path | No
         predictions=predictions,
         source=source,
         window=window,
-        labels=read_labels(source) if len(window.rows) else {},
+        labels=read_labels(source, since=window.first_day) if len(window.rows) else NO_LABELS,
         commit=_head_commit(),
     )
 

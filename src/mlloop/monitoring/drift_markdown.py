@@ -40,8 +40,13 @@ def render_markdown(result: DriftResult) -> str:
         f"{rows.current} current rows ({rows.skipped_lines} log lines skipped), "
         f"{rows.reference} reference rows. Model: {', '.join(result.model_versions) or 'none'}.",
     ]
-    if result.realised:
-        lines.append(f"Realised ROC AUC on {result.realised.rows} labelled rows: {result.realised.roc_auc:.4f}.")
+    if realised := result.realised:
+        roc_auc = "n/a (one outcome only)" if realised.roc_auc is None else f"{realised.roc_auc:.4f}"
+        lines.append(
+            f"Realised ROC AUC on {realised.rows} labelled rows: {roc_auc}. Delayed labels: {realised.labels} read, "
+            f"{realised.unmatched_labels} matched no logged row of the window, "
+            f"{realised.unreadable_label_lines} label lines unreadable."
+        )
     lines += ["", *TABLE_HEADER, *map(_row, result.columns)]
     unseen = {column.name: column.scores.unseen_labels for column in result.columns if column.scores.unseen_labels}
     if unseen:

@@ -73,10 +73,18 @@ class ReferenceFile(_Part):
 
 
 class Realised(_Part):
-    """The model's ranking quality on the window's rows whose delayed labels arrived."""
+    """The model's ranking quality on the window's rows whose delayed labels arrived, and the labels
+    that could not be used: those that joined no row of the window, and lines of another shape.
+    """
 
     rows: int
-    roc_auc: float
+    """The window's rows joined to a label."""
+    roc_auc: float | None
+    """None unless both outcomes are among those rows."""
+    labels: int
+    """Labels read: those written from the window's first day on."""
+    unmatched_labels: int
+    unreadable_label_lines: int
 
 
 class ColumnReport(_Part):

@@ -5,6 +5,9 @@ fails a prediction; lines that cannot be queued or written are counted instead.
 Line format (one JSON object per line, UTF-8):
     timestamp         ISO 8601, UTC, when the prediction was made
     request_id        one id per HTTP request (a batch shares it)
+    prediction_id     one id per row, `<request_id>-<position>` (the row's 0-based position in
+                      its request); the service's answer returns it for that row
+    client_id         the id the request gave the customer (the schema's id_column), or null
     model_version     the model's tag in the BentoML store
     features          the request's features, by schema name (null where allowed)
     churn_probability the model's probability of the positive class
@@ -44,6 +47,11 @@ def day_of_log_file(path: str) -> date | None:
         return None
 
 
+def prediction_id(request_id: str, position: int) -> str:
+    """A row's id: its request's id and its 0-based position in the request, so each row of a batch has its own."""
+    return f"{request_id}-{position}"
+
+
 def append_lines(path: Path, lines: list[bytes]) -> None:
     """Append lines, each ending in a newline, creating the folder.
 
@@ -57,6 +65,8 @@ def append_lines(path: Path, lines: list[bytes]) -> None:
 def log_line(
     timestamp: str,
     request_id: str,
+    row_id: str,
+    client_id: str | None,
     model_version: str,
     features: dict[str, Any],
     churn_probability: float,
@@ -70,6 +80,8 @@ def log_line(
         {
             "timestamp": timestamp,
             "request_id": request_id,
+            "prediction_id": row_id,
+            "client_id": client_id,
             "model_version": model_version,
             "features": features,
             "churn_probability": churn_probability,
@@ -96,13 +108,18 @@ class InferenceLog:
         self._writer = threading.Thread(target=self._write_forever, name="inference-log", daemon=True)
         self._writer.start()
 
-    def record(self, request_id: str, model_version: str, rows: Iterable[tuple[dict[str, Any], float, bool]]) -> None:
-        """Queue one line per (features, churn_probability, churn); never raises, never waits."""
+    def record(
+        self,
+        request_id: str,
+        model_version: str,
+        rows: Iterable[tuple[str, str | None, dict[str, Any], float, bool]],
+    ) -> None:
+        """Queue one line per (prediction_id, client_id, features, churn_probability, churn); never raises or waits."""
         moment = datetime.now(UTC)
         timestamp = moment.isoformat()
         lines = [
-            log_line(timestamp, request_id, model_version, features, probability, churn)
-            for features, probability, churn in rows
+            log_line(timestamp, request_id, row_id, client_id, model_version, features, probability, churn)
+            for row_id, client_id, features, probability, churn in rows
         ]
         with self._lock:
             accepted = self._queued_lines + len(lines) <= self._queue_lines

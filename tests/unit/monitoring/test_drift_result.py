@@ -42,7 +42,13 @@ def test_drift_json_is_stable_json_with_days_as_iso_strings(drift_result: DriftR
     assert text.endswith("}\n")
     assert (document["window"]["first_day"], document["window"]["last_day"]) == ("2026-11-18", "2026-11-24")
     assert document["columns"][1]["scores"]["unseen_labels"] == {"Crypto wallet": 140}
-    assert document["realised"] == {"rows": 200, "roc_auc": 0.8125}
+    assert document["realised"] == {
+        "rows": 200,
+        "roc_auc": 0.8125,
+        "labels": 230,
+        "unmatched_labels": 30,
+        "unreadable_label_lines": 1,
+    }
 
 
 def test_a_nan_score_survives_the_round_trip(tmp_path: Path, drift_result: DriftResult) -> None:

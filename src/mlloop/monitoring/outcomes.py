@@ -1,0 +1,202 @@
+"""Delayed outcomes, joined to the inference log's rows one label to one row.
+
+What a customer really did is known days after the prediction. Whatever records it (a CRM export,
+the simulator) appends labels beside the log, in `<log source>/labels/labels-YYYY-MM-DD.jsonl`,
+named by the UTC day they were written, one JSON object per line:
+    prediction_id  the row's id, as the service's answer returned it, or
+    client_id      the id the request gave the customer (the schema's id_column)
+    churn          the outcome: true when the positive class happened
+A line with both ids is joined by its prediction_id. Lines of another shape are counted, never
+guessed at; a later line for the same id replaces an earlier one (a correction).
+
+A prediction_id label joins its row. A client_id label joins the latest row logged for that
+client in the window: the outcome follows the last prediction made for the customer, and each
+customer counts once. A row that both would label takes its prediction_id label. Labels that join
+no row of the window are counted, and the drift report shows the count.
+"""
+
+import io
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import fsspec
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
+from botocore.exceptions import BotoCoreError
+from pydantic_core import from_json, to_json
+
+from mlloop.errors import SourceError
+from mlloop.serving.inference_log import prediction_id
+from mlloop.storage.store_errors import diagnose
+
+LABELS_FOLDER = "labels"
+LABELS_FILE_NAME = "labels-{day}.jsonl"
+"""A labels file's name, declared once: labels_file builds it, read_labels parses it."""
+LABEL = "label"
+"""The column of Outcomes.rows holding each joined row's outcome."""
+
+_NAME_PREFIX, _, _NAME_SUFFIX = LABELS_FILE_NAME.partition("{day}")
+_DAY_IN_NAME = re.compile(rf"{re.escape(_NAME_PREFIX)}(\d{{4}}-\d{{2}}-\d{{2}}){re.escape(_NAME_SUFFIX)}$")
+_LABELS_SCHEMA = pa.schema(
+    [pa.field("prediction_id", pa.string()), pa.field("client_id", pa.string()), pa.field("churn", pa.bool_())]
+)
+
+
+def labels_file(directory: Path, day: date) -> Path:
+    """The labels written on `day` beside the log in `directory`."""
+    return directory / LABELS_FOLDER / LABELS_FILE_NAME.format(day=f"{day:%Y-%m-%d}")
+
+
+def label_line(churn: bool, *, row_id: str | None = None, client_id: str | None = None) -> bytes:
+    """One label, without its newline, keyed by the row's prediction_id or by the client's id."""
+    key = {"prediction_id": row_id} if row_id is not None else {"client_id": client_id}
+    return to_json(key | {"churn": churn})
+
+
+def _day_of_labels_file(path: str) -> date | None:
+    match = _DAY_IN_NAME.search(path)
+    try:
+        return date.fromisoformat(match.group(1)) if match else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Delayed labels by the id they came with, and how many lines were of no usable shape."""
+
+    by_prediction: dict[str, bool]
+    by_client: dict[str, bool]
+    unreadable_lines: int
+
+    @property
+    def count(self) -> int:
+        """Distinct labels read."""
+        return len(self.by_prediction) + len(self.by_client)
+
+
+NO_LABELS = Labels({}, {}, 0)
+
+
+def _add_lines(data: bytes, by_prediction: dict[str, bool], by_client: dict[str, bool]) -> int:
+    """Line by line, for a file with a line pyarrow cannot parse; returns the unreadable lines' count."""
+    unreadable = 0
+    for raw in io.BytesIO(data):
+        if not raw.strip():
+            continue
+        try:
+            line = from_json(raw)
+        except ValueError:
+            line = None
+        if not isinstance(line, dict) or not isinstance(churn := line.get("churn"), bool):
+            unreadable += 1
+        elif isinstance(row_id := line.get("prediction_id"), str):
+            by_prediction[row_id] = churn
+        elif isinstance(client_id := line.get("client_id"), str):
+            by_client[client_id] = churn
+        else:
+            unreadable += 1
+    return unreadable
+
+
+def _add_table(table: pa.Table, by_prediction: dict[str, bool], by_client: dict[str, bool]) -> int:
+    """A file pyarrow parsed whole; returns the count of its lines with no outcome or no id."""
+    churn, row_id, client_id = table["churn"], table["prediction_id"], table["client_id"]
+    by_row = pc.and_(churn.is_valid(), row_id.is_valid())
+    by_id = pc.and_(pc.and_(churn.is_valid(), row_id.is_null()), client_id.is_valid())
+    for ids, keyed, labels in ((row_id, by_row, by_prediction), (client_id, by_id, by_client)):
+        labels.update(zip(ids.filter(keyed).to_pylist(), churn.filter(keyed).to_pylist(), strict=True))
+    usable: int = pc.sum(by_row).as_py() + pc.sum(by_id).as_py()
+    return len(table) - usable
+
+
+def read_labels(source: str, since: date | None = None) -> Labels:
+    """The labels under `<source>/labels/` written on or after `since` (a label written earlier cannot be
+    for a row logged since); none when none arrived yet.
+
+    Read like the log: whole files by pyarrow, line by line only for a file with a line it cannot parse.
+    """
+    try:
+        filesystem, root = fsspec.core.url_to_fs(source)
+        names = sorted(map(str, filesystem.glob(f"{root.rstrip('/')}/{LABELS_FOLDER}/{_NAME_PREFIX}*{_NAME_SUFFIX}")))
+    except (OSError, BotoCoreError) as error:
+        reason = diagnose(source, str(error)) or f"{source}: {error}"
+        raise SourceError(f"cannot list the delayed labels: {reason}") from error
+    options = pa_json.ParseOptions(explicit_schema=_LABELS_SCHEMA, unexpected_field_behavior="ignore")
+    by_prediction: dict[str, bool] = {}
+    by_client: dict[str, bool] = {}
+    unreadable = 0
+    for name in names:
+        day = _day_of_labels_file(name)
+        if day is None or (since is not None and day < since):
+            continue
+        with filesystem.open(name, "rb") as stream:
+            data = stream.read()
+        try:
+            table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
+        except pa.ArrowInvalid:
+            unreadable += _add_lines(data, by_prediction, by_client)
+            continue
+        unreadable += _add_table(table, by_prediction, by_client)
+    return Labels(by_prediction, by_client, unreadable)
+
+
+def row_prediction_ids(rows: pd.DataFrame) -> pd.Series:
+    """Each logged row's prediction_id. A line written before they were logged gets the one the
+    service would have given it: its request id and its position among that request's lines,
+    which the service wrote together, in request order.
+    """
+    logged = rows["prediction_id"].astype(object)
+    older = logged.isna() & rows["request_id"].notna()
+    if not older.any():
+        return logged
+    request_ids = rows.loc[older, "request_id"].astype(str)
+    positions = request_ids.groupby(request_ids, sort=False).cumcount()
+    derived = [prediction_id(request_id, position) for request_id, position in zip(request_ids, positions, strict=True)]
+    filled = logged.copy()
+    filled[older] = derived
+    return filled
+
+
+def _latest_row_per_client(rows: pd.DataFrame) -> pd.Series:
+    """The client id of each client's latest row, indexed by that row (an unreadable timestamp counts as oldest)."""
+    clients = rows["client_id"].dropna()
+    moments = pd.to_datetime(rows.loc[clients.index, "timestamp"], utc=True, format="ISO8601", errors="coerce")
+    ordered = pd.DataFrame({"client": clients, "moment": moments}).sort_values(
+        "moment", kind="stable", na_position="first"
+    )
+    latest: pd.Series = ordered.drop_duplicates("client", keep="last")["client"]
+    return latest
+
+
+@dataclass(frozen=True)
+class Outcomes:
+    """The window's rows a label joined, and the labels that joined none."""
+
+    rows: pd.DataFrame
+    """The joined rows: the window's columns (prediction_id filled in for old lines) and LABEL (bool)."""
+    labels: int
+    unmatched_labels: int
+    unreadable_label_lines: int
+
+
+def join_outcomes(rows: pd.DataFrame, labels: Labels) -> Outcomes:
+    """Join each label to its row of the window: by prediction_id, or by client id to the client's latest row."""
+    row_ids = row_prediction_ids(rows)
+    by_row = row_ids.map(labels.by_prediction)
+    by_client = pd.Series(index=rows.index[:0], dtype=object)
+    if labels.by_client:
+        by_client = _latest_row_per_client(rows).map(labels.by_client)
+    joined = by_row.where(by_row.notna(), by_client.reindex(rows.index))
+    matched = row_ids[by_row.notna()].nunique() + int(by_client.notna().sum())
+    labelled = joined.notna()
+    return Outcomes(
+        rows=rows.loc[labelled].assign(prediction_id=row_ids[labelled], **{LABEL: joined[labelled].astype(bool)}),
+        labels=labels.count,
+        unmatched_labels=labels.count - matched,
+        unreadable_label_lines=labels.unreadable_lines,
+    )
