@@ -43,9 +43,9 @@ def render_markdown(result: DriftResult) -> str:
     if realised := result.realised:
         roc_auc = "n/a (one outcome only)" if realised.roc_auc is None else f"{realised.roc_auc:.4f}"
         lines.append(
-            f"Realised ROC AUC on {realised.rows} labelled rows: {roc_auc}. Delayed labels: {realised.labels} read, "
-            f"{realised.unmatched_labels} matched no logged row of the window, "
-            f"{realised.unreadable_label_lines} label lines unreadable."
+            f"Realised ROC AUC on {realised.rows} labelled rows: {roc_auc}. Delayed labels read: {realised.labels}; "
+            f"matching no logged row of the window: {realised.unmatched_labels}; "
+            f"unreadable label lines: {realised.unreadable_label_lines}."
         )
     lines += ["", *TABLE_HEADER, *map(_row, result.columns)]
     unseen = {column.name: column.scores.unseen_labels for column in result.columns if column.scores.unseen_labels}

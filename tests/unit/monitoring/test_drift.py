@@ -640,7 +640,7 @@ def test_labels_that_join_no_logged_row_are_counted_in_drift_json_and_drift_md(
     assert (result.realised.unmatched_labels, result.realised.unreadable_label_lines) == (2, 1)
     assert read_result(setup.out).realised == result.realised
     markdown = DriftReportFiles(setup.out).markdown.read_text()
-    assert "Delayed labels: 102 read, 2 matched no logged row of the window, 1 label lines unreadable." in markdown
+    assert "Delayed labels read: 102; matching no logged row of the window: 2; unreadable label lines: 1." in markdown
 
 
 def test_labels_of_one_outcome_only_are_counted_without_a_roc_auc(setup: Setup, schema: FeatureSchema) -> None:

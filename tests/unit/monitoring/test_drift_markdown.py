@@ -25,8 +25,8 @@ def test_the_window_line_gives_days_rows_skipped_lines_and_model_versions(drift_
     assert (
         "Window: 2026-11-18 to 2026-11-24, 7000 current rows (3 log lines skipped), 5634 reference rows. "
         "Model: churn:v1, churn:v2.\n"
-        "Realised ROC AUC on 200 labelled rows: 0.8125. Delayed labels: 230 read, 30 matched no logged row of "
-        "the window, 1 label lines unreadable.\n"
+        "Realised ROC AUC on 200 labelled rows: 0.8125. Delayed labels read: 230; matching no logged row of "
+        "the window: 30; unreadable label lines: 1.\n"
     ) in markdown
 
 
@@ -38,7 +38,7 @@ def test_a_realised_metric_without_both_outcomes_says_so_and_still_counts_the_la
 
     markdown = render_markdown(drift_result.model_copy(update={"realised": one_outcome}))
 
-    assert "Realised ROC AUC on 200 labelled rows: n/a (one outcome only). Delayed labels: 230 read, 30" in markdown
+    assert "Realised ROC AUC on 200 labelled rows: n/a (one outcome only). Delayed labels read: 230;" in markdown
 
 
 def test_an_empty_window_says_none_for_its_days_and_model(drift_result: DriftResult) -> None:

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 from pydantic import TypeAdapter, ValidationError
+from tests.conftest import PARAMS_FILE
 
 from mlloop.config import load_params
 from mlloop.core.schema import FeatureSchema
 from mlloop.serving.contract import Prediction, Predictions, customer_model, customer_record
 from mlloop.serving.smoke import example_customer
-from tests.conftest import PARAMS_FILE
 
 MAX_ID_CHARS = load_params(PARAMS_FILE).serve.max_client_id_chars
 
