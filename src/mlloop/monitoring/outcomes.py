@@ -17,11 +17,12 @@ no row of the window are counted, and the drift report shows the count.
 
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -67,10 +68,14 @@ def _day_of_labels_file(path: str) -> date | None:
 
 @dataclass(frozen=True)
 class Labels:
-    """Delayed labels by the id they came with, and how many lines were of no usable shape."""
+    """Delayed labels by the id they came with, each id once with its latest outcome, and how many
+    lines were of no usable shape.
+    """
 
-    by_prediction: dict[str, bool]
-    by_client: dict[str, bool]
+    by_prediction: pd.Series
+    """The outcome (bool) by prediction_id."""
+    by_client: pd.Series
+    """The outcome (bool) by client id."""
     unreadable_lines: int
 
     @property
@@ -79,39 +84,61 @@ class Labels:
         return len(self.by_prediction) + len(self.by_client)
 
 
-NO_LABELS = Labels({}, {}, 0)
+@dataclass
+class _LabelLines:
+    """The labels of the files read so far, in reading order."""
+
+    row_ids: list[str] = field(default_factory=list)
+    row_outcomes: list[bool] = field(default_factory=list)
+    client_ids: list[str] = field(default_factory=list)
+    client_outcomes: list[bool] = field(default_factory=list)
+    unreadable: int = 0
+
+    def add_lines(self, data: bytes) -> None:
+        """Line by line, for a file with a line pyarrow cannot parse: each unusable line is counted."""
+        for raw in io.BytesIO(data):
+            if not raw.strip():
+                continue
+            try:
+                line = from_json(raw)
+            except ValueError:
+                line = None
+            if not isinstance(line, dict) or not isinstance(churn := line.get("churn"), bool):
+                self.unreadable += 1
+            elif isinstance(row_id := line.get("prediction_id"), str):
+                self.row_ids.append(row_id)
+                self.row_outcomes.append(churn)
+            elif isinstance(client_id := line.get("client_id"), str):
+                self.client_ids.append(client_id)
+                self.client_outcomes.append(churn)
+            else:
+                self.unreadable += 1
+
+    def add_table(self, table: pa.Table) -> None:
+        """A file pyarrow parsed whole: a line with no outcome or no id is counted."""
+        churn, row_id, client_id = table["churn"], table["prediction_id"], table["client_id"]
+        by_row = pc.and_(churn.is_valid(), row_id.is_valid())
+        by_client = pc.and_(pc.and_(churn.is_valid(), row_id.is_null()), client_id.is_valid())
+        self.row_ids += row_id.filter(by_row).to_pylist()
+        self.row_outcomes += churn.filter(by_row).to_pylist()
+        self.client_ids += client_id.filter(by_client).to_pylist()
+        self.client_outcomes += churn.filter(by_client).to_pylist()
+        self.unreadable += len(table) - pc.sum(by_row).as_py() - pc.sum(by_client).as_py()
+
+    def labels(self) -> Labels:
+        """Each id once, the later of two labels for it kept: a correction."""
+        return Labels(
+            _keyed(self.row_ids, self.row_outcomes), _keyed(self.client_ids, self.client_outcomes), self.unreadable
+        )
 
 
-def _add_lines(data: bytes, by_prediction: dict[str, bool], by_client: dict[str, bool]) -> int:
-    """Line by line, for a file with a line pyarrow cannot parse; returns the unreadable lines' count."""
-    unreadable = 0
-    for raw in io.BytesIO(data):
-        if not raw.strip():
-            continue
-        try:
-            line = from_json(raw)
-        except ValueError:
-            line = None
-        if not isinstance(line, dict) or not isinstance(churn := line.get("churn"), bool):
-            unreadable += 1
-        elif isinstance(row_id := line.get("prediction_id"), str):
-            by_prediction[row_id] = churn
-        elif isinstance(client_id := line.get("client_id"), str):
-            by_client[client_id] = churn
-        else:
-            unreadable += 1
-    return unreadable
+def _keyed(ids: list[str], outcomes: list[bool]) -> pd.Series:
+    labels = pd.Series(outcomes, index=pd.Index(ids, dtype="str"), dtype=bool)
+    return labels[~labels.index.duplicated(keep="last")]
 
 
-def _add_table(table: pa.Table, by_prediction: dict[str, bool], by_client: dict[str, bool]) -> int:
-    """A file pyarrow parsed whole; returns the count of its lines with no outcome or no id."""
-    churn, row_id, client_id = table["churn"], table["prediction_id"], table["client_id"]
-    by_row = pc.and_(churn.is_valid(), row_id.is_valid())
-    by_id = pc.and_(pc.and_(churn.is_valid(), row_id.is_null()), client_id.is_valid())
-    for ids, keyed, labels in ((row_id, by_row, by_prediction), (client_id, by_id, by_client)):
-        labels.update(zip(ids.filter(keyed).to_pylist(), churn.filter(keyed).to_pylist(), strict=True))
-    usable: int = pc.sum(by_row).as_py() + pc.sum(by_id).as_py()
-    return len(table) - usable
+NO_LABELS = _LabelLines().labels()
+"""The labels when none arrived yet."""
 
 
 def read_labels(source: str, since: date | None = None) -> Labels:
@@ -127,9 +154,7 @@ def read_labels(source: str, since: date | None = None) -> Labels:
         reason = diagnose(source, str(error)) or f"{source}: {error}"
         raise SourceError(f"cannot list the delayed labels: {reason}") from error
     options = pa_json.ParseOptions(explicit_schema=_LABELS_SCHEMA, unexpected_field_behavior="ignore")
-    by_prediction: dict[str, bool] = {}
-    by_client: dict[str, bool] = {}
-    unreadable = 0
+    lines = _LabelLines()
     for name in names:
         day = _day_of_labels_file(name)
         if day is None or (since is not None and day < since):
@@ -139,10 +164,10 @@ def read_labels(source: str, since: date | None = None) -> Labels:
         try:
             table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
         except pa.ArrowInvalid:
-            unreadable += _add_lines(data, by_prediction, by_client)
+            lines.add_lines(data)
             continue
-        unreadable += _add_table(table, by_prediction, by_client)
-    return Labels(by_prediction, by_client, unreadable)
+        lines.add_table(table)
+    return lines.labels()
 
 
 def row_prediction_ids(rows: pd.DataFrame) -> pd.Series:
@@ -150,27 +175,25 @@ def row_prediction_ids(rows: pd.DataFrame) -> pd.Series:
     service would have given it: its request id and its position among that request's lines,
     which the service wrote together, in request order.
     """
-    logged = rows["prediction_id"].astype(object)
+    logged = rows["prediction_id"].astype("str")
     older = logged.isna() & rows["request_id"].notna()
     if not older.any():
         return logged
     request_ids = rows.loc[older, "request_id"].astype(str)
     positions = request_ids.groupby(request_ids, sort=False).cumcount()
     derived = [prediction_id(request_id, position) for request_id, position in zip(request_ids, positions, strict=True)]
-    filled = logged.copy()
-    filled[older] = derived
-    return filled
+    return logged.mask(older, pd.Series(derived, index=request_ids.index, dtype="str"))
 
 
-def _latest_row_per_client(rows: pd.DataFrame) -> pd.Series:
-    """The client id of each client's latest row, indexed by that row (an unreadable timestamp counts as oldest)."""
-    clients = rows["client_id"].dropna()
-    moments = pd.to_datetime(rows.loc[clients.index, "timestamp"], utc=True, format="ISO8601", errors="coerce")
-    ordered = pd.DataFrame({"client": clients, "moment": moments}).sort_values(
-        "moment", kind="stable", na_position="first"
+def _latest_row_per_client(rows: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
+    """Each client's latest row: its position in `rows`, and the client id (an unreadable timestamp is the oldest)."""
+    positions = np.flatnonzero(rows["client_id"].notna().to_numpy())
+    moments = pd.to_datetime(rows["timestamp"].iloc[positions], utc=True, format="ISO8601", errors="coerce")
+    clients = pd.DataFrame(
+        {"position": positions, "client": rows["client_id"].iloc[positions].to_numpy(), "moment": moments.to_numpy()}
     )
-    latest: pd.Series = ordered.drop_duplicates("client", keep="last")["client"]
-    return latest
+    latest = clients.sort_values("moment", kind="stable", na_position="first").drop_duplicates("client", keep="last")
+    return latest["position"].to_numpy(), pd.Index(latest["client"])
 
 
 @dataclass(frozen=True)
@@ -187,15 +210,26 @@ class Outcomes:
 def join_outcomes(rows: pd.DataFrame, labels: Labels) -> Outcomes:
     """Join each label to its row of the window: by prediction_id, or by client id to the client's latest row."""
     row_ids = row_prediction_ids(rows)
-    by_row = row_ids.map(labels.by_prediction)
-    by_client = pd.Series(index=rows.index[:0], dtype=object)
-    if labels.by_client:
-        by_client = _latest_row_per_client(rows).map(labels.by_client)
-    joined = by_row.where(by_row.notna(), by_client.reindex(rows.index))
-    matched = row_ids[by_row.notna()].nunique() + int(by_client.notna().sum())
-    labelled = joined.notna()
+    outcome = np.zeros(len(rows), dtype=bool)
+    labelled = np.zeros(len(rows), dtype=bool)
+    matched = 0
+    if len(labels.by_client):
+        positions, clients = _latest_row_per_client(rows)
+        found = labels.by_client.index.get_indexer(clients)
+        joined = found >= 0
+        outcome[positions[joined]] = labels.by_client.to_numpy()[found[joined]]
+        labelled[positions[joined]] = True
+        matched += int(joined.sum())  # one latest row per client
+    if len(labels.by_prediction):
+        found = labels.by_prediction.index.get_indexer(pd.Index(row_ids))
+        joined = found >= 0
+        outcome[joined] = labels.by_prediction.to_numpy()[found[joined]]  # a prediction_id label wins
+        labelled |= joined
+        used = np.zeros(len(labels.by_prediction), dtype=bool)
+        used[found[joined]] = True
+        matched += int(used.sum())
     return Outcomes(
-        rows=rows.loc[labelled].assign(prediction_id=row_ids[labelled], **{LABEL: joined[labelled].astype(bool)}),
+        rows=rows.loc[labelled].assign(prediction_id=row_ids[labelled], **{LABEL: outcome[labelled]}),
         labels=labels.count,
         unmatched_labels=labels.count - matched,
         unreadable_label_lines=labels.unreadable_lines,

@@ -153,6 +153,22 @@ def test_a_line_from_before_prediction_and_client_ids_is_read_with_both_null(
     assert window.skipped_lines == int(corrupt)
 
 
+@pytest.mark.parametrize("corrupt", [False, True], ids=["columnar", "line by line"])
+def test_a_client_id_holding_a_unicode_line_separator_stays_on_its_line(
+    tmp_path: Path, schema: FeatureSchema, corrupt: bool
+) -> None:
+    # JSON leaves U+2028 and U+0085 unescaped; only a newline ends a line of the log
+    client_id = "C\u2028-\x85-1"
+    line = json.dumps(json.loads(_line(schema, "req-1", client_id=client_id)), ensure_ascii=False)
+    assert client_id in line, "written raw, as the service's serialiser writes it"
+    log_file(tmp_path, date(2026, 11, 24)).write_bytes(f"{line}\n{'x' if corrupt else ''}\n".encode())
+
+    window = read_window(tmp_path.as_posix(), days=7, schema=schema)
+
+    assert list(window.rows["client_id"]) == [client_id]
+    assert window.skipped_lines == int(corrupt)
+
+
 def test_corrupt_and_foreign_lines_are_skipped_and_counted_while_good_lines_are_kept(
     tmp_path: Path, schema: FeatureSchema
 ) -> None:

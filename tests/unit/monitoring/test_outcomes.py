@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import fsspec
 import pandas as pd
@@ -34,6 +35,19 @@ def _rows(*rows: tuple[str | None, str | None, str | None, str, float]) -> pd.Da
     )
 
 
+def _labels(by_prediction: dict[str, bool], by_client: dict[str, bool], unreadable_lines: int = 0) -> Labels:
+    return Labels(
+        pd.Series(by_prediction, index=pd.Index(list(by_prediction), dtype="str"), dtype=bool),
+        pd.Series(by_client, index=pd.Index(list(by_client), dtype="str"), dtype=bool),
+        unreadable_lines,
+    )
+
+
+def _read(labels: Labels) -> tuple[dict[Any, Any], dict[Any, Any], int]:
+    """Labels as plain data, to compare."""
+    return labels.by_prediction.to_dict(), labels.by_client.to_dict(), labels.unreadable_lines
+
+
 def _write_labels(directory: Path, day: date, lines: Sequence[bytes | str]) -> None:
     path = labels_file(directory, day)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,7 +63,7 @@ def test_labels_written_by_label_line_are_read_back_by_their_key(tmp_path: Path)
 
     labels = read_labels(tmp_path.as_posix())
 
-    assert labels == Labels({"req-a-0": True, "req-a-1": False}, {"C-1": True}, 0)
+    assert _read(labels) == ({"req-a-0": True, "req-a-1": False}, {"C-1": True}, 0)
     assert labels_file(tmp_path, DAY) == tmp_path / "labels" / "labels-2026-11-24.jsonl"
 
 
@@ -70,21 +84,20 @@ def test_label_lines_without_an_id_or_a_boolean_outcome_are_counted_as_unreadabl
 
     labels = read_labels(tmp_path.as_posix())
 
-    assert (labels.by_prediction, labels.by_client) == ({"req-1-0": True}, {"C-2": False})
-    assert labels.unreadable_lines == 3 + (len(broken) if corrupt else 0)
+    assert _read(labels) == ({"req-1-0": True}, {"C-2": False}, 3 + (len(broken) if corrupt else 0))
 
 
 def test_a_line_with_both_ids_is_a_prediction_id_label(tmp_path: Path) -> None:
     _write_labels(tmp_path, DAY, ['{"prediction_id": "req-1-0", "client_id": "C-1", "churn": true}'])
 
-    assert read_labels(tmp_path.as_posix()) == Labels({"req-1-0": True}, {}, 0)
+    assert _read(read_labels(tmp_path.as_posix())) == ({"req-1-0": True}, {}, 0)
 
 
 def test_a_later_label_for_the_same_id_replaces_the_earlier(tmp_path: Path) -> None:
     _write_labels(tmp_path, date(2026, 11, 23), [label_line(True, row_id="req-1-0")])
     _write_labels(tmp_path, DAY, [label_line(False, row_id="req-1-0")])
 
-    assert read_labels(tmp_path.as_posix()).by_prediction == {"req-1-0": False}
+    assert _read(read_labels(tmp_path.as_posix())) == ({"req-1-0": False}, {}, 0), "one label for the id"
 
 
 def test_labels_written_before_the_window_began_and_other_files_are_not_read(tmp_path: Path) -> None:
@@ -93,13 +106,13 @@ def test_labels_written_before_the_window_began_and_other_files_are_not_read(tmp
     (tmp_path / "labels" / "notes.jsonl").write_text('{"prediction_id": "notes-0", "churn": true}\n')
     (tmp_path / "labels" / "labels-2026-02-30.jsonl").write_text('{"prediction_id": "no-day-0", "churn": true}\n')
 
-    assert read_labels(tmp_path.as_posix(), since=date(2026, 11, 17)).by_prediction == {"first-day-0": True}
-    assert set(read_labels(tmp_path.as_posix()).by_prediction) == {"before-0", "first-day-0"}
+    assert _read(read_labels(tmp_path.as_posix(), since=date(2026, 11, 17))) == ({"first-day-0": True}, {}, 0)
+    assert set(read_labels(tmp_path.as_posix()).by_prediction.index) == {"before-0", "first-day-0"}
 
 
 def test_no_labels_yet_gives_no_labels(tmp_path: Path) -> None:
-    assert read_labels(tmp_path.as_posix()) == NO_LABELS
-    assert read_labels((tmp_path / "never-written").as_posix()) == NO_LABELS
+    assert _read(read_labels(tmp_path.as_posix())) == _read(NO_LABELS) == ({}, {}, 0)
+    assert _read(read_labels((tmp_path / "never-written").as_posix())) == ({}, {}, 0)
 
 
 def test_labels_can_be_read_from_an_fsspec_url() -> None:
@@ -111,7 +124,7 @@ def test_labels_can_be_read_from_an_fsspec_url() -> None:
     finally:
         memory.rm(root, recursive=True)
 
-    assert labels == Labels({}, {"C-1": True}, 1)
+    assert _read(labels) == ({}, {"C-1": True}, 1)
 
 
 def test_each_row_of_a_batch_gets_its_own_label() -> None:
@@ -119,7 +132,7 @@ def test_each_row_of_a_batch_gets_its_own_label() -> None:
     batch = _rows(
         *(("req-b", f"req-b-{position}", None, "2026-11-24T10:00:00+00:00", 0.2 * position) for position in range(4))
     )
-    labels = Labels({"req-b-0": False, "req-b-1": True, "req-b-3": False}, {}, 0)
+    labels = _labels({"req-b-0": False, "req-b-1": True, "req-b-3": False}, {})
 
     # when
     outcomes = join_outcomes(batch, labels)
@@ -139,7 +152,7 @@ def test_a_client_label_joins_the_clients_latest_row_once() -> None:
         ("req-4", "req-4-0", None, "2026-11-24T12:00:00+00:00", 0.7),
     )
 
-    outcomes = join_outcomes(rows, Labels({}, {"C-1": True, "C-2": False}, 0))
+    outcomes = join_outcomes(rows, _labels({}, {"C-1": True, "C-2": False}, 0))
 
     assert list(zip(outcomes.rows["prediction_id"], outcomes.rows[LABEL], strict=True)) == [
         ("req-1-0", True),
@@ -151,7 +164,7 @@ def test_a_client_label_joins_the_clients_latest_row_once() -> None:
 def test_a_row_labelled_both_ways_takes_its_prediction_id_label() -> None:
     rows = _rows(("req-1", "req-1-0", "C-1", "2026-11-24T18:00:00+00:00", 0.9))
 
-    outcomes = join_outcomes(rows, Labels({"req-1-0": False}, {"C-1": True}, 0))
+    outcomes = join_outcomes(rows, _labels({"req-1-0": False}, {"C-1": True}, 0))
 
     assert list(outcomes.rows[LABEL]) == [False]
     assert (outcomes.labels, outcomes.unmatched_labels) == (2, 0), "both labels found their row"
@@ -159,7 +172,7 @@ def test_a_row_labelled_both_ways_takes_its_prediction_id_label() -> None:
 
 def test_labels_that_join_no_row_are_counted_with_the_unreadable_lines() -> None:
     rows = _rows(("req-1", "req-1-0", "C-1", "2026-11-24T18:00:00+00:00", 0.9))
-    labels = Labels({"req-1-0": True, "req-1-1": False, "gone-0": True}, {"C-1": True, "C-404": False}, 2)
+    labels = _labels({"req-1-0": True, "req-1-1": False, "gone-0": True}, {"C-1": True, "C-404": False}, 2)
 
     outcomes = join_outcomes(rows, labels)
 
@@ -178,12 +191,12 @@ def test_an_old_line_gets_the_prediction_id_of_its_position_in_its_request() -> 
     )
 
     assert list(row_prediction_ids(rows)) == ["old-batch-0", "old-batch-1", "old-single-0", "old-batch-2", "new-0"]
-    outcomes = join_outcomes(rows, Labels({"old-batch-1": True, "old-single-0": False}, {}, 0))
+    outcomes = join_outcomes(rows, _labels({"old-batch-1": True, "old-single-0": False}, {}, 0))
     assert list(outcomes.rows["churn_probability"]) == [0.2, 0.3]
 
 
 def test_an_empty_window_joins_nothing_and_counts_every_label_unmatched() -> None:
-    outcomes = join_outcomes(_rows(), Labels({"req-1-0": True}, {"C-1": True}, 0))
+    outcomes = join_outcomes(_rows(), _labels({"req-1-0": True}, {"C-1": True}, 0))
 
     assert outcomes.rows.empty
     assert outcomes.unmatched_labels == 2
