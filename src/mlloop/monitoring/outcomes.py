@@ -31,7 +31,6 @@ from botocore.exceptions import BotoCoreError
 from pydantic_core import from_json, to_json
 
 from mlloop.errors import SourceError
-from mlloop.serving.inference_log import prediction_id
 from mlloop.storage.store_errors import diagnose
 
 LABELS_FOLDER = "labels"
@@ -86,16 +85,22 @@ class Labels:
 
 @dataclass
 class _LabelLines:
-    """The labels of the files read so far, in reading order."""
+    """The labels of the files read so far, in reading order, as arrow arrays: a million ids stay
+    a few dozen megabytes, whereas as Python strings they would be several times that.
+    """
 
-    row_ids: list[str] = field(default_factory=list)
-    row_outcomes: list[bool] = field(default_factory=list)
-    client_ids: list[str] = field(default_factory=list)
-    client_outcomes: list[bool] = field(default_factory=list)
+    row_ids: list[pa.Array] = field(default_factory=list)
+    row_outcomes: list[pa.Array] = field(default_factory=list)
+    client_ids: list[pa.Array] = field(default_factory=list)
+    client_outcomes: list[pa.Array] = field(default_factory=list)
     unreadable: int = 0
 
     def add_lines(self, data: bytes) -> None:
         """Line by line, for a file with a line pyarrow cannot parse: each unusable line is counted."""
+        row_ids: list[str] = []
+        row_outcomes: list[bool] = []
+        client_ids: list[str] = []
+        client_outcomes: list[bool] = []
         for raw in io.BytesIO(data):
             if not raw.strip():
                 continue
@@ -106,23 +111,27 @@ class _LabelLines:
             if not isinstance(line, dict) or not isinstance(churn := line.get("churn"), bool):
                 self.unreadable += 1
             elif isinstance(row_id := line.get("prediction_id"), str):
-                self.row_ids.append(row_id)
-                self.row_outcomes.append(churn)
+                row_ids.append(row_id)
+                row_outcomes.append(churn)
             elif isinstance(client_id := line.get("client_id"), str):
-                self.client_ids.append(client_id)
-                self.client_outcomes.append(churn)
+                client_ids.append(client_id)
+                client_outcomes.append(churn)
             else:
                 self.unreadable += 1
+        self.row_ids.append(pa.array(row_ids, pa.string()))
+        self.row_outcomes.append(pa.array(row_outcomes, pa.bool_()))
+        self.client_ids.append(pa.array(client_ids, pa.string()))
+        self.client_outcomes.append(pa.array(client_outcomes, pa.bool_()))
 
     def add_table(self, table: pa.Table) -> None:
         """A file pyarrow parsed whole: a line with no outcome or no id is counted."""
         churn, row_id, client_id = table["churn"], table["prediction_id"], table["client_id"]
         by_row = pc.and_(churn.is_valid(), row_id.is_valid())
         by_client = pc.and_(pc.and_(churn.is_valid(), row_id.is_null()), client_id.is_valid())
-        self.row_ids += row_id.filter(by_row).to_pylist()
-        self.row_outcomes += churn.filter(by_row).to_pylist()
-        self.client_ids += client_id.filter(by_client).to_pylist()
-        self.client_outcomes += churn.filter(by_client).to_pylist()
+        self.row_ids += row_id.filter(by_row).chunks
+        self.row_outcomes += churn.filter(by_row).chunks
+        self.client_ids += client_id.filter(by_client).chunks
+        self.client_outcomes += churn.filter(by_client).chunks
         self.unreadable += len(table) - pc.sum(by_row).as_py() - pc.sum(by_client).as_py()
 
     def labels(self) -> Labels:
@@ -132,8 +141,9 @@ class _LabelLines:
         )
 
 
-def _keyed(ids: list[str], outcomes: list[bool]) -> pd.Series:
-    labels = pd.Series(outcomes, index=pd.Index(ids, dtype="str"), dtype=bool)
+def _keyed(ids: list[pa.Array], outcomes: list[pa.Array]) -> pd.Series:
+    index = pd.Index(pa.chunked_array(ids, pa.string()).to_pandas())
+    labels = pd.Series(pa.chunked_array(outcomes, pa.bool_()).to_numpy(), index=index, dtype=bool)
     return labels[~labels.index.duplicated(keep="last")]
 
 
@@ -172,28 +182,32 @@ def read_labels(source: str, since: date | None = None) -> Labels:
 
 def row_prediction_ids(rows: pd.DataFrame) -> pd.Series:
     """Each logged row's prediction_id. A line written before they were logged gets the one the
-    service would have given it: its request id and its position among that request's lines,
-    which the service wrote together, in request order.
+    service would have given it (inference_log.prediction_id): its request id and its position among
+    that request's lines, which the service wrote together, in request order.
     """
     logged = rows["prediction_id"].astype("str")
     older = logged.isna() & rows["request_id"].notna()
     if not older.any():
         return logged
-    request_ids = rows.loc[older, "request_id"].astype(str)
+    request_ids = rows.loc[older, "request_id"].astype("str")
     positions = request_ids.groupby(request_ids, sort=False).cumcount()
-    derived = [prediction_id(request_id, position) for request_id, position in zip(request_ids, positions, strict=True)]
-    return logged.mask(older, pd.Series(derived, index=request_ids.index, dtype="str"))
+    # inference_log.prediction_id's format, built for every row at once: a week of old lines is a million
+    return logged.mask(older, request_ids + "-" + positions.astype("str"))
 
 
 def _latest_row_per_client(rows: pd.DataFrame) -> tuple[np.ndarray, pd.Index]:
     """Each client's latest row: its position in `rows`, and the client id (an unreadable timestamp is the oldest)."""
-    positions = np.flatnonzero(rows["client_id"].notna().to_numpy())
-    moments = pd.to_datetime(rows["timestamp"].iloc[positions], utc=True, format="ISO8601", errors="coerce")
-    clients = pd.DataFrame(
-        {"position": positions, "client": rows["client_id"].iloc[positions].to_numpy(), "moment": moments.to_numpy()}
+    clients = rows["client_id"].reset_index(drop=True)
+    present = clients.notna()
+    moments = pd.to_datetime(
+        rows["timestamp"].reset_index(drop=True)[present], utc=True, format="ISO8601", errors="coerce"
     )
-    latest = clients.sort_values("moment", kind="stable", na_position="first").drop_duplicates("client", keep="last")
-    return latest["position"].to_numpy(), pd.Index(latest["client"])
+    latest = (
+        pd.DataFrame({"client": clients[present], "moment": moments})
+        .sort_values("moment", kind="stable", na_position="first")
+        .drop_duplicates("client", keep="last")
+    )
+    return latest.index.to_numpy(), pd.Index(latest["client"])
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from mlloop.monitoring.outcomes import (
     read_labels,
     row_prediction_ids,
 )
+from mlloop.serving.inference_log import prediction_id
 
 DAY = date(2026, 11, 24)
 
@@ -190,7 +191,8 @@ def test_an_old_line_gets_the_prediction_id_of_its_position_in_its_request() -> 
         ("new", "new-0", "C-1", "2026-11-24T11:00:00+00:00", 0.5),
     )
 
-    assert list(row_prediction_ids(rows)) == ["old-batch-0", "old-batch-1", "old-single-0", "old-batch-2", "new-0"]
+    expected = [("old-batch", 0), ("old-batch", 1), ("old-single", 0), ("old-batch", 2), ("new", 0)]
+    assert list(row_prediction_ids(rows)) == [prediction_id(*row) for row in expected], "the service's own format"
     outcomes = join_outcomes(rows, _labels({"old-batch-1": True, "old-single-0": False}, {}, 0))
     assert list(outcomes.rows["churn_probability"]) == [0.2, 0.3]
 
