@@ -68,7 +68,7 @@ endif
 
 .PHONY: help install run repro pull push check-remote remote metrics pr-scope report gate gate-release install-cml comment summary \
 	bento serve deploy-local smoke smoke-deployed \
-	drift drift-publish drift-summary drift-issue fold-in retrain-pr \
+	drift drift-history drift-publish drift-summary drift-issue fold-in retrain-pr \
 	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-workflows test-fast lint format bench
 
 help: ## list the targets
@@ -148,7 +148,7 @@ smoke: $(ENVIRONMENT) ## smoke-test the service at URL (default: the local one o
 smoke-deployed: $(ENVIRONMENT) ## smoke-test the DEPLOY_ENV Service from here, through kubectl port-forward (no Ingress needed)
 	mlloop smoke --service mlloop-$(DEPLOY_ENV)/churn-service --kubectl $(KUBECTL)
 
-drift: $(ENVIRONMENT) ## the drift check: the log's latest window (INFERENCE_LOG_URL, WINDOW_DAYS) against the training split
+drift: $(ENVIRONMENT) ## the drift check: the log's window ending today (INFERENCE_LOG_URL, WINDOW_DAYS): silence, contract, outcomes, drift
 	mlloop drift $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)) $(if $(WINDOW_DAYS),--window-days $(WINDOW_DAYS))
 
 fold-in: $(ENVIRONMENT) ## fold the log window's labelled rows into a new DVC-tracked training source, and point params at it
@@ -157,19 +157,22 @@ fold-in: $(ENVIRONMENT) ## fold the log window's labelled rows into a new DVC-tr
 retrain-pr: $(ENVIRONMENT) ## commit the new data version and model on retrain/production-data, push it, open its pull request (gh; one at a time)
 	mlloop retrain-pr
 
-dispatch-retrain: $(ENVIRONMENT) ## start retrain.yml on drift, unless a retraining pull request is still open (gh; the drift workflow's opt-in)
+dispatch-retrain: $(ENVIRONMENT) ## start retrain.yml on drift or degraded, unless a retraining pull request is still open (gh; the drift workflow's opt-in)
 	mlloop dispatch-retrain
 
 dispatch-pr: $(ENVIRONMENT) ## start pr.yml and ci.yml on the current branch: the checks of a pull request opened with GITHUB_TOKEN (gh)
 	mlloop dispatch-pr
 
-drift-publish: $(ENVIRONMENT) ## copy the drift report to DRIFT_REPORT_URL/<today>/ in the object store
+drift-publish: $(ENVIRONMENT) ## copy the drift report to DRIFT_REPORT_URL/<today>/, and its status history to DRIFT_REPORT_URL/history.jsonl
 	mlloop publish-drift --to "$${DRIFT_REPORT_URL:?is where drift reports are kept, e.g. s3://<bucket>/drift}"
 
-drift-summary: $(ENVIRONMENT) ## append the drift report to the GitHub Actions job summary
-	cat "$$(mlloop path drift-report)" >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"
+drift-history: $(ENVIRONMENT) ## add the last check's status to the history kept at DRIFT_REPORT_URL/history.jsonl (none: this check alone)
+	mlloop drift-history $(if $(DRIFT_REPORT_URL),--from $(DRIFT_REPORT_URL))
 
-drift-issue: $(ENVIRONMENT) ## open, update or close the GitHub issue labelled drift to match the last check (gh)
+drift-summary: $(ENVIRONMENT) ## append the drift report and the status history to the GitHub Actions job summary
+	cat "$$(mlloop path drift-report)" "$$(mlloop path drift-history)" >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"
+
+drift-issue: $(ENVIRONMENT) ## open, update or close one issue per alert status (stale, contract breach, degraded, drift) to match the last check (gh)
 	mlloop drift-issue
 
 simulate: $(ENVIRONMENT) ## append simulated days of traffic to the inference log (SCENARIO, DAYS: default params.yaml)

@@ -11,6 +11,7 @@ process of its own, so it never waits for the event loop's GIL, nor the event lo
 
 import gc
 import json
+import logging
 import os
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -49,6 +50,13 @@ LOG_DIRECTORY = Path(os.environ.get(LOG_DIRECTORY_VARIABLE, SETTINGS.inference_l
 LOG_FAILURES = Counter(
     "mlloop_inference_log_failures", "Inference log lines dropped (queue full) or not written (disk error)"
 )
+LOG_UNWRITTEN_AT_SHUTDOWN = Counter(
+    "mlloop_inference_log_unwritten_at_shutdown",
+    "Inference log lines still queued when the shutdown's drain (serve.log_drain_seconds) ended",
+)
+
+LOGGER = logging.getLogger("bentoml")
+"""BentoML's own logger, which its server prints and a container's log keeps."""
 
 MODEL_CALL_ROWS = Histogram(
     "mlloop_model_call_rows",
@@ -94,6 +102,22 @@ class ChurnService:
         gc.freeze()
         thresholds = SETTINGS.gc_thresholds
         gc.set_threshold(thresholds.allocations, thresholds.young_collections, thresholds.middle_collections)
+
+    @bentoml.on_shutdown
+    def _drain_inference_log(self) -> None:
+        """Write the queued lines before the process exits: every answered prediction belongs in the log.
+
+        BentoML runs this on SIGTERM once the requests in flight are answered; what the deadline
+        leaves is counted, and logged, since a stopped pod's /metrics can no longer be scraped.
+        """
+        unwritten = self.log.close(SETTINGS.log_drain_seconds)
+        if unwritten:
+            LOG_UNWRITTEN_AT_SHUTDOWN.inc(unwritten)
+            LOGGER.error(
+                "%d inference log lines were still queued after %g s of draining (serve.log_drain_seconds)",
+                unwritten,
+                SETTINGS.log_drain_seconds,
+            )
 
     @bentoml.on_shutdown
     def _stop_model_process(self) -> None:

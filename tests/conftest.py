@@ -16,7 +16,6 @@ from mlloop.config import Params, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
 
 PROJECT_ROOT = Path(__file__).parents[1]
-SCHEMA_FILE = PROJECT_ROOT / "schema.yaml"
 PARAMS_FILE = PROJECT_ROOT / "params.yaml"
 
 TABLE_SEED = 20240601
@@ -40,8 +39,8 @@ def single_threaded_native_code() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def schema() -> FeatureSchema:
-    """The project's real feature schema (schema.yaml)."""
-    return load_schema(SCHEMA_FILE)
+    """The project's real feature schema: the file params.yaml `data.schema_file` names (schema.yaml)."""
+    return load_schema(PROJECT_ROOT / load_params(PARAMS_FILE).data.schema_file)
 
 
 def _rows_for_one_null(schema: FeatureSchema) -> int:

@@ -1,87 +1,84 @@
-"""A git origin on loopback that authenticates as GitHub does: a bare repository served over HTTP by
-`git http-backend`, behind Basic auth, recording every request.
+"""A git origin on loopback that authenticates as GitHub does: bare repositories served over HTTP by
+`git http-backend`, recording every push.
 
-A push (receive-pack) without the right credential gets 401, as on GitHub; reading is anonymous
-unless the origin is private. `persist_credentials` gives a clone the credential the way
-actions/checkout v7 does with `persist-credentials: true`: an `http.<origin>/.extraheader` in a file
-outside the repository, included from the clone's own .git/config by `includeIf.gitdir:`. So a
-client that reads only the global and system git config pushes without it.
+Anyone may fetch. A push (receive-pack) must carry a token the origin accepts, by HTTP Basic auth
+(any user name, the token as password), as a runner's GITHUB_TOKEN does; without one the answer is
+401, as on GitHub. `persist_credentials` gives a clone the token the way actions/checkout v6 and
+later do: an `http.<origin>/.extraheader` in a file outside the repository, included from the
+clone's own .git/config by `includeIf.gitdir:`. So a client that reads only the global and system
+git config pushes without it.
 """
 
 import base64
 import os
 import subprocess
-import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-RECEIVE_PACK = "git-receive-pack"
+from tests.stub_http import serving
+
+TOKEN_USER = "x-access-token"
+"""The user name a runner sends with GITHUB_TOKEN."""
 
 
 @dataclass(frozen=True)
-class Credential:
-    """A user and token, as GitHub's runners send GITHUB_TOKEN: user x-access-token, Basic auth."""
+class Push:
+    """One accepted receive-pack request: who pushed, and the ref updates git applied."""
 
-    username: str = "x-access-token"
-    password: str = "ghs_loopback-token"
-
-    def basic(self) -> str:
-        """The value of an Authorization header carrying this credential."""
-        return "basic " + base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
-
-
-@dataclass(frozen=True)
-class Request:
-    """One request the origin answered: what was asked, by whom (None: no valid credential), and the status."""
-
-    method: str
-    path: str
-    user: str | None
-    status: int
-
-    @property
-    def is_push(self) -> bool:
-        return RECEIVE_PACK in self.path
+    user: str
+    updates: list[tuple[str, str, str]]  # (old sha, new sha, ref); "" for a ref created or deleted
 
 
 @dataclass
 class GitOrigin:
-    """The served bare repository, its URL, the credential it accepts and what it was asked."""
+    """The served repositories, the tokens a push may carry, and every push (refused ones included)."""
 
-    url: str
-    repository: Path
-    credential: Credential
-    private: bool = False
-    requests: list[Request] = field(default_factory=list)
+    root: Path
+    tokens: set[str]
+    url: str = ""
+    pushes: list[Push] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)  # the paths of push requests answered 401
 
-    def refs(self) -> dict[str, str]:
-        """Every ref the origin holds, peeled to its commit: `refs/tags/churn@v0.1.0` -> sha."""
-        listed = subprocess.run(
-            ["git", "for-each-ref", "--format=%(refname) %(*objectname) %(objectname)"],
-            cwd=self.repository,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout
-        refs = {}
-        for line in listed.splitlines():
-            name, *shas = line.split()
-            refs[name] = shas[0]  # the peeled commit of an annotated tag, else the object itself
-        return refs
+    def repository(self, full_name: str) -> Path:
+        """The bare repository behind `<url>/<owner>/<name>`."""
+        return self.root / full_name
 
-    def pushes(self) -> list[Request]:
-        """The receive-pack requests: each push's ref advertisement and its pack."""
-        return [request for request in self.requests if request.is_push]
+    def url_of(self, full_name: str) -> str:
+        """The URL a client clones the repository `<owner>/<name>` from."""
+        return f"{self.url}/{full_name}"
+
+    def refs(self, full_name: str) -> dict[str, str]:
+        """Every ref of the repository and the commit it names (an annotated tag's commit, not the tag)."""
+        return _refs(self.repository(full_name), peeled=True)
+
+
+def _refs(repository: Path, peeled: bool = False) -> dict[str, str]:
+    """Every ref of a bare repository (none if there is no such repository) and the object it names."""
+    if not repository.is_dir():
+        return {}
+    listing = subprocess.run(
+        ["git", "for-each-ref", "--format=%(refname) %(objectname) %(*objectname)"],
+        cwd=repository,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    refs = {}
+    for line in listing.splitlines():
+        name, sha, *commit = line.split()
+        refs[name] = commit[0] if peeled and commit else sha
+    return refs
 
 
 def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
-    """The request body, de-chunked: git sends large packs with Transfer-Encoding: chunked."""
+    """The request body, chunked (git's large pushes) or sized."""
     if handler.headers.get("Transfer-Encoding", "").lower() != "chunked":
         return handler.rfile.read(int(handler.headers.get("Content-Length") or 0))
     chunks = []
@@ -92,56 +89,78 @@ def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
     return b"".join(chunks)
 
 
-def _handler(origin: GitOrigin, root: Path) -> type[BaseHTTPRequestHandler]:
+def _handler(origin: GitOrigin) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def _authenticated_user(self) -> str | None:
-            given = self.headers.get("Authorization", "")
-            return origin.credential.username if given.lower() == origin.credential.basic().lower() else None
+        protocol_version = "HTTP/1.1"
 
-        def _serve(self) -> None:
-            user = self._authenticated_user()
-            if user is None and (origin.private or RECEIVE_PACK in self.path):
-                self._refuse()
+        def do_GET(self) -> None:
+            self._backend()
+
+        def do_POST(self) -> None:
+            self._backend()
+
+        def _user(self) -> str | None:
+            """The user name of a Basic credential whose password is a token this origin accepts."""
+            scheme, _, encoded = self.headers.get("Authorization", "").partition(" ")
+            if scheme.lower() != "basic":
+                return None
+            user, _, password = base64.b64decode(encoded).decode().partition(":")
+            return user if password in origin.tokens else None
+
+        def _backend(self) -> None:
+            url = urlsplit(self.path)
+            body = _read_body(self)
+            user = self._user()
+            pushing = url.path.endswith("/git-receive-pack") or "service=git-receive-pack" in url.query
+            if pushing and user is None:
+                origin.refused.append(url.path)
+                self.send_response(HTTPStatus.UNAUTHORIZED)
+                self.send_header("WWW-Authenticate", 'Basic realm="GitHub"')
+                self.send_header("Content-Length", "0")
+                self.end_headers()
                 return
-            path, _, query = self.path.partition("?")
-            body = _read_body(self) if self.command == "POST" else b""
             environment = {
-                "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-                "GIT_PROJECT_ROOT": str(root),
+                "PATH": os.environ["PATH"],
+                "GIT_PROJECT_ROOT": str(origin.root),
                 "GIT_HTTP_EXPORT_ALL": "1",
+                "PATH_INFO": url.path,
+                "QUERY_STRING": url.query,
                 "REQUEST_METHOD": self.command,
-                "PATH_INFO": path,
-                "QUERY_STRING": query,
                 "CONTENT_TYPE": self.headers.get("Content-Type", ""),
                 "CONTENT_LENGTH": str(len(body)),
                 "REMOTE_ADDR": self.client_address[0],
                 "GIT_PROTOCOL": self.headers.get("Git-Protocol", ""),
-                "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
-            } | ({"REMOTE_USER": user} if user else {})
+                **(
+                    {"HTTP_CONTENT_ENCODING": self.headers["Content-Encoding"]}
+                    if "Content-Encoding" in self.headers
+                    else {}
+                ),
+                **({"REMOTE_USER": user} if user else {}),
+            }
+            repository = origin.root / url.path.strip("/").rsplit("/", 1)[0]
+            before = _refs(repository) if pushing and self.command == "POST" else {}
             result = subprocess.run(["git", "http-backend"], input=body, env=environment, capture_output=True)
             head, _, payload = result.stdout.partition(b"\r\n\r\n")
-            headers = [line.split(":", 1) for line in head.decode().splitlines() if ":" in line]
-            status = next((int(value.split()[0]) for name, value in headers if name.lower() == "status"), 200)
-            origin.requests.append(Request(self.command, self.path, user, status))
+            status = HTTPStatus.OK
+            headers: list[tuple[str, str]] = []
+            for line in head.decode().splitlines():
+                name, _, value = line.partition(":")
+                if name.lower() == "status":
+                    status = HTTPStatus(int(value.split()[0]))
+                else:
+                    headers.append((name, value.strip()))
             self.send_response(status)
             for name, value in headers:
-                if name.lower() != "status":
-                    self.send_header(name, value.strip())
+                self.send_header(name, value)
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()
             self.wfile.write(payload)
-
-        def _refuse(self) -> None:
-            origin.requests.append(Request(self.command, self.path, None, int(HTTPStatus.UNAUTHORIZED)))
-            if self.command == "POST":
-                _read_body(self)
-            self.send_response(HTTPStatus.UNAUTHORIZED)
-            self.send_header("WWW-Authenticate", 'Basic realm="GitHub"')
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        do_GET = _serve
-        do_POST = _serve
+            if pushing and self.command == "POST" and user:
+                after = _refs(repository)
+                updates = [(before.get(ref, ""), sha, ref) for ref, sha in after.items() if before.get(ref) != sha] + [
+                    (sha, "", ref) for ref, sha in before.items() if ref not in after
+                ]
+                origin.pushes.append(Push(user=user, updates=updates))
 
         def log_message(self, format: str, *args: Any) -> None:
             """Keep the test output quiet."""
@@ -150,44 +169,32 @@ def _handler(origin: GitOrigin, root: Path) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def serving_origin(
-    root: Path, source: Path | None = None, credential: Credential | None = None, private: bool = False
-) -> Iterator[GitOrigin]:
-    """Serve a bare repository `root/origin.git` (a mirror of `source`, else empty) on a free loopback port."""
-    repository = root / "origin.git"
-    if source is None:
-        subprocess.run(["git", "init", "--quiet", "--bare", repository], check=True)
-    else:
-        subprocess.run(["git", "clone", "--quiet", "--mirror", source, repository], check=True)
-    origin = GitOrigin("", repository, credential or Credential(), private)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(origin, root))
-    origin.url = f"http://127.0.0.1:{server.server_address[1]}/origin.git"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+def serving_origin(root: Path, tokens: set[str]) -> Iterator[GitOrigin]:
+    """Serve the bare repositories under `root` (`<root>/<owner>/<name>`) on a free loopback port for the block."""
+    origin = GitOrigin(root=root, tokens=tokens)
+    with serving(_handler(origin)) as url:
+        origin.url = url
         yield origin
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
-def persist_credentials(clone: Path, origin: GitOrigin, runner_temp: Path) -> Path:
-    """Give `clone` the origin's credential as actions/checkout v7 does; the credentials file it wrote.
+def _include(clone: Path) -> str:
+    """The key of .git/config that includes a file for this clone's own git directory only."""
+    return f"includeIf.gitdir:{(clone / '.git').resolve().as_posix()}.path"
 
-    The header goes to `$RUNNER_TEMP/git-credentials-<id>.config`, and the clone's .git/config
-    includes that file for its own git directory only (`includeIf.gitdir:<clone>/.git.path`).
-    """
-    scheme, netloc, *_ = urlsplit(origin.url)
-    credentials_file = runner_temp / "git-credentials-checkout.config"
+
+def persist_credentials(clone: Path, url: str, token: str, runner_temp: Path) -> Path:
+    """Give `clone` the token for the server of `url` as actions/checkout v6 and later do; the file holding it."""
+    scheme, netloc, *_ = urlsplit(url)
     runner_temp.mkdir(parents=True, exist_ok=True)
-    header = f"AUTHORIZATION: {origin.credential.basic()}"
-    subprocess.run(
-        ["git", "config", "--file", credentials_file, f"http.{scheme}://{netloc}/.extraheader", header], check=True
-    )
-    git_directory = (clone / ".git").resolve().as_posix()
-    subprocess.run(
-        ["git", "config", "--local", f"includeIf.gitdir:{git_directory}.path", str(credentials_file)],
-        cwd=clone,
-        check=True,
-    )
-    return credentials_file
+    credentials = runner_temp / f"git-credentials-{uuid.uuid4()}.config"
+    header = "AUTHORIZATION: basic " + base64.b64encode(f"{TOKEN_USER}:{token}".encode()).decode()
+    extraheader = f"http.{scheme}://{netloc}/.extraheader"
+    subprocess.run(["git", "config", "--file", str(credentials), extraheader, header], check=True)
+    subprocess.run(["git", "config", "--local", _include(clone), str(credentials)], cwd=clone, check=True)
+    return credentials
+
+
+def forget_credentials(clone: Path, credentials: Path) -> None:
+    """Take back what persist_credentials gave, as actions/checkout does with `persist-credentials: false`."""
+    subprocess.run(["git", "config", "--local", "--unset", _include(clone)], cwd=clone, check=True)
+    credentials.unlink()

@@ -8,6 +8,8 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+PREDICTION = {"churn_probability": 0.25, "churn": False, "threshold": 0.5, "model_version": "churn@v0.1.0"}
+
 
 class JsonHandler(BaseHTTPRequestHandler):
     """A request handler that answers JSON and keeps the test output quiet."""
@@ -24,8 +26,34 @@ class JsonHandler(BaseHTTPRequestHandler):
         """Keep the test output quiet."""
 
 
+class HealthyService(JsonHandler):
+    """Answers as the churn service does: ready, one prediction, a batch, and 400 for a bad value."""
+
+    def do_GET(self) -> None:
+        self.answer(HTTPStatus.OK if self.path == "/readyz" else HTTPStatus.NOT_FOUND, {})
+
+    def do_POST(self) -> None:
+        body: Any = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+        if self.path == "/predict_batch":
+            self.answer(HTTPStatus.OK, {"predictions": [PREDICTION for _ in body["customers"]]})
+        elif "not a value" in body.values():
+            self.answer(HTTPStatus.BAD_REQUEST, {"error": "not a value"})
+        else:
+            self.answer(HTTPStatus.OK, PREDICTION)
+
+
+class BrokenService(JsonHandler):
+    """A release that starts but cannot serve: every call is a 500."""
+
+    def do_GET(self) -> None:
+        self.answer(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "model failed to load"})
+
+    def do_POST(self) -> None:
+        self.do_GET()
+
+
 @contextmanager
-def serving(handler: type[JsonHandler]) -> Iterator[str]:
+def serving(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     """Serve `handler` on a free loopback port for the block; its base URL, without a trailing slash."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)

@@ -205,7 +205,7 @@ def _drift(params: Params, arguments: argparse.Namespace) -> None:
         params = params.model_copy(
             update={"drift": params.drift.model_copy(update={"window_days": arguments.window_days})}
         )
-    result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out)
+    result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out, datetime.now(UTC))
     print(f"{result.status}: {'; '.join(result.reasons)}")
 
 
@@ -218,7 +218,24 @@ def _fold_in(params: Params, arguments: argparse.Namespace) -> None:
 def _drift_issue(params: Params, _arguments: argparse.Namespace) -> None:
     from mlloop.monitoring import issue
 
-    print(issue.sync_issue(params.drift.directory))
+    for message in issue.sync_issues(params.drift.directory):
+        print(message)
+
+
+def _history_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--from",
+        dest="reports_url",
+        type=_url,
+        metavar="URL",
+        help="the published drift reports' prefix, whose history.jsonl holds the earlier days (default: none)",
+    )
+
+
+def _drift_history(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import history
+
+    print(history.record_check(params.drift.directory, arguments.reports_url, params.drift.history_days))
 
 
 def _dispatch_retrain(params: Params, _arguments: argparse.Namespace) -> None:
@@ -308,6 +325,7 @@ OUTPUTS: dict[str, Callable[[Params], Path]] = {
     "report": lambda params: params.report.report_file,
     "drift-report": lambda params: _drift_report(params).markdown,
     "drift-result": lambda params: _drift_report(params).result,
+    "drift-history": lambda params: _drift_report(params).history_markdown,
     "inference-log": lambda params: params.serve.inference_log_dir,
     "sources": lambda params: params.data.sources_dir,
     "model-card": lambda params: params.serve.model_card,
@@ -381,7 +399,8 @@ COMMANDS = (
     ),
     Command(
         "drift",
-        "compare the inference log's latest window with the training split; exit 0 whatever the verdict",
+        "judge the inference log's window ending today (silence, data contract, outcomes, drift against the "
+        "training split); exit 0 whatever the status",
         _drift,
         _drift_arguments,
     ),
@@ -393,17 +412,27 @@ COMMANDS = (
     ),
     Command(
         "drift-status",
-        "print the last drift check's verdict: drift, no_drift or insufficient_data (exit 4 when there is none)",
+        "print the last drift check's status: stale, contract_breach, degraded, drift, insufficient_data or "
+        "no_drift (exit 4 when there is none)",
         _drift_status,
     ),
     Command(
+        "drift-history",
+        "add the last drift check's status to the history read from URL/history.jsonl, and write it beside the "
+        "report (history.jsonl, history.md)",
+        _drift_history,
+        _history_arguments,
+    ),
+    Command(
         "drift-issue",
-        "open, update or close the GitHub issue labelled drift to match the last drift check (uses gh)",
+        "open, update or close one GitHub issue per alert status (stale, contract_breach, degraded, drift) to "
+        "match the last drift check (uses gh)",
         _drift_issue,
     ),
     Command(
         "dispatch-retrain",
-        "start retrain.yml when the last drift check found drift, unless a retraining pull request is open (uses gh)",
+        "start retrain.yml when the last drift check found drift or degraded outcomes, unless a retraining pull "
+        "request is open (uses gh)",
         _dispatch_retrain,
     ),
     Command(

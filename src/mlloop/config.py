@@ -130,6 +130,11 @@ class ReportParams(Frozen):
         """The Markdown report in `directory`: what `cml comment` posts and the job summary shows."""
         return self.directory / "report.md"
 
+    @property
+    def serving_cost_file(self) -> Path:
+        """The timing `report` measured, in `directory`: `gate` reuses it rather than timing the models again."""
+        return self.directory / "serving_cost.json"
+
 
 class GateParams(Frozen):
     """The quality gate: every rule a model must pass to merge."""
@@ -157,6 +162,7 @@ class ServiceSettings(Frozen):
     max_client_id_chars: int = Field(ge=1)
     inference_log_dir: FilePath
     inference_log_queue_lines: int = Field(ge=1)
+    log_drain_seconds: float = Field(gt=0)
     request_timeout_seconds: float = Field(gt=0)
     model_calls_in_flight: int = Field(ge=1)
     model_threads: int = Field(ge=1)
@@ -169,6 +175,20 @@ class ServeParams(ServiceSettings):
     model_card: FilePath
     intended_use: str = Field(min_length=1)
     limitations: list[str]
+    termination_grace_seconds: int = Field(ge=1)
+    """The pod's terminationGracePeriodSeconds, declared here; tests/deploy checks the manifests agree."""
+
+    @model_validator(mode="after")
+    def _shutdown_fits_the_grace_period(self) -> "ServeParams":
+        """Answering the requests in flight, then draining the log, must end before the pod is killed."""
+        shutdown = self.request_timeout_seconds + self.log_drain_seconds
+        if shutdown >= self.termination_grace_seconds:
+            raise ValueError(
+                f"request_timeout_seconds + log_drain_seconds ({shutdown:g}) must be less than "
+                f"termination_grace_seconds ({self.termination_grace_seconds}), which leaves the log shipper "
+                "the rest for its last upload"
+            )
+        return self
 
 
 class DriftThresholds(Frozen):
@@ -181,8 +201,32 @@ class DriftThresholds(Frozen):
     null_share: float = Field(gt=0, le=1)
 
 
+class ContractParams(Frozen):
+    """When log lines that break the schema are a contract breach, and how many of them the report quotes."""
+
+    null_tolerance: float = Field(ge=0, le=1)
+    """Null share allowed above a feature's max_null_fraction, for sampling noise."""
+    max_invalid_share: float = Field(ge=0, le=1)
+    """Share of a feature's values out of its range, of the wrong type, or fractional for an integer."""
+    max_unknown_label_share: float = Field(ge=0, le=1)
+    max_unreadable_share: float = Field(ge=0, le=1)
+    """Share of the window's lines that are not JSON objects with a features object and a probability."""
+    examples: int = Field(ge=1)
+    example_chars: int = Field(ge=20)
+
+
+class OutcomeParams(Frozen):
+    """The realised metrics that can make a check `degraded`, and the bootstrap that tells decay from noise."""
+
+    metrics: list[str] = Field(min_length=1)
+    confidence: float = Field(gt=0, lt=1)
+    resamples: int = Field(ge=100)
+    max_bootstrap_rows: int = Field(ge=100)
+    seed: int
+
+
 class DriftParams(Frozen):
-    """The drift check: its window, its verdict rule and every threshold, declared once."""
+    """The drift check: its window, its statuses' rules and every threshold, declared once."""
 
     window_days: int = Field(ge=1)
     min_rows: int = Field(ge=1)
@@ -191,6 +235,11 @@ class DriftParams(Frozen):
     thresholds: DriftThresholds
     psi_bins: int = Field(ge=2)
     psi_epsilon: float = Field(gt=0)
+    max_silence_hours: float = Field(gt=0)
+    contract: ContractParams
+    min_labelled_rows: int = Field(ge=1)
+    outcomes: OutcomeParams
+    history_days: int = Field(ge=1)
     directory: FilePath
 
 
@@ -220,6 +269,22 @@ class Params(Frozen):
     serve: ServeParams
     drift: DriftParams
     simulate: SimulateParams
+
+    @model_validator(mode="after")
+    def _outcome_metrics_have_a_gate_rule(self) -> "Params":
+        """A realised metric the gate sets no limit for could never make a check `degraded`."""
+        gate = self.gate
+        ungated = [
+            name
+            for name in self.drift.outcomes.metrics
+            if name not in gate.worst_acceptable and name not in gate.max_regression
+        ]
+        if ungated:
+            raise ValueError(
+                f"drift.outcomes.metrics: {ungated} have no limit in gate.worst_acceptable or gate.max_regression, "
+                "so they could never make a check degraded; give each one a gate limit or remove it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _simulator_outwaits_the_service(self) -> "Params":

@@ -9,22 +9,9 @@ from pathlib import Path
 
 import bentoml
 import pytest
+from tests.git_cli import git
 
 PROJECT = Path(__file__).resolve().parents[2]
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
-
-
-def _git(repository: Path, *arguments: str) -> str:
-    result = subprocess.run(
-        ["git", *arguments], cwd=repository, env={"PATH": "/usr/bin:/bin", **IDENTITY}, capture_output=True, text=True
-    )
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
 
 
 def _bento_version(repository: Path) -> str:
@@ -44,20 +31,20 @@ def _bento_version(repository: Path) -> str:
 @pytest.fixture
 def released(tmp_path: Path) -> Path:
     """A repository whose first commit carries the annotated model version tag churn@v0.1.0, and one more commit."""
-    _git(tmp_path, "init", "--quiet", "--initial-branch=main")
+    git(tmp_path, "init", "--quiet", "--initial-branch=main")
     (tmp_path / "dvc.lock").write_text("first model\n")
-    _git(tmp_path, "add", "dvc.lock")
-    _git(tmp_path, "commit", "--quiet", "--message", "first model")
-    _git(tmp_path, "tag", "--annotate", "churn@v0.1.0", "--message", "model md5 0cc175b9")
+    git(tmp_path, "add", "dvc.lock")
+    git(tmp_path, "commit", "--quiet", "--message", "first model")
+    git(tmp_path, "tag", "--annotate", "churn@v0.1.0", "--message", "model md5 0cc175b9")
     (tmp_path / "dvc.lock").write_text("second model\n")
-    _git(tmp_path, "commit", "--quiet", "--all", "--message", "second model")
+    git(tmp_path, "commit", "--quiet", "--all", "--message", "second model")
     return tmp_path
 
 
 def test_after_a_version_tag_the_bento_version_is_the_commit_and_bentoml_accepts_it(released: Path) -> None:
     version = _bento_version(released)
 
-    assert version == _git(released, "rev-parse", "--short=12", "HEAD")
+    assert version == git(released, "rev-parse", "--short=12", "HEAD")
     assert str(bentoml.Tag.from_str(f"churn_service:{version}")) == f"churn_service:{version}"
 
 
@@ -66,5 +53,5 @@ def test_a_build_from_uncommitted_changes_is_versioned_dirty_and_bentoml_accepts
 
     version = _bento_version(released)
 
-    assert version == f"{_git(released, 'rev-parse', '--short=12', 'HEAD')}-dirty"
+    assert version == f"{git(released, 'rev-parse', '--short=12', 'HEAD')}-dirty"
     assert str(bentoml.Tag.from_str(f"churn_service:{version}")) == f"churn_service:{version}"

@@ -1,5 +1,5 @@
 """`make containerize` for real: the real `bentoml containerize` on a small bento named like the
-service, with a recording `docker` stand-in (tests/deploy/stand_ins/docker) in place of buildx.
+service, with the recording `docker` stand-in (tests/stand_ins/docker.py) in place of buildx.
 
 Make starts with the PATH of a runner, which does not hold the project's environment: the Makefile
 adds it, and only a recipe's shell sees that. The image must carry every label docs/delivery.md
@@ -7,32 +7,27 @@ documents, with the commit, the model version and the metrics, and both tags.
 """
 
 import json
-import os
 import re
 import shutil
 import subprocess
 import sys
-from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+from tests.git_cli import IDENTITY, git
+from tests.stand_ins import install
+from tests.stand_ins.common import RECORD_DIRECTORY, recorded
 
 from mlloop.config import load_params
 from mlloop.serving.bento_model import HEADLINE_METRICS
 
 PROJECT = Path(__file__).resolve().parents[2]
-STAND_INS = Path(__file__).parent / "stand_ins"
 ENVIRONMENT = Path(sys.executable).parents[1]
 MODEL_MD5 = "0cc175b9c0f1b6a831c399e269772661"
 METRICS = {"roc_auc": 0.843219, "average_precision": 0.6, "f1": 0.61234567}
 IMAGE_TAG = "0123456789abcdef0123456789abcdef01234567"
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
 SMALL_SERVICE = """
 import bentoml
 
@@ -64,8 +59,12 @@ def _run(command: list[str], cwd: Path, environment: dict[str, str]) -> subproce
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
     """A committed workspace whose dvc.lock holds a model, a bento churn_service built, and a runner's environment."""
     root = tmp_path_factory.mktemp("containerize")
-    workspace, bento_home, record = root / "workspace", root / "bentoml-home", root / "record.jsonl"
-    workspace.mkdir()
+    workspace, bento_home, records, stand_ins = (
+        root / name for name in ("workspace", "bentoml-home", "records", "bin")
+    )
+    for directory in (workspace, records, stand_ins):
+        directory.mkdir()
+    install(stand_ins / "docker", "docker")
     for name in ("Makefile", "params.yaml", "schema.yaml", "pyproject.toml"):
         shutil.copy(PROJECT / name, workspace)
     params = load_params(PROJECT / "params.yaml")
@@ -73,10 +72,9 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     (workspace / "dvc.lock").write_text(yaml.safe_dump({"schema": "2.0", "stages": {"train": {"outs": outs}}}))
     (workspace / params.paths.metrics).parent.mkdir(parents=True, exist_ok=True)
     (workspace / params.paths.metrics).write_text(json.dumps(METRICS))
-    git = {"PATH": "/usr/bin:/bin", "HOME": str(root), **IDENTITY}
-    _run(["git", "init", "--quiet", "--initial-branch=main"], workspace, git)
-    _run(["git", "add", "--all"], workspace, git)
-    _run(["git", "commit", "--quiet", "--message", "a model"], workspace, git)
+    git(workspace, "init", "--quiet", "--initial-branch=main")
+    git(workspace, "add", "--all")
+    git(workspace, "commit", "--quiet", "--message", "a model")
     (workspace / ".venv").symlink_to(ENVIRONMENT)
     service = root / "small-service"
     service.mkdir()
@@ -85,23 +83,19 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str
     tools = {"PATH": f"{ENVIRONMENT / 'bin'}:/usr/bin:/bin", "HOME": str(root), "BENTOML_HOME": str(bento_home)}
     _run(["bentoml", "build", "--output", "tag", "."], service, tools | {"BENTOML_DO_NOT_TRACK": "true"})
     runner = {  # no project environment on PATH: make adds it, as on a runner after setup-python
-        "PATH": f"{STAND_INS}:/usr/bin:/bin",
+        "PATH": f"{stand_ins}:/usr/bin:/bin",
         "HOME": str(root),
         "BENTOML_HOME": str(bento_home),
-        "STAND_IN_RECORD": str(record),
+        RECORD_DIRECTORY: str(records),
         "GITHUB_REPOSITORY": "Acme/Churn",
         **IDENTITY,
     }
     return workspace, runner
 
 
-def _buildx_builds(environment: dict[str, str]) -> list[list[str]]:
-    lines = Path(environment["STAND_IN_RECORD"]).read_text().splitlines()
-    return [entry["arguments"] for entry in map(json.loads, lines) if entry["program"] == "docker"]
-
-
-def _options(arguments: list[str], name: str) -> list[str]:
-    return [value for option, value in pairwise(arguments) if option == name]
+def _buildx_builds(environment: dict[str, str]) -> list[dict[str, Any]]:
+    """The tags, labels and push of each `docker buildx build` the stand-in recorded."""
+    return [call["build"] for call in recorded(Path(environment[RECORD_DIRECTORY]), "docker") if "build" in call]
 
 
 def test_make_containerize_labels_the_image_with_every_documented_label(built: tuple[Path, dict[str, str]]) -> None:
@@ -111,16 +105,16 @@ def test_make_containerize_labels_the_image_with_every_documented_label(built: t
 
     builds = _buildx_builds(runner)
     assert len(builds) == 1, builds
-    labels = dict(label.split("=", 1) for label in _options(builds[0], "--label"))
+    labels = builds[0]["labels"]
     assert set(labels) == _documented_labels()
-    head = _run(["git", "rev-parse", "HEAD"], workspace, runner).stdout.strip()
+    head = git(workspace, "rev-parse", "HEAD")
     assert labels["org.opencontainers.image.revision"] == head
     assert labels["org.opencontainers.image.version"] == "v0.1.0"
     assert labels["org.opencontainers.image.source"] == "https://github.com/Acme/Churn"
     assert labels["io.mlloop.model.md5"] == MODEL_MD5
     assert labels["io.mlloop.metrics.roc_auc"] == "0.8432"
-    assert set(_options(builds[0], "--tag")) == {f"ghcr.io/acme/churn:{IMAGE_TAG}", "ghcr.io/acme/churn:latest"}
-    assert "--push" in builds[0]
+    assert set(builds[0]["tags"]) == {f"ghcr.io/acme/churn:{IMAGE_TAG}", "ghcr.io/acme/churn:latest"}
+    assert builds[0]["push"]
 
 
 def test_make_containerize_pushes_nothing_when_the_labels_cannot_be_computed(
@@ -128,7 +122,7 @@ def test_make_containerize_pushes_nothing_when_the_labels_cannot_be_computed(
 ) -> None:
     # Given a workspace whose dvc.lock differs from the committed one: no version can label the image
     workspace, runner = built
-    before = len(_buildx_builds(runner)) if Path(runner["STAND_IN_RECORD"]).exists() else 0
+    before = len(_buildx_builds(runner))
     lock = workspace / "dvc.lock"
     committed = lock.read_text()
     lock.write_text(committed.replace(MODEL_MD5, "92eb5ffee6ae2fec3ad71c777531578f"))
@@ -141,9 +135,4 @@ def test_make_containerize_pushes_nothing_when_the_labels_cannot_be_computed(
 
     assert result.returncode != 0
     assert "differs from the committed one" in result.stderr
-    after = len(_buildx_builds(runner)) if Path(runner["STAND_IN_RECORD"]).exists() else 0
-    assert after == before, "no image is built without its labels"
-
-
-def test_the_docker_stand_in_is_executable() -> None:
-    assert os.access(STAND_INS / "docker", os.X_OK)
+    assert len(_buildx_builds(runner)) == before, "no image is built without its labels"

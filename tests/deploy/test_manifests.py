@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
+from mlloop.config import load_params
 from mlloop.serving.bento_model import LOG_DIRECTORY_VARIABLE
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -115,3 +116,12 @@ def test_the_autoscaler_scales_the_deployment_on_cpu(rendered: tuple[str, Path])
     assert autoscaler["scaleTargetRef"]["name"] == documents["Deployment"]["metadata"]["name"]
     assert autoscaler["metrics"][0]["resource"]["name"] == "cpu"
     assert "replicas" not in documents["Deployment"]["spec"], "the autoscaler owns the replica count"
+
+
+def test_the_pods_grace_period_is_the_one_params_declares(rendered: tuple[str, Path]) -> None:
+    # The service's shutdown (answer the requests in flight, drain the log) is sized against params' value,
+    # which config.py checks; the pod must grant the same, or the kubelet kills the drain halfway.
+    _, path = rendered
+    pod = _documents(path)["Deployment"]["spec"]["template"]["spec"]
+    declared = load_params(PROJECT / "params.yaml").serve.termination_grace_seconds
+    assert pod["terminationGracePeriodSeconds"] == declared

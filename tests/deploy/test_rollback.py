@@ -1,5 +1,5 @@
-"""`make deploy` then `make rollback`, for real, against a recording kubectl stand-in
-(tests/deploy/stand_ins/kubectl) that keeps one Deployment's revisions; the manifests render for real.
+"""`make deploy` then `make rollback`, for real, against the recording kubectl stand-in
+(tests/stand_ins/kubectl.py), which keeps the Deployments' revisions; the manifests render for real.
 
 The rollback returns to the revision recorded before the apply, not to "the one before the last":
 when the apply made no new revision, or never reached the Deployment, a blind `rollout undo` would
@@ -7,7 +7,6 @@ take an older release. A Deployment this deploy created is removed; a deploy tha
 rolls nothing back.
 """
 
-import json
 import shutil
 import subprocess
 import sys
@@ -16,57 +15,67 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.stand_ins import install
+from tests.stand_ins.common import RECORD_DIRECTORY, recorded
+from tests.stand_ins.kubectl import Faults, deployment, load_cluster, save_cluster
 
 PROJECT = Path(__file__).resolve().parents[2]
-STAND_INS = Path(__file__).parent / "stand_ins"
 DEPLOYMENT = ["deployment/churn-service", "--namespace", "mlloop-staging"]
+STAGING = "mlloop-staging/churn-service"
+
+
+def _release(number: int) -> dict[str, Any]:
+    """A pod template of an earlier release, unlike any the project's manifests render."""
+    return {"metadata": {"labels": {"release": str(number)}}}
 
 
 @dataclass(frozen=True)
 class Cluster:
-    """A copy of the project's Makefile and manifests, and the stand-in's cluster and record."""
+    """A copy of the project's Makefile and manifests, the kubectl stand-in, and its cluster and record."""
 
     workspace: Path
-    state: Path
-    record: Path
+    kubectl: Path
+    records: Path
 
-    def set(self, **state: Any) -> None:
-        self.state.write_text(json.dumps(state))
+    def runs_releases(self, count: int) -> None:
+        """The staging Deployment at revision `count`, each revision an earlier release."""
+        save_cluster(self.records, {STAGING: deployment(*(_release(number) for number in range(1, count + 1)))})
 
     def revision(self) -> int | None:
-        revision: int | None = json.loads(self.state.read_text())["revision"]
-        return revision
+        deployment = load_cluster(self.records).get(STAGING)
+        return None if deployment is None else int(deployment["revision"])
+
+    def template(self) -> dict[str, Any]:
+        return dict(load_cluster(self.records)[STAGING]["template"])
 
     def make(self, target: str) -> subprocess.CompletedProcess[str]:
         environment = {
             "PATH": "/usr/bin:/bin",
             "HOME": str(self.workspace),
-            "KUBECTL_CLUSTER": str(self.state),
-            "STAND_IN_RECORD": str(self.record),
+            RECORD_DIRECTORY: str(self.records),
             "IMAGE_TAG": "0123456789abcdef0123456789abcdef01234567",
         }
-        command = ["make", target, "-o", ".venv/.synced", "DEPLOY_ENV=staging", f"KUBECTL={STAND_INS / 'kubectl'}"]
+        command = ["make", target, "-o", ".venv/.synced", "DEPLOY_ENV=staging", f"KUBECTL={self.kubectl}"]
         return subprocess.run(command, cwd=self.workspace, env=environment, capture_output=True, text=True)
 
     def calls(self) -> list[list[str]]:
-        """Each kubectl command line recorded since the last `forget_calls`."""
-        if not self.record.exists():
-            return []
-        return [entry["arguments"] for entry in map(json.loads, self.record.read_text().splitlines())]
+        """Each kubectl command line recorded since the last `forget_calls`, refused ones included."""
+        return [call["argv"] for call in recorded(self.records, "kubectl")]
 
     def forget_calls(self) -> None:
-        self.record.unlink(missing_ok=True)
+        (self.records / "kubectl.jsonl").unlink(missing_ok=True)
 
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Cluster:
-    workspace = tmp_path / "workspace"
+    workspace, records = tmp_path / "workspace", tmp_path / "records"
     workspace.mkdir()
+    records.mkdir()
     for name in ("Makefile", "pyproject.toml"):
         shutil.copy(PROJECT / name, workspace)
     shutil.copytree(PROJECT / "bento" / "k8s", workspace / "bento" / "k8s")
     (workspace / ".venv").symlink_to(Path(sys.executable).parents[1])
-    return Cluster(workspace, tmp_path / "cluster.json", tmp_path / "record.jsonl")
+    return Cluster(workspace, install(tmp_path / "kubectl", "kubectl"), records)
 
 
 def _deploy_then_roll_back(cluster: Cluster) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
@@ -78,7 +87,7 @@ def _deploy_then_roll_back(cluster: Cluster) -> tuple[subprocess.CompletedProces
 
 
 def test_deploy_records_the_revision_before_it_applies(cluster: Cluster) -> None:
-    cluster.set(revision=3, revisions=[1, 2, 3])
+    cluster.runs_releases(3)
 
     deployed = cluster.make("deploy")
 
@@ -90,39 +99,45 @@ def test_deploy_records_the_revision_before_it_applies(cluster: Cluster) -> None
 
 
 def test_a_failed_rollout_rolls_back_to_the_revision_recorded_before_the_deploy(cluster: Cluster) -> None:
-    cluster.set(revision=3, revisions=[1, 2, 3], rollout="fail")
+    cluster.runs_releases(3)
+    Faults(stalls_rollouts=True).save(cluster.records)
 
     rollback, calls = _deploy_then_roll_back(cluster)
 
     assert rollback.returncode != 0, "the rollout status still fails in the stand-in after the undo"
     assert ["rollout", "undo", *DEPLOYMENT, "--to-revision=3"] in calls
     assert "rolling staging back to revision 3" in rollback.stdout
+    assert cluster.template() == _release(3)
 
 
 def test_a_smoke_failure_after_a_good_rollout_returns_to_the_recorded_revision(cluster: Cluster) -> None:
-    cluster.set(revision=3, revisions=[1, 2, 3])
+    cluster.runs_releases(3)
 
     rollback, calls = _deploy_then_roll_back(cluster)
 
     assert rollback.returncode == 0, rollback.stdout + rollback.stderr
     assert ["rollout", "undo", *DEPLOYMENT, "--to-revision=3"] in calls
     assert ["rollout", "status", *DEPLOYMENT, "--timeout=5m"] in calls
+    assert cluster.template() == _release(3)
 
 
 def test_an_apply_that_made_no_new_revision_rolls_nothing_back(cluster: Cluster) -> None:
-    # A blind `rollout undo` would go from revision 3 to revision 2, an older release
-    cluster.set(revision=3, revisions=[1, 2, 3], apply="unchanged")
+    # Given staging already runs this release: the apply changes nothing, and a blind `rollout undo`
+    # would go from revision 4 to revision 3, an older release
+    cluster.runs_releases(3)
+    cluster.make("deploy")
 
     rollback, calls = _deploy_then_roll_back(cluster)
 
     assert rollback.returncode == 0, rollback.stdout + rollback.stderr
-    assert "still at revision 3" in rollback.stdout
+    assert "still at revision 4" in rollback.stdout
     assert [call[:2] for call in calls if call[0] != "get"] == []
-    assert cluster.revision() == 3
+    assert cluster.revision() == 4
 
 
 def test_an_apply_the_server_refused_rolls_nothing_back(cluster: Cluster) -> None:
-    cluster.set(revision=3, revisions=[1, 2, 3], apply="fail")
+    cluster.runs_releases(3)
+    Faults(rejects_apply=True).save(cluster.records)
 
     rollback, calls = _deploy_then_roll_back(cluster)
 
@@ -133,7 +148,8 @@ def test_an_apply_the_server_refused_rolls_nothing_back(cluster: Cluster) -> Non
 
 
 def test_a_deploy_that_never_reached_the_cluster_says_there_is_nothing_to_roll_back(cluster: Cluster) -> None:
-    cluster.set(revision=3, revisions=[1, 2, 3], reachable=False)
+    cluster.runs_releases(3)
+    Faults(unreachable=True).save(cluster.records)
 
     rollback, calls = _deploy_then_roll_back(cluster)
 
@@ -143,7 +159,7 @@ def test_a_deploy_that_never_reached_the_cluster_says_there_is_nothing_to_roll_b
 
 
 def test_a_first_deploy_that_fails_removes_the_deployment_it_created(cluster: Cluster) -> None:
-    cluster.set(revision=None, rollout="fail")
+    Faults(stalls_rollouts=True).save(cluster.records)
 
     rollback, calls = _deploy_then_roll_back(cluster)
 

@@ -1,47 +1,30 @@
 """`make smoke-deployed`: the smoke test of a deployed environment, run from the runner through
 `kubectl port-forward`, since the Service is ClusterIP and no Ingress gives it an address a runner
-could call. A recording kubectl stand-in forwards to a stand-in service on loopback.
+could call. The recording kubectl stand-in forwards to a stand-in service on loopback.
 """
 
-import json
 import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
 from http import HTTPStatus
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tests.stub_http import JsonHandler, serving
+from tests.stand_ins import install
+from tests.stand_ins.common import RECORD_DIRECTORY, recorded
+from tests.stand_ins.kubectl import deployment, save_cluster, save_services
+from tests.stub_http import HealthyService, serving
 
 from mlloop.errors import SmokeFailedError
 
 PROJECT = Path(__file__).resolve().parents[2]
-KUBECTL = Path(__file__).parent / "stand_ins" / "kubectl"
-ANSWER = {"churn_probability": 0.2, "threshold": 0.5, "churn": False, "model_version": "churn_model:abc"}
+STAGING = "mlloop-staging/churn-service"
 
 
-class _Service(JsonHandler):
-    """Answers the smoke test's four checks as the real service does; refuses a non-numeric value."""
-
-    ready = HTTPStatus.OK
-
+class _NotReady(HealthyService):
     def do_GET(self) -> None:
-        self.answer(self.ready if self.path == "/readyz" else HTTPStatus.NOT_FOUND, {})
-
-    def do_POST(self) -> None:
-        body: dict[str, Any] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        if self.path == "/predict_batch":
-            self.answer(HTTPStatus.OK, {"predictions": [ANSWER for _ in body["customers"]]})
-        elif "not a value" in body.values():
-            self.answer(HTTPStatus.BAD_REQUEST, {"error": "not a number"})
-        else:
-            self.answer(HTTPStatus.OK, ANSWER)
-
-
-class _NotReady(_Service):
-    ready = HTTPStatus.SERVICE_UNAVAILABLE
+        self.answer(HTTPStatus.SERVICE_UNAVAILABLE, {})
 
 
 @pytest.fixture
@@ -54,23 +37,24 @@ def workspace(tmp_path: Path) -> Path:
 
 def _smoke_deployed(workspace: Path, service_url: str) -> tuple[subprocess.CompletedProcess[str], list[list[str]]]:
     """`make smoke-deployed` for staging against a cluster whose Service forwards to `service_url`."""
-    cluster, record = workspace / "cluster.json", workspace / "record.jsonl"
-    cluster.write_text(json.dumps({"revision": 1, "service": service_url.removeprefix("http://")}))
+    records = workspace / "records"
+    records.mkdir()
+    save_cluster(records, {STAGING: deployment({})})
+    save_services(records, {STAGING: service_url})
+    kubectl = install(workspace / "kubectl", "kubectl")
     result = subprocess.run(
-        ["make", "smoke-deployed", "-o", ".venv/.synced", "DEPLOY_ENV=staging", f"KUBECTL={KUBECTL}"],
+        ["make", "smoke-deployed", "-o", ".venv/.synced", "DEPLOY_ENV=staging", f"KUBECTL={kubectl}"],
         cwd=workspace,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(workspace), "KUBECTL_CLUSTER": str(cluster)}
-        | {"STAND_IN_RECORD": str(record)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(workspace), RECORD_DIRECTORY: str(records)},
         capture_output=True,
         text=True,
     )
-    calls = [entry["arguments"] for entry in map(json.loads, record.read_text().splitlines())]
-    return result, calls
+    return result, [call["argv"] for call in recorded(records, "kubectl")]
 
 
 @pytest.fixture
 def service() -> Iterator[str]:
-    with serving(_Service) as url:
+    with serving(HealthyService) as url:
         yield url
 
 

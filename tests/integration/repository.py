@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.git_cli import IDENTITY
+
 PROJECT = Path(__file__).resolve().parents[2]
 
 
@@ -16,10 +18,7 @@ def _environment() -> dict[str, str]:
         "PATH": f"{tools}{os.pathsep}{os.environ['PATH']}",
         "DVC_NO_ANALYTICS": "1",
         "BENTOML_DO_NOT_TRACK": "true",
-        "GIT_AUTHOR_NAME": "test",
-        "GIT_AUTHOR_EMAIL": "test@example.invalid",
-        "GIT_COMMITTER_NAME": "test",
-        "GIT_COMMITTER_EMAIL": "test@example.invalid",
+        **IDENTITY,
     }
 
 

@@ -10,6 +10,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,13 +18,16 @@ import yaml
 
 from mlloop.config import load_params
 from mlloop.errors import RemoteError
-from tests.git_origin import Credential, GitOrigin, persist_credentials, serving_origin
+from tests.git_cli import git
+from tests.git_origin import TOKEN_USER, GitOrigin, persist_credentials, serving_origin
 
 pytestmark = pytest.mark.integration
 
 PROJECT = Path(__file__).resolve().parents[2]
 MODEL_MD5 = "0cc175b9c0f1b6a831c399e269772661"
 TAG = "churn@v0.1.0"
+REPOSITORY = "octo/churn"
+TOKEN = "ghs_token_of_the_run"
 
 
 def _environment(home: Path) -> dict[str, str]:
@@ -43,12 +47,6 @@ def _run(command: list[str], cwd: Path, home: Path) -> subprocess.CompletedProce
     return subprocess.run(command, cwd=cwd, env=_environment(home), capture_output=True, text=True, check=False)
 
 
-def _git(cwd: Path, home: Path, *arguments: str) -> str:
-    result = _run(["git", *arguments], cwd, home)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     empty = tmp_path / "home"
@@ -57,7 +55,7 @@ def home(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def source(tmp_path: Path, home: Path) -> Path:
+def source(tmp_path: Path) -> Path:
     """A repository whose committed dvc.lock records a model never versioned before."""
     root = tmp_path / "source"
     root.mkdir()
@@ -69,49 +67,55 @@ def source(tmp_path: Path, home: Path) -> Path:
     (root / "dvc.lock").write_text(yaml.safe_dump(lock))
     (root / params.paths.metrics).parent.mkdir(parents=True, exist_ok=True)
     (root / params.paths.metrics).write_text(json.dumps({"roc_auc": 0.8}))
-    _git(root, home, "init", "--quiet", "--initial-branch=main")
-    _git(root, home, "add", "--all")
-    _git(root, home, "commit", "--quiet", "--message", "train the first model")
+    git(root, "init", "--quiet", "--initial-branch=main")
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "--message", "train the first model")
     return root
 
 
-def _checkout(origin: GitOrigin, tmp_path: Path, home: Path) -> Path:
+@pytest.fixture
+def origin(source: Path, tmp_path: Path) -> Iterator[GitOrigin]:
+    """The source repository served as `octo/churn` by an origin that takes TOKEN for a push."""
+    served = tmp_path / "served"
+    git(tmp_path, "clone", "--quiet", "--mirror", str(source), str(served / REPOSITORY))
+    with serving_origin(served, {TOKEN}) as serving:
+        yield serving
+
+
+def _checkout(origin: GitOrigin, tmp_path: Path) -> Path:
     """Clone the origin over HTTP, anonymously, as the checkout action fetches a public repository."""
     clone = tmp_path / "workspace"
-    _git(tmp_path, home, "clone", "--quiet", origin.url, str(clone))
+    git(tmp_path, "clone", "--quiet", origin.url_of(REPOSITORY), str(clone))
     return clone
 
 
 def test_the_version_tag_reaches_an_origin_whose_credential_checkout_keeps_in_an_included_file(
-    source: Path, tmp_path: Path, home: Path
+    origin: GitOrigin, tmp_path: Path, home: Path
 ) -> None:
-    with serving_origin(tmp_path / "served", source) as origin:
-        clone = _checkout(origin, tmp_path, home)
-        persist_credentials(clone, origin, tmp_path / "runner-temp")
+    clone = _checkout(origin, tmp_path)
+    persist_credentials(clone, origin.url, TOKEN, tmp_path / "runner-temp")
 
-        result = _run(["mlloop", "register", "--push"], clone, home)
+    result = _run(["mlloop", "register", "--push"], clone, home)
 
-        assert result.returncode == 0, result.stderr
-        assert f"registered {TAG}" in result.stdout
-        assert "pushed it" in result.stdout
-        assert origin.refs().get(f"refs/tags/{TAG}") == _git(clone, home, "rev-parse", "HEAD")
-        assert {request.user for request in origin.pushes() if request.method == "POST"} == {Credential().username}, (
-            "the pack was sent with the checkout's credential"
-        )
+    assert result.returncode == 0, result.stderr
+    assert f"registered {TAG}" in result.stdout
+    assert "pushed it" in result.stdout
+    assert origin.refs(REPOSITORY).get(f"refs/tags/{TAG}") == git(clone, "rev-parse", "HEAD")
+    assert [push.user for push in origin.pushes] == [TOKEN_USER], "the tag was pushed with the checkout's credential"
+    assert [ref for push in origin.pushes for *_, ref in push.updates] == [f"refs/tags/{TAG}"]
 
 
 def test_a_push_without_a_credential_names_the_remote_and_the_tag_and_leaves_no_tag(
-    source: Path, tmp_path: Path, home: Path
+    origin: GitOrigin, tmp_path: Path, home: Path
 ) -> None:
-    with serving_origin(tmp_path / "served", source) as origin:
-        clone = _checkout(origin, tmp_path, home)
+    clone = _checkout(origin, tmp_path)
 
-        result = _run(["mlloop", "register", "--push"], clone, home)
+    result = _run(["mlloop", "register", "--push"], clone, home)
 
-        assert result.returncode == RemoteError.exit_code, result.stdout + result.stderr
-        assert f"cannot push tag {TAG} to origin ({origin.url})" in result.stderr
-        assert "refused the push" in result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1, "one line, no traceback"
-        assert f"refs/tags/{TAG}" not in origin.refs()
-        assert [request.status for request in origin.pushes()] == [401]
-        assert _git(clone, home, "tag", "--list") == "", "an unpushed tag is not left to pass for registered"
+    assert result.returncode == RemoteError.exit_code, result.stdout + result.stderr
+    assert f"cannot push tag {TAG} to origin ({origin.url_of(REPOSITORY)})" in result.stderr
+    assert "refused the push" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, "one line, no traceback"
+    assert f"refs/tags/{TAG}" not in origin.refs(REPOSITORY)
+    assert (len(origin.refused), origin.pushes) == (1, []), "the one push was refused for want of a credential"
+    assert git(clone, "tag", "--list") == "", "an unpushed tag is not left to pass for registered"

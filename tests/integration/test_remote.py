@@ -7,6 +7,7 @@ The bucket follows the layout the README documents: `dvc/` for DVC's objects,
 """
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -340,6 +341,33 @@ def test_the_drift_report_is_published_under_the_drift_prefix_by_day(
     )
     assert published == expected
     assert store.read(BUCKET, f"drift/{day}/drift.json") == (local / "drift.json").read_bytes()
+
+
+@pytest.mark.usefixtures("drift_report")
+def test_the_status_history_is_read_with_the_read_key_and_kept_beside_the_days_with_the_write_key(
+    project: Path,
+    store: S3Server,
+    reader: Credentials,
+    writer: Credentials,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    # Given a history kept from an earlier day
+    earlier = tmp_path / "history.jsonl"
+    earlier.write_text('{"day": "2026-01-01", "status": "stale", "reasons": ["the newest log line ..."]}\n')
+    store.upload(earlier, BUCKET, "drift/history.jsonl")
+
+    # When the check's status is added with the read key, and the report published with the write key
+    use(monkeypatch, reader)
+    make(["drift-history", f"DRIFT_REPORT_URL=s3://{BUCKET}/drift"], project)
+    use(monkeypatch, writer)
+    make(["drift-publish", f"DRIFT_REPORT_URL=s3://{BUCKET}/drift"], project)
+
+    # Then the kept history holds both days, and today's folder its rendering
+    day = datetime.now(UTC).date().isoformat()
+    kept = [json.loads(line) for line in store.read(BUCKET, "drift/history.jsonl").decode().splitlines()]
+    assert [line["day"] for line in kept] == ["2026-01-01", day]
+    assert f"| {day} |" in store.read(BUCKET, f"drift/{day}/history.md").decode()
 
 
 @pytest.mark.usefixtures("drift_report")

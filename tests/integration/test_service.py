@@ -2,19 +2,23 @@
 bento served on a free loopback port, and requests sent over HTTP.
 """
 
+import contextlib
 import http.client
 import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,8 +32,8 @@ import yaml
 
 from mlloop.config import ServiceSettings, load_params
 from mlloop.core.schema import load_schema
-from mlloop.serving.bento_model import service_settings
-from mlloop.serving.inference_log import LOG_FILE_GLOB
+from mlloop.serving.bento_model import LOG_DIRECTORY_VARIABLE, service_settings
+from mlloop.serving.inference_log import CLOSED_FILE, LOG_FILE_GLOB, log_file
 from tests.integration.repository import copy_repository, run
 from tests.model_processes import model_processes
 
@@ -73,6 +77,20 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
 
 
+def _wait_until_ready(url: str, server: subprocess.Popen[bytes], output: Path) -> None:
+    """Wait for /readyz; a server that never gets ready is stopped and its output shown."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    os.killpg(server.pid, signal.SIGTERM)
+    raise AssertionError(f"service did not become ready:\n{output.read_text()[-3000:]}")
+
+
 @pytest.fixture(scope="module")
 def server(project: Path) -> Iterator[tuple[str, int]]:
     """`make deploy-local` (build the bento again, then serve it) on a free port; yields the base URL
@@ -89,19 +107,9 @@ def server(project: Path) -> Iterator[tuple[str, int]]:
         start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + STARTUP_SECONDS
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        os.killpg(server.pid, 15)
-        raise AssertionError(f"service did not become ready:\n{(project / 'serve.log').read_text()[-3000:]}")
+    _wait_until_ready(url, server, project / "serve.log")
     yield url, server.pid
-    os.killpg(server.pid, 15)
+    os.killpg(server.pid, signal.SIGTERM)
     server.wait(timeout=30)
     log.close()
 
@@ -268,15 +276,20 @@ def test_openapi_document_shows_the_schema_fields_ranges_and_categories(service:
         assert expected in text, expected
 
 
-def _logged_lines(project: Path) -> list[dict[str, Any]]:
+def _logged_lines_in(directory: Path, without: Path | None = None) -> list[dict[str, Any]]:
     """The log's complete lines, split on newlines only, as JSON Lines are: a client id may hold U+2028 or
     U+0085, which JSON leaves unescaped and str.splitlines splits on (the fuzzing sends such ids). A line
     is complete with its newline: the writer thread may be part-way through appending a block."""
     return [
         json.loads(line)
-        for path in sorted((project / "data" / "production").glob(LOG_FILE_GLOB))
+        for path in sorted(directory.glob(LOG_FILE_GLOB))
+        if path != without
         for line in path.read_bytes().split(b"\n")[:-1]
     ]
+
+
+def _logged_lines(project: Path) -> list[dict[str, Any]]:
+    return _logged_lines_in(project / "data" / "production")
 
 
 def _wait_for_lines(project: Path, count: int) -> list[dict[str, Any]]:
@@ -347,7 +360,8 @@ def test_outcomes_sent_back_by_prediction_id_or_client_id_join_their_own_rows_of
 
     # Then each label joined its own row, so the ranking is perfect, and the stray label is counted
     realised = json.loads((tmp_path / "drift" / "drift.json").read_text())["realised"]
-    assert (realised["rows"], realised["roc_auc"], realised["unmatched_labels"]) == (40, 1.0, 1), realised
+    roc_auc = {metric["name"]: metric["value"] for metric in realised["metrics"]}["roc_auc"]
+    assert (realised["rows"], roc_auc, realised["labels"], realised["unmatched_labels"]) == (40, 1.0, 41, 1), realised
 
 
 def _deployment(project: Path) -> dict[str, Any]:
@@ -379,6 +393,95 @@ def test_the_generated_dockerfile_agrees_with_the_kubernetes_manifests(
     assert home is not None, dockerfile
     mounts = {mount["mountPath"] for mount in service["volumeMounts"]}
     assert f"{home.group(1).rstrip('/')}/prometheus_multiproc_dir" in mounts
+
+
+def _read_slowly(fifo: Path, server: subprocess.Popen[bytes]) -> bytes:
+    """What the service writes into `fifo` until it exits, read 4 kB every 10 ms: a disk far slower
+    than the writer, so that lines are still queued when the service is told to stop."""
+    received = bytearray()
+    # Held open throughout: the writer opens the file again for each append, and its open waits for a reader.
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        while True:
+            exited = server.poll() is not None
+            try:
+                chunk = os.read(reader, 4096)
+            except BlockingIOError:  # the writer has the file open, and nothing new in it yet
+                chunk = None
+            if chunk == b"" and exited:  # no writer has it open, and none is left to open it
+                return bytes(received)
+            received += chunk or b""
+            time.sleep(0.01)
+    finally:
+        os.close(reader)
+
+
+def _whole_lines(written: bytes) -> list[dict[str, Any]]:
+    """The JSON lines written; a line cut off by a writer that was killed is not one."""
+    lines = []
+    for line in written.splitlines():
+        with contextlib.suppress(json.JSONDecodeError):
+            lines.append(json.loads(line))
+    return lines
+
+
+def test_on_sigterm_every_answered_prediction_reaches_the_log_behind_a_slow_disk(
+    project: Path, customers: pd.DataFrame, tmp_path: Path
+) -> None:
+    # given: the module's bento served once more, whose log directory holds today's day file as a FIFO,
+    # so the log's writer waits on it, as on a stalled disk, until the test reads it
+    log_directory = tmp_path / "log"
+    log_directory.mkdir()
+    fifo = log_file(log_directory, datetime.now(UTC))
+    os.mkfifo(fifo)
+    port = _free_port()
+    output = tmp_path / "serve.log"
+    with output.open("w") as output_stream:
+        server = subprocess.Popen(
+            ["bentoml", "serve", "churn_service:latest", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=project,
+            env=os.environ
+            | {
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                "BENTOML_DO_NOT_TRACK": "true",
+                LOG_DIRECTORY_VARIABLE: str(log_directory),
+            },
+            stdout=output_stream,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_ready(url, server, output)
+        records = _records(customers)
+        answered = []
+        for _ in range(20):
+            status, body = post(f"{url}/predict_batch", json.dumps({"customers": records}))
+            assert status == 200, body
+            answered += [
+                (json.dumps(record, sort_keys=True), answer["churn_probability"])
+                for record, answer in zip(records, body["predictions"], strict=True)
+            ]
+
+        # when: the service is told to stop, as Kubernetes tells a pod's main process, with its 1,000
+        # answered predictions still queued, and the disk starts to take them, slowly
+        server.send_signal(signal.SIGTERM)
+        written = _read_slowly(fifo, server)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
+
+    # then: every answered prediction is in the log, and the log says it is closed
+    logged = _whole_lines(written)
+    logged += _logged_lines_in(log_directory, without=fifo)  # a UTC midnight during the test starts a new file
+    missing = Counter(answered) - Counter(
+        (json.dumps(line["features"], sort_keys=True), line["churn_probability"]) for line in logged
+    )
+    assert not missing, f"{missing.total()} of {len(answered)} answered predictions are not in the log"
+    assert len(logged) == len(answered), "each prediction is logged once"
+    assert (log_directory / CLOSED_FILE).is_file(), output.read_text()[-3000:]
+    assert "still queued" not in output.read_text()
 
 
 def test_the_model_carries_the_service_settings_of_params(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -456,9 +559,7 @@ def test_simulated_traffic_through_the_service_is_caught_by_the_drift_check(proj
         project,
     )
     # and a few lines that no service wrote
-    deadline = time.monotonic() + 10
-    while len(_logged_lines(project)) < before + 600 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _wait_for_lines(project, before + 600)
     with sorted(log_directory.glob(LOG_FILE_GLOB))[-1].open("a") as stream:
         stream.write('{"truncated": \n<html>502 Bad Gateway</html>\n')
 

@@ -178,6 +178,7 @@ def test_a_drift_window_of_no_days_is_a_usage_error(days: str, capsys: pytest.Ca
         ("report", "reports/pr/report.md"),
         ("drift-report", "reports/drift/drift.md"),
         ("drift-result", "reports/drift/drift.json"),
+        ("drift-history", "reports/drift/history.md"),
         ("inference-log", "data/production"),
         ("sources", "data/sources"),
         ("model-card", "models/MODEL_CARD.md"),
@@ -211,6 +212,29 @@ def test_drift_status_prints_the_last_checks_verdict(
 
     assert code == 0
     assert capsys.readouterr().out == f"{drift_result.status}\n"
+
+
+def test_drift_history_without_a_url_is_this_checks_status_alone(
+    params: Params, drift_result: DriftResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = DriftReportFiles(params.drift.directory)
+    report.directory.mkdir(parents=True)
+    report.result.write_text(result_json(drift_result))
+
+    code = main(["--params", str(_write_params_file(params, tmp_path)), "drift-history"])
+
+    assert code == 0
+    assert capsys.readouterr().out == f"2026-11-24: drift added to {report.history} (1 days in all)\n"
+    assert report.history.read_text().count("\n") == 1
+    assert "| 2026-11-24 | drift |" in report.history_markdown.read_text()
+
+
+def test_drift_history_from_an_empty_url_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["drift-history", "--from", ""])
+
+    assert exited.value.code == 2
+    assert "--from: must be a URL" in capsys.readouterr().err
 
 
 def test_drift_status_without_a_check_exits_4_saying_what_to_run(

@@ -30,6 +30,18 @@ def _write_params(directory: Path, change: Callable[[Mapping], None]) -> Path:
     return path
 
 
+def _setting(where: tuple[str, ...], value: object) -> Callable[[Mapping], None]:
+    """A change for _write_params: the setting at the path `where` (section, ..., key) becomes `value`."""
+    *parents, key = where
+
+    def change(document: Mapping) -> None:
+        for parent in parents:
+            document = document[parent]
+        document[key] = value
+
+    return change
+
+
 def test_real_params_file_loads_into_typed_objects_holding_every_value() -> None:
     # when
     params = load_params(PARAMS_FILE)
@@ -87,6 +99,9 @@ def test_wrong_type_is_rejected_naming_the_field_and_the_bad_value(
         (("serve", "inference_log_queue_lines"), "many"),
         (("serve", "request_timeout_seconds"), 0),
         (("serve", "request_timeout_seconds"), "ten"),
+        (("serve", "log_drain_seconds"), 0),
+        (("serve", "termination_grace_seconds"), 0),
+        (("serve", "termination_grace_seconds"), 30.5),
         (("serve", "model_calls_in_flight"), 0),
         (("serve", "model_threads"), 0),
         (("serve", "gc_thresholds"), [50000, 20, 100]),
@@ -99,14 +114,7 @@ def test_wrong_type_is_rejected_naming_the_field_and_the_bad_value(
 def test_a_wrong_service_or_client_setting_is_rejected_naming_the_field_and_the_value(
     tmp_path: Path, where: tuple[str, ...], bad_value: object
 ) -> None:
-    *parents, key = where
-
-    def change(document: Mapping) -> None:
-        for parent in parents:
-            document = document[parent]
-        document[key] = bad_value
-
-    path = _write_params(tmp_path, change)
+    path = _write_params(tmp_path, _setting(where, bad_value))
 
     with pytest.raises(ConfigError) as raised:
         load_params(path)
@@ -130,6 +138,52 @@ def test_a_wrong_service_or_client_setting_is_rejected_naming_the_field_and_the_
 def test_a_serving_cost_setting_or_latency_ratio_that_cannot_work_is_rejected_naming_the_field(
     tmp_path: Path, where: tuple[str, ...], bad_value: object
 ) -> None:
+    with pytest.raises(ConfigError) as raised:
+        load_params(_write_params(tmp_path, _setting(where, bad_value)))
+    message = str(raised.value)
+    assert ".".join(where) in message, message
+    assert repr(bad_value) in message, message
+
+
+def test_a_simulator_that_gives_up_before_the_service_is_rejected_naming_both_timeouts(tmp_path: Path) -> None:
+    # given: the simulator waits 5 s for a service that may take 10 s
+    path = _write_params(tmp_path, lambda document: document["simulate"].update(request_timeout_seconds=5))
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert "simulate.request_timeout_seconds (5.0) must be at least serve.request_timeout_seconds (10.0)" in message
+
+
+def test_a_shutdown_that_outlasts_the_pods_grace_period_is_rejected_naming_every_term(tmp_path: Path) -> None:
+    # given: 10 s to answer the requests in flight and 20 s to drain the log, in a 30 s grace period
+    path = _write_params(tmp_path, lambda document: document["serve"].update(log_drain_seconds=20))
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert "request_timeout_seconds + log_drain_seconds (30) must be less than termination_grace_seconds (30)" in (
+        message
+    )
+    assert "serve: " in message, message
+
+
+@pytest.mark.parametrize(
+    ("where", "bad_value"),
+    [
+        (("drift", "max_silence_hours"), 0),
+        (("drift", "contract", "null_tolerance"), -0.01),
+        (("drift", "contract", "max_unknown_label_share"), 1.5),
+        (("drift", "contract", "examples"), 0),
+        (("drift", "min_labelled_rows"), 0),
+        (("drift", "outcomes", "confidence"), 1.0),
+        (("drift", "outcomes", "resamples"), 10),
+        (("drift", "outcomes", "metrics"), []),
+    ],
+)
+def test_a_status_setting_that_cannot_work_is_rejected_naming_the_field(
+    tmp_path: Path, where: tuple[str, ...], bad_value: object
+) -> None:
     *parents, key = where
 
     def change(document: Mapping) -> None:
@@ -144,14 +198,18 @@ def test_a_serving_cost_setting_or_latency_ratio_that_cannot_work_is_rejected_na
     assert repr(bad_value) in message, message
 
 
-def test_a_simulator_that_gives_up_before_the_service_is_rejected_naming_both_timeouts(tmp_path: Path) -> None:
-    # given: the simulator waits 5 s for a service that may take 10 s
-    path = _write_params(tmp_path, lambda document: document["simulate"].update(request_timeout_seconds=5))
+def test_an_outcome_metric_the_gate_sets_no_limit_for_is_rejected_naming_it(tmp_path: Path) -> None:
+    # given: precision is a metric, but the gate holds it to nothing, so it could never make a check degraded
+    path = _write_params(
+        tmp_path, lambda document: document["drift"]["outcomes"].update(metrics=["roc_auc", "precision"])
+    )
 
     with pytest.raises(ConfigError) as raised:
         load_params(path)
     message = str(raised.value)
-    assert "simulate.request_timeout_seconds (5.0) must be at least serve.request_timeout_seconds (10.0)" in message
+    assert (
+        "drift.outcomes.metrics: ['precision'] have no limit in gate.worst_acceptable or gate.max_regression" in message
+    )
 
 
 def test_nested_wrong_type_is_rejected_with_the_full_dotted_path(tmp_path: Path) -> None:

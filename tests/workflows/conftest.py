@@ -1,26 +1,17 @@
 """The session's shared setup for the workflow scenarios: one prepared environment and one prepared origin."""
 
-import os
 import shutil
-import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from ruamel.yaml import YAML
 
+from tests.git_cli import git
 from tests.integration.repository import copy_repository
-from tests.workflows.harness import PROJECT, REPOSITORY, SUMMARIES, Prepared, World, git, world
-
-
-def _run(command: list[str], cwd: Path) -> None:
-    """Run a pipeline command for the preparation, one thread per native pool (see harness.py)."""
-    environment = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f"{command} failed: {result.stdout}{result.stderr}"
-
+from tests.stand_ins import install
+from tests.workflows.harness import PROJECT, REPOSITORY, SUMMARIES, Prepared, World, pipeline, world
 
 # The scenarios' repository measures less than the project does: fewer importance repeats, latency
 # calls and bootstrap resamples. The workflows do the same steps on it, in a third of the time
@@ -44,15 +35,6 @@ def _lighten(params_file: Path) -> None:
         if table is not None and knob in table:
             table[knob] = value
     yaml.dump(params, params_file)
-
-
-def _launcher(path: Path, module: str) -> None:
-    """An executable that runs a stand-in module with the test session's interpreter."""
-    path.write_text(
-        f"#!{sys.executable}\nimport sys\nsys.path.insert(0, {str(PROJECT)!r})\n"
-        f"from tests.workflows.standins.{module} import main\nmain()\n"
-    )
-    path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
 
 
 def _relocatable_environment(environment: Path, kubectl: Path) -> None:
@@ -94,10 +76,10 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     tools, runner_tools, cml_tools = root / "tools", root / "runner-tools", root / "cml-tools"
     for directory in (tools, runner_tools, cml_tools):
         directory.mkdir()
-    _launcher(tools / "action", "actions")
+    install(tools / "action", "actions")
     for name in ("gh", "docker", "kubectl"):
-        _launcher(runner_tools / name, name)
-    _launcher(cml_tools / "cml", "cml")
+        install(runner_tools / name, name)
+    install(cml_tools / "cml", "cml")
     environment = root / "environment"
     subprocess.run(["cp", "-al", str(PROJECT / ".venv"), str(environment)], check=True)
     _relocatable_environment(environment, runner_tools / "kubectl")
@@ -107,9 +89,9 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     copy_repository(seed)
     _lighten(seed / "params.yaml")
     git(seed, "commit", "--quiet", "--all", "--message", "a lighter evaluation for the scenarios")
-    _run(["dvc", "remote", "modify", "--local", "local", "url", str(dvc_remote)], seed)
-    _run(["dvc", "repro", "--quiet"], seed)
-    _run(["dvc", "push", "--quiet"], seed)
+    pipeline(["dvc", "remote", "modify", "--local", "local", "url", str(dvc_remote)], seed)
+    pipeline(["dvc", "repro", "--quiet"], seed)
+    pipeline(["dvc", "push", "--quiet"], seed)
     if git(seed, "status", "--porcelain"):
         git(seed, "commit", "--quiet", "--all", "--message", "the pipeline's outputs")
     origin = root / "origin"

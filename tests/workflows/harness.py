@@ -16,10 +16,13 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 from typing import Any
 
-from tests.workflows.services.git_origin import GitOrigin, serving_origin
+from tests.git_cli import IDENTITY, git
+from tests.git_origin import GitOrigin, serving_origin
+from tests.stand_ins.common import recorded
 from tests.workflows.services.github_api import GitHubApi, serving_api
 from tests.workflows.triggers import starts
 
@@ -43,21 +46,6 @@ PINNED_ACTIONS = {
 }
 SUMMARIES: list[str] = []
 """One line per workflow run of the session, printed at its end (conftest.py)."""
-GIT_IDENTITY = {
-    "GIT_AUTHOR_NAME": "developer",
-    "GIT_AUTHOR_EMAIL": "developer@example.invalid",
-    "GIT_COMMITTER_NAME": "developer",
-    "GIT_COMMITTER_EMAIL": "developer@example.invalid",
-}
-
-
-def git(cwd: Path, *arguments: str) -> str:
-    """Run git as the developer; its output, stripped."""
-    environment = {"PATH": os.environ["PATH"], "HOME": str(cwd), **GIT_IDENTITY}
-    result = subprocess.run(["git", *arguments], cwd=cwd, env=environment, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        raise AssertionError(f"git {' '.join(arguments)} failed in {cwd}: {result.stderr}")
-    return result.stdout.strip()
 
 
 def hash_files(workspace: Path, *names: str) -> str:
@@ -133,8 +121,7 @@ class World:
 
     def recorded(self, tool: str) -> list[dict[str, Any]]:
         """Every call the stand-in for `tool` recorded, in order."""
-        path = self.records / f"{tool}.jsonl"
-        return [json.loads(line) for line in path.read_text().splitlines()] if path.exists() else []
+        return recorded(self.records, tool)
 
     def commit(self, message: str, files: dict[str, str], branch: str = "main") -> str:
         """Commit files (path: content) on the branch (new ones start from main) and push it; the commit's SHA."""
@@ -158,9 +145,9 @@ class World:
             (self.developer / name).write_text(content)
         remote = self.variables["DVC_REMOTE_URL"]
         for command in (["dvc", "remote", "modify", "--local", "local", "url", remote], ["dvc", "pull", "--quiet"]):
-            _pipeline(command, self.developer)
-        _pipeline(["dvc", "repro", "--quiet"], self.developer)
-        _pipeline(["dvc", "push", "--quiet"], self.developer)
+            pipeline(command, self.developer)
+        pipeline(["dvc", "repro", "--quiet"], self.developer)
+        pipeline(["dvc", "push", "--quiet"], self.developer)
         git(self.developer, "add", "--all")
         git(self.developer, "commit", "--quiet", "--message", message)
         git(self.developer, "push", "--quiet", "origin", f"HEAD:refs/heads/{branch}")
@@ -407,17 +394,20 @@ def push_event(scenario: World, branch: str, before: str) -> tuple[dict[str, Any
     return event, after
 
 
-def _pipeline(command: list[str], cwd: Path) -> None:
+def pipeline(command: list[str], cwd: Path) -> None:
     """Run a pipeline command (dvc, mlloop) as the developer, one thread per native pool (see the runner's)."""
     environment = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, cwd=cwd, env=environment | GIT_IDENTITY, capture_output=True, text=True)
+    result = subprocess.run(command, cwd=cwd, env=environment | IDENTITY, capture_output=True, text=True)
     assert result.returncode == 0, f"{command} failed: {result.stdout}{result.stderr}"
 
 
-def simulate(scenario: World, name: str, kind: str, days: int = 7) -> Path:
-    """An inference log of `days` days of traffic (`mlloop simulate --scenario kind`), for INFERENCE_LOG_URL."""
+def simulate(scenario: World, name: str, kind: str, days: int = 7, start: date | None = None) -> Path:
+    """An inference log of `days` days of traffic (`mlloop simulate --scenario kind`), for INFERENCE_LOG_URL;
+    the days end today unless they start on `start`."""
     log = scenario.directory / "inference-logs" / name
-    _pipeline(
-        ["mlloop", "simulate", "--scenario", kind, "--days", str(days), "--out", str(log)], scenario.prepared.workspace
+    first = ["--start", start.isoformat()] if start else []
+    pipeline(
+        ["mlloop", "simulate", "--scenario", kind, "--days", str(days), *first, "--out", str(log)],
+        scenario.prepared.workspace,
     )
     return log

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.workflows.harness import World, git, push_event
+from tests.git_cli import git
+from tests.workflows.harness import World, push_event
 
 pytestmark = pytest.mark.workflows
 

@@ -1,7 +1,6 @@
 """deploy.yml, run for real under act: from a merge to main to production, with versions, releases and rollback."""
 
 import base64
-import json
 import os
 import re
 import subprocess
@@ -13,9 +12,10 @@ import pytest
 import yaml
 
 from mlloop.serving.bento_model import HEADLINE_METRICS
-from tests.workflows.harness import REPOSITORY, Run, World, git, push_event
-from tests.workflows.services.service import deployed_service
-from tests.workflows.standins.kubectl import SERVICES
+from tests.git_cli import git
+from tests.stand_ins.kubectl import deployment, load_cluster, save_cluster, save_services
+from tests.stub_http import BrokenService, HealthyService, serving
+from tests.workflows.harness import REPOSITORY, Run, World, push_event
 from tests.workflows.test_ci import ONE_TEST_MODULE
 
 pytestmark = pytest.mark.workflows
@@ -40,7 +40,7 @@ def _merge(
         github.commit(message, files)
     event, sha = push_event(github, "main", before)
     github.secrets["KUBECONFIG_DATA"] = KUBECONFIG_DATA
-    with deployed_service(healthy) as url:
+    with serving(HealthyService if healthy else BrokenService) as url:
         _place_service(github, url)
         run = github.run("deploy.yml", "push", event, at=sha, runner=ONE_TEST_MODULE)
     return sha, run
@@ -48,8 +48,9 @@ def _merge(
 
 def _place_service(github: World, url: str) -> None:
     """The churn Service of staging and production, as the cluster stand-in forwards to it (and its public link)."""
-    services = {f"mlloop-{environment}/churn-service": url for environment in ("staging", "production")}
-    (github.records / SERVICES).write_text(json.dumps(services))
+    save_services(
+        github.records, {f"mlloop-{environment}/churn-service": url for environment in ("staging", "production")}
+    )
     github.variables["SERVICE_URL"] = url
 
 
@@ -144,18 +145,6 @@ class TestASecondMergeThatChangesTheModel:
         assert any(value != 0 for value in regressions), "every regression is 0: the baseline is the model itself"
 
 
-def test_a_merge_that_leaves_the_model_alone_gets_no_version(github: World) -> None:
-    _release(github, "v0.1.0")
-    tags_before = {ref for ref in github.origin.refs(REPOSITORY) if ref.startswith("refs/tags/")}
-
-    _, run = _merge(github, "Merge: a docs note", {"docs/note.md": "A note.\n"}, changes_the_model=False)
-
-    assert run.succeeded("release"), run.jobs
-    assert "already holds this model" in run.output
-    assert {ref for ref in github.origin.refs(REPOSITORY) if ref.startswith("refs/tags/")} == tags_before
-    assert github.api.releases == []
-
-
 def _render_staging(github: World, sha: str, image_tag: str) -> dict[str, Any]:
     """The staging Deployment's pod template that `make manifests` renders for an image tag, at commit `sha`."""
     git(github.developer, "checkout", "--quiet", "--detach", sha)
@@ -169,29 +158,46 @@ def _render_staging(github: World, sha: str, image_tag: str) -> dict[str, Any]:
     return dict(deployment["spec"]["template"])
 
 
-def test_a_failed_staging_smoke_test_rolls_back_to_the_revision_recorded_before_the_deploy(github: World) -> None:
-    # Given a staging cluster that already runs this commit's image (a redeploy makes no new revision)
+STAGING = "mlloop-staging/churn-service"
+
+
+@pytest.fixture(scope="class")
+def docs_merge_failing_smoke(shared_github: World) -> tuple[World, dict[str, Any], set[str], Run]:
+    """A merge of a docs note onto released main, on a staging cluster that already runs its image, whose
+    service then answers the smoke test with errors: one deploy.yml run, two outcomes."""
+    github = shared_github
+    _release(github, "v0.1.0")
+    tags_before = {ref for ref in github.origin.refs(REPOSITORY) if ref.startswith("refs/tags/")}
     before = git(github.developer, "rev-parse", "origin/main")
     sha = github.commit("Merge: a docs note", {"docs/note.md": "A note.\n"})
+    # staging already runs this commit's image, so the redeploy makes no new revision
     current = _render_staging(github, sha, sha)
     older = _render_staging(github, sha, "0" * 40)
-    key = "mlloop-staging/churn-service"
-    cluster = {key: {"revision": 2, "history": {"1": older, "2": current}, "template": current}}
-    (github.records / "cluster.json").write_text(json.dumps(cluster))
+    save_cluster(github.records, {STAGING: deployment(older, current)})
     github.secrets["KUBECONFIG_DATA"] = KUBECONFIG_DATA
-
-    # When deploy.yml runs and the service answers the smoke test with errors
     event, _ = push_event(github, "main", before)
-    with deployed_service(healthy=False) as url:
+    with serving(BrokenService) as url:
         _place_service(github, url)
         run = github.run("deploy.yml", "push", event, at=sha, runner=ONE_TEST_MODULE)
-
-    # Then staging is red, back on the revision it ran before, and production never runs
-    assert run.jobs.get("staging") == "failure", run.jobs
-    assert "production" not in run.jobs or run.jobs["production"] != "success", run.jobs
-    assert load_cluster_file(github)[key]["template"] == current, "staging was rolled back past what it ran before"
+    return github, current, tags_before, run
 
 
-def load_cluster_file(github: World) -> dict[str, Any]:
-    """The cluster as the kubectl stand-in left it."""
-    return dict(json.loads((github.records / "cluster.json").read_text()))
+class TestADocsMergeWhoseStagingSmokeTestFails:
+    """deploy.yml on a merge that leaves the released model alone, whose staging service then fails its smoke test."""
+
+    def test_a_merge_that_leaves_the_model_alone_gets_no_version(
+        self, docs_merge_failing_smoke: tuple[World, dict[str, Any], set[str], Run]
+    ) -> None:
+        github, _, tags_before, run = docs_merge_failing_smoke
+        assert run.succeeded("release"), run.jobs
+        assert "already holds this model" in run.output
+        assert {ref for ref in github.origin.refs(REPOSITORY) if ref.startswith("refs/tags/")} == tags_before
+        assert github.api.releases == []
+
+    def test_a_failed_staging_smoke_test_rolls_back_to_the_revision_recorded_before_the_deploy(
+        self, docs_merge_failing_smoke: tuple[World, dict[str, Any], set[str], Run]
+    ) -> None:
+        github, current, _, run = docs_merge_failing_smoke
+        assert run.jobs.get("staging") == "failure", run.jobs
+        assert "production" not in run.jobs or run.jobs["production"] != "success", run.jobs
+        assert load_cluster(github.records)[STAGING]["template"] == current, "staging was rolled back past its revision"

@@ -2,12 +2,12 @@
 
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.workflows.harness import PINNED_ACTIONS, PROJECT, STAND_IN_ACTIONS, WORKFLOWS
+from tests.stand_ins import install
+from tests.workflows.harness import PINNED_ACTIONS, STAND_IN_ACTIONS, WORKFLOWS
 from tests.workflows.triggers import starts
 
 
@@ -51,11 +51,8 @@ def test_branch_filters_decide_which_pushes_start_a_workflow(tmp_path: Path) -> 
 def test_a_stand_in_refuses_a_flag_the_real_tool_does_not_have(
     tmp_path: Path, tool: str, arguments: list[str], message: str
 ) -> None:
-    script = (
-        f"import sys; sys.path.insert(0, {str(PROJECT)!r}); from tests.workflows.standins.{tool} import main; main()"
-    )
     result = subprocess.run(
-        [sys.executable, "-c", script, *arguments],
+        [install(tmp_path / tool, tool), *arguments],
         capture_output=True,
         text=True,
         env={"HARNESS_RECORD": str(tmp_path), "GH_TOKEN": "t", "GH_REPO": "o/r", "REPO_TOKEN": "t"},

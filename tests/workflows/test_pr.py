@@ -2,8 +2,8 @@
 
 import pytest
 
+from tests.stand_ins.cml import watermark
 from tests.workflows.harness import READ_TOKEN, World, pull_request_event
-from tests.workflows.standins.cml import watermark
 
 pytestmark = pytest.mark.workflows
 
@@ -43,6 +43,7 @@ def test_a_hyperparameter_change_gets_one_comment_with_the_metrics_and_verdict_u
     assert [comment.id for comment in after] == [comments[0].id], "the second push did not update the same comment"
     assert "`0.03` | `0.05`" in after[0].body, "the updated comment still shows the first push's report"
     assert [request.method for request in github.api.writes()] == ["POST", "PATCH"]
+    assert "serving cost: as the report measured it" in second.output, "make gate timed the models a second time"
 
 
 def test_a_pull_request_that_breaks_the_gate_is_still_reported_and_fails(github: World) -> None:

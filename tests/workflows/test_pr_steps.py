@@ -7,7 +7,6 @@ required check always reports. `make comment` runs CML pinned, from npm, with it
 """
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -17,18 +16,10 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.git_cli import git
+
 PROJECT = Path(__file__).resolve().parents[2]
 TOOLS = Path(sys.executable).parent
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
-
-
-def _git(cwd: Path, *arguments: str) -> None:
-    subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, check=True, env=os.environ | IDENTITY)
 
 
 @pytest.fixture
@@ -38,17 +29,17 @@ def checkout(tmp_path: Path) -> Path:
     root.mkdir()
     for name in ("Makefile", "dvc.yaml", "params.yaml", "schema.yaml", "README.md"):
         shutil.copy(PROJECT / name, root / name)
-    _git(root, "init", "--quiet", "--initial-branch=main")
+    git(root, "init", "--quiet", "--initial-branch=main")
     subprocess.run([sys.executable, "-m", "dvc", "init", "--quiet"], cwd=root, check=True)
-    _git(root, "add", "--all")
-    _git(root, "commit", "--quiet", "--message", "main")
-    _git(root, "switch", "--quiet", "--create", "change")
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "--message", "main")
+    git(root, "switch", "--quiet", "--create", "change")
     return root
 
 
 def _change(root: Path, name: str, text: str) -> None:
     (root / name).write_text(text)
-    _git(root, "commit", "--quiet", "--all", "--message", f"change {name}")
+    git(root, "commit", "--quiet", "--all", "--message", f"change {name}")
 
 
 def _pr_scope(root: Path) -> tuple[subprocess.CompletedProcess[str], str]:

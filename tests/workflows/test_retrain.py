@@ -2,7 +2,8 @@
 
 import pytest
 
-from tests.workflows.harness import World, git, simulate
+from tests.git_cli import git
+from tests.workflows.harness import World, simulate
 
 pytestmark = pytest.mark.workflows
 

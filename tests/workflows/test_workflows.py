@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from mlloop.cli import build_parser
-from tests.workflows.standins.cml import COMMENT_OPTIONS as CML_COMMENT_OPTIONS
+from tests.stand_ins.cml import COMMENT_OPTIONS as CML_COMMENT_OPTIONS
 
 PROJECT = Path(__file__).resolve().parents[2]
 WORKFLOWS = sorted((PROJECT / ".github" / "workflows").glob("*.yml"))
@@ -99,9 +99,10 @@ def test_every_run_step_is_one_existing_make_target_or_cli_call(workflow: str, c
                 _check_cml(line_arguments)
 
 
-@pytest.mark.parametrize(("target", "output"), [("summary", "report"), ("drift-summary", "drift-report")])
-def test_the_summary_targets_ask_the_cli_where_the_report_is(target: str, output: str) -> None:
+@pytest.mark.parametrize(
+    ("target", "outputs"), [("summary", ["report"]), ("drift-summary", ["drift-report", "drift-history"])]
+)
+def test_the_summary_targets_ask_the_cli_where_the_report_is(target: str, outputs: list[str]) -> None:
     # The path is declared once, in Python: the Makefile neither repeats nor parses it
-    assert _recipe(target, []) == [
-        f'cat "$(mlloop path {output})" >> "${{GITHUB_STEP_SUMMARY:?is set by GitHub Actions}}"'
-    ]
+    paths = " ".join(f'"$(mlloop path {output})"' for output in outputs)
+    assert _recipe(target, []) == [f'cat {paths} >> "${{GITHUB_STEP_SUMMARY:?is set by GitHub Actions}}"']

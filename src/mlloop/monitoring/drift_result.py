@@ -5,7 +5,7 @@ read it, so its keys are the documented interface. It is written and read back o
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Literal
 
@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict
 
 from mlloop.core.drift_scores import ColumnScores
 from mlloop.errors import SourceError
+from mlloop.monitoring.status import Status
 from mlloop.storage.files import json_text, read_json
 
-Status = Literal["drift", "no_drift", "insufficient_data"]
 ColumnKind = Literal["numeric", "categorical", "prediction"]
+ContractRule = Literal["unreadable", "max_null_fraction", "type", "min", "max", "whole_number", "categories"]
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,16 @@ class DriftReportFiles:
         """One PNG per drifted feature."""
         return self.directory / "plots"
 
+    @property
+    def history(self) -> Path:
+        """history.jsonl: one status line per day, this check's included (`mlloop drift-history`)."""
+        return self.directory / "history.jsonl"
+
+    @property
+    def history_markdown(self) -> Path:
+        """history.md: the latest days of that history, for people (the job summary, the published report)."""
+        return self.directory / "history.md"
+
 
 class _Part(BaseModel):
     """Immutable, and reading back a drift.json of another shape fails instead of guessing."""
@@ -48,17 +59,23 @@ class _Part(BaseModel):
 
 
 class WindowSummary(_Part):
-    """Where the current rows came from: the log, the days asked for, the day files read."""
+    """Where the current rows came from: the log, the window's days, the day files read, the newest line seen."""
 
     source: str
     days: int
+    start: date
+    end: date
+    """The check's own day (UTC): the window ends there, whatever the log holds."""
     first_day: date | None
     last_day: date | None
+    """The first and last days of the window that have log files."""
+    last_seen: datetime | None
+    """The newest line's timestamp in the whole log, inside the window or not; None for a log without lines."""
     files: list[str]
 
 
 class RowCounts(_Part):
-    """Rows on each side, and the log lines skipped as unreadable."""
+    """Rows on each side, and the log lines skipped as unreadable (counted by the contract too)."""
 
     current: int
     reference: int
@@ -72,19 +89,60 @@ class ReferenceFile(_Part):
     sha256: str
 
 
+class RealisedMetric(_Part):
+    """One metric on the labelled rows, the limits the gate sets for it, and how sure the check is of a breach."""
+
+    name: str
+    value: float
+    bound: float | None
+    """The better end of the value's one-sided confidence interval; computed only when the value breaks a limit."""
+    test: float | None
+    """The held-out value in metrics.json."""
+    worst_acceptable: float | None
+    max_regression: float | None
+
+
 class Realised(_Part):
-    """The model's ranking quality on the window's rows whose delayed labels arrived, and the labels
-    that could not be used: those that joined no row of the window, and lines of another shape.
+    """The model's quality on the window's rows whose delayed labels arrived, and the labels that could
+    not be used: those that joined no row of the window, and lines of another shape.
     """
 
     rows: int
-    """The window's rows joined to a label."""
-    roc_auc: float | None
-    """None unless both outcomes are among those rows."""
+    """The window's rows joined to a label (monitoring.outcomes)."""
+    metrics: list[RealisedMetric]
+    """Empty unless both outcomes are among those rows: a metric of one class is undefined."""
     labels: int
     """Labels read: those written from the window's first day on."""
     unmatched_labels: int
     unreadable_label_lines: int
+
+
+class ExampleLine(_Part):
+    """One log line quoted as evidence: its file, its 1-based line number, its text (cut short)."""
+
+    file: str
+    line: int
+    text: str
+
+
+class ContractBreach(_Part):
+    """A feature (or `(line)`, for the line as a whole) breaking one rule of the schema on too many lines."""
+
+    feature: str
+    rule: ContractRule
+    count: int
+    share: float
+    """Of the window's readable lines; of all its lines for the rule `unreadable`."""
+    limit: float
+    detail: str
+    examples: list[ExampleLine]
+
+
+class Finding(_Part):
+    """One status whose condition held, and why."""
+
+    status: Status
+    reasons: list[str]
 
 
 class ColumnReport(_Part):
@@ -97,10 +155,15 @@ class ColumnReport(_Part):
 
 
 class DriftResult(_Part):
-    """The verdict, why, under which rule, on which data; the columns most drifted first."""
+    """The status and why, everything else the check found, under which rules, on which data; the columns
+    most drifted first.
+    """
 
     status: Status
+    """The most urgent finding's status (monitoring.status ranks them): what the workflow acts on."""
     reasons: list[str]
+    findings: list[Finding]
+    """Every status whose condition held, most urgent first; the first is `status` with its `reasons`."""
     rule: str
     window: WindowSummary
     rows: RowCounts
@@ -108,6 +171,7 @@ class DriftResult(_Part):
     model_versions: list[str]
     commit: str | None
     realised: Realised | None
+    contract: list[ContractBreach]
     columns: list[ColumnReport]
 
 

@@ -1,7 +1,7 @@
 """Fold labelled production traffic into the training source, as a new version of the data.
 
 The rows of the inference log's latest window whose delayed labels have arrived (joined one label
-to one row, as the drift report's realised metric joins them: monitoring.outcomes) join the
+to one row, as the drift report's realised metrics join them: monitoring.outcomes) join the
 current source table in a new file, `training-<day>.parquet` in params `data.sources_dir`, written
 in the source's own column names, and `data.source` in params.yaml points at it. The retraining
 pull request then carries the new file's DVC pointer and the params change, so the pipeline re-runs from
@@ -26,13 +26,13 @@ from mlloop.pipeline import data
 from mlloop.storage.files import atomic_outputs
 
 
-def labelled_production_rows(params: Params, current: str | None) -> pd.DataFrame:
-    """The window's rows with their labels, as schema-named table rows with an id of their own: the row's
-    prediction_id, so a window folded in twice adds each row once.
+def labelled_production_rows(params: Params, current: str | None, day: date) -> pd.DataFrame:
+    """The rows of the window ending on `day` with their labels, as schema-named table rows with an id of
+    their own: the row's prediction_id, so a window folded in twice adds each row once.
     """
     schema = load_schema(params.data.schema_file)
     source = current or params.serve.inference_log_dir.as_posix()
-    window = read_window(source, params.drift.window_days, schema)
+    window = read_window(source, schema, params.drift, day)
     labelled = join_outcomes(window.rows, read_labels(source, since=window.first_day)).rows
     if labelled.empty:
         raise SourceError(f"{source}: no labelled production rows in the window: nothing to fold in")
@@ -65,7 +65,7 @@ def point_params_at(params_file: Path, source: str) -> None:
 
 def fold_in(params: Params, params_file: Path, current: str | None, day: date) -> Path:
     """Write the new source version and point params at it; return its path."""
-    production = labelled_production_rows(params, current)
+    production = labelled_production_rows(params, current, day)
     base = data.ingest(params.data.source, params.data.rename)
     schema = load_schema(params.data.schema_file)
     combined = pd.concat([base, production.reindex(columns=base.columns)], ignore_index=True)

@@ -1,33 +1,47 @@
-"""Read the latest days of the inference log, from a local directory or any fsspec URL.
+"""Read the inference log's window, from a local directory or any fsspec URL, and hold every line to the schema.
+
+The window is the `days` days that end on the check's own day (UTC), whatever the log holds: a log
+that went silent leaves the window empty instead of having its old traffic judged again. The
+newest line of the whole log is found too, inside the window or not, for the status `stale`.
 
 The log is read from every folder under its root: in Kubernetes each pod's shipper syncs its own
 day files to `<root>/<pod name>/`, so one day is one file per pod that served that day.
 
-Lines that are not JSON, or JSON of another shape (a foreign writer, a truncated write), are
-skipped and counted rather than failing the check: the log is production's, not ours to trust.
+The log is production's, and other services may write to its store, so every line is held to the
+schema (monitoring.log_contract) and counted, never silently dropped. A line that is not a JSON object
+with a features object and a numeric probability is unreadable: counted and skipped. A value of the
+wrong JSON type is counted and read as null; nulls, values out of range and unknown labels are
+counted and kept in the rows, where the drift scores see them too. Each count quotes its first lines.
 """
 
 import io
-from dataclasses import dataclass
-from datetime import date
-from typing import BinaryIO
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any, BinaryIO
 
 import fsspec
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.json as pa_json
 from botocore.exceptions import BotoCoreError
 from pydantic_core import from_json
 
+from mlloop.config import ContractParams, DriftParams
 from mlloop.core.schema import FeatureSchema
 from mlloop.errors import SourceError
+from mlloop.monitoring.drift_result import ContractRule, ExampleLine
+from mlloop.monitoring.log_contract import LINE, ContractCounts, RuleCount, violations
 from mlloop.serving.inference_log import day_of_log_file
 from mlloop.storage.store_errors import diagnose
 
 
 @dataclass(frozen=True)
 class LogWindow:
-    """The window's rows (features and COLUMNS), and what was skipped.
+    """The window's rows (features and COLUMNS), its days, the newest line of the whole log, and every
+    line that broke the schema.
 
     prediction_id and client_id are null in lines written before the log carried them
     (monitoring.outcomes derives the prediction_id of those).
@@ -35,48 +49,85 @@ class LogWindow:
 
     rows: pd.DataFrame
     skipped_lines: int
+    """Unreadable lines: not in the rows, counted under the contract's rule `unreadable`."""
+    start: date
+    end: date
     first_day: date | None
     last_day: date | None
+    """The first and last days of the window that have log files."""
+    last_seen: datetime | None
+    """The newest line's timestamp in the whole log up to `end`; its day at midnight when no timestamp parses."""
     files: list[str]
+    contract: ContractCounts
 
 
 COLUMNS = ("churn_probability", "timestamp", "request_id", "model_version", "prediction_id", "client_id")
 
-
-def _usable(line: object, schema: FeatureSchema) -> bool:
-    """The service's shape: every feature, a number or a label as the schema types it, null only where allowed."""
-    if not isinstance(line, dict):
-        return False
-    features = line.get("features")
-    probability = line.get("churn_probability")
-    if not isinstance(features, dict) or not isinstance(probability, int | float) or isinstance(probability, bool):
-        return False
-    for name, feature in schema.numeric_features.items():
-        value = features.get(name, "missing")
-        if value is None and feature.max_null_fraction > 0:
-            continue
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            return False
-    return all(isinstance(features.get(name), str) for name in schema.categorical_features)
+JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
+"""The JSON type of a parsed value, by its Python type (bool first: a bool is an int)."""
 
 
-def _read_lines(stream: BinaryIO, schema: FeatureSchema) -> tuple[pd.DataFrame, int]:
-    """Line by line, for a file with a line pyarrow cannot parse: each bad line is skipped and counted."""
+@dataclass(frozen=True)
+class _FileRows:
+    """One file's readable rows, and where each readable and unreadable line sits among its non-blank lines."""
+
+    frame: pd.DataFrame
+    positions: np.ndarray
+    """Each row's 0-based position among the file's non-blank lines."""
+    unreadable: np.ndarray
+    """The positions of the unreadable lines."""
+    wrong_types: dict[str, np.ndarray] = field(default_factory=dict)
+    """Per feature, the rows whose value had the wrong JSON type (read as null)."""
+    type_names: dict[str, Counter[str]] = field(default_factory=dict)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _read_lines(stream: BinaryIO, schema: FeatureSchema) -> _FileRows:
+    """Line by line, for a file pyarrow cannot read whole: each line is checked against the schema on its own."""
     records: list[dict[str, object]] = []
-    skipped = 0
+    positions: list[int] = []
+    unreadable: list[int] = []
+    wrong: dict[str, list[int]] = {}
+    type_names: dict[str, Counter[str]] = {}
+    categorical = schema.categorical_features
+    position = -1
     for raw in stream:
         if not raw.strip():
             continue
+        position += 1
         try:
             line = from_json(raw)
         except ValueError:
-            skipped += 1
+            unreadable.append(position)
             continue
-        if not _usable(line, schema):
-            skipped += 1
+        features = line.get("features") if isinstance(line, dict) else None
+        if not isinstance(features, dict) or not _is_number(line.get("churn_probability")):
+            unreadable.append(position)
             continue
-        records.append(line["features"] | {column: line.get(column) for column in COLUMNS})
-    return pd.DataFrame.from_records(records, columns=[*schema.feature_names, *COLUMNS]), skipped
+        record: dict[str, Any] = {}
+        for name in schema.feature_names:
+            value = features.get(name)
+            typed = isinstance(value, str) if name in categorical else _is_number(value)
+            if value is not None and not typed:
+                wrong.setdefault(name, []).append(len(records))
+                type_names.setdefault(name, Counter())[JSON_TYPES.get(type(value), type(value).__name__)] += 1
+                value = None
+            record[name] = value
+        record["churn_probability"] = line["churn_probability"]
+        record |= {column: value if isinstance(value := line.get(column), str) else None for column in COLUMNS[1:]}
+        records.append(record)
+        positions.append(position)
+    frame = pd.DataFrame.from_records(records, columns=[*schema.feature_names, *COLUMNS])
+    masks = {}
+    for name, rows in wrong.items():
+        masks[name] = np.zeros(len(frame), dtype=bool)
+        masks[name][rows] = True
+    return _FileRows(
+        frame, np.array(positions, dtype=np.int64), np.array(unreadable, dtype=np.int64), masks, type_names
+    )
 
 
 def _arrow_schema(schema: FeatureSchema) -> pa.Schema:
@@ -90,13 +141,18 @@ def _arrow_schema(schema: FeatureSchema) -> pa.Schema:
     )
 
 
-def _read_columnar(data: bytes, schema: FeatureSchema) -> tuple[pd.DataFrame, int] | None:
-    """The whole file at once with pyarrow's JSON reader, typed by the schema; None when a line breaks it."""
+def _read_columnar(data: bytes, schema: FeatureSchema) -> _FileRows | None:
+    """The whole file at once with pyarrow's JSON reader, typed by the schema; None when a line breaks it.
+
+    pyarrow skips blank lines, so its row i is the i-th non-blank line.
+    """
     options = pa_json.ParseOptions(explicit_schema=_arrow_schema(schema), unexpected_field_behavior="ignore")
     try:
         table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
     except pa.ArrowInvalid:
         return None
+    readable = pc.and_(pc.is_valid(table["features"]), pc.is_valid(table["churn_probability"]))
+    readable_rows = readable.to_numpy(zero_copy_only=False)
     flat = table.flatten()
     # Labels as pandas categoricals: a million rows of ten label columns stay small and count fast.
     labelled = {f"features.{name}" for name in schema.categorical_features} | {"model_version"}
@@ -109,20 +165,94 @@ def _read_columnar(data: bytes, schema: FeatureSchema) -> tuple[pd.DataFrame, in
     )
     frame = flat.to_pandas()
     frame.columns = [str(name).removeprefix("features.") for name in frame.columns]
-    required = [
-        name
-        for name in schema.feature_names
-        if name in schema.categorical_features or schema.numeric_features[name].max_null_fraction == 0
-    ]
-    usable = frame[[*required, "churn_probability"]].notna().all(axis=1)
-    return frame.loc[usable, [*schema.feature_names, *COLUMNS]], int((~usable).sum())
+    columns = [*schema.feature_names, *COLUMNS]
+    if readable_rows.all():
+        return _FileRows(frame[columns], np.arange(len(frame)), np.array([], dtype=np.int64))
+    return _FileRows(
+        frame.loc[readable_rows, columns].reset_index(drop=True),
+        np.flatnonzero(readable_rows),
+        np.flatnonzero(~readable_rows),
+    )
 
 
-def read_window(source: str, days: int, schema: FeatureSchema) -> LogWindow:
-    """The day files of the newest `days` days anywhere under `source` (the newest day present ends the window).
+def _read_file(data: bytes, schema: FeatureSchema) -> _FileRows:
+    """Each file is read whole by pyarrow, which is fast and light; a file with a line it cannot
+    parse is read again line by line, so one bad line costs only that line.
+    """
+    return _read_columnar(data, schema) or _read_lines(io.BytesIO(data), schema)
 
-    Each file is read whole by pyarrow, which is fast and light; a file with a line it cannot
-    parse is read again line by line, so one corrupt line costs only that line.
+
+def _quote(data: bytes, positions: set[int], characters: int) -> dict[int, tuple[int, str]]:
+    """The 1-based line number and text (cut after `characters`) of the non-blank lines at these positions."""
+    quoted: dict[int, tuple[int, str]] = {}
+    position = -1
+    for number, raw in enumerate(io.BytesIO(data), start=1):
+        if len(quoted) == len(positions):
+            break
+        if not raw.strip():
+            continue
+        position += 1
+        if position in positions:
+            text = raw.decode(errors="replace").rstrip("\r\n")
+            quoted[position] = (number, text if len(text) <= characters else f"{text[:characters]}…")
+    return quoted
+
+
+def _observe(rule: ContractRule, count: RuleCount, values: pd.Series, hits: np.ndarray) -> None:
+    """Remember what broke the rule: the unknown labels with their counts, or the most extreme value."""
+    if rule == "categories":
+        labels, times = np.unique(values.to_numpy()[hits].astype(str), return_counts=True)
+        count.values.update(dict(zip(labels.tolist(), times.tolist(), strict=True)))
+    elif rule in ("min", "max"):
+        offending = values.to_numpy(dtype=float)[hits]
+        extreme = float(offending.min() if rule == "min" else offending.max())
+        worse = min if rule == "min" else max
+        count.extreme = extreme if count.extreme is None else worse(count.extreme, extreme)
+
+
+def _count(
+    counts: ContractCounts, name: str, data: bytes, rows: _FileRows, schema: FeatureSchema, contract: ContractParams
+) -> None:
+    """Add one file's lines to the window's contract counts, quoting the first offending lines of each rule."""
+    counts.rows += len(rows.frame)
+    counts.lines += len(rows.frame) + len(rows.unreadable)
+    wanted: dict[tuple[str, ContractRule], list[int]] = {}
+    if len(rows.unreadable):
+        count = counts.count(LINE, "unreadable")
+        count.count += len(rows.unreadable)
+        wanted[LINE, "unreadable"] = rows.unreadable[: contract.examples - len(count.examples)].tolist()
+    for feature, rule, mask in violations(rows.frame, schema, rows.wrong_types):
+        hits = np.flatnonzero(mask)
+        if not len(hits):
+            continue
+        count = counts.count(feature, rule)
+        count.count += len(hits)
+        _observe(rule, count, rows.frame[feature], hits)
+        if rule == "type":
+            count.values.update(rows.type_names[feature])
+        wanted[feature, rule] = rows.positions[hits[: contract.examples - len(count.examples)]].tolist()
+    quoted = _quote(data, {position for positions in wanted.values() for position in positions}, contract.example_chars)
+    for key, positions in wanted.items():
+        counts.rules[key].examples += [ExampleLine(file=name, line=quoted[p][0], text=quoted[p][1]) for p in positions]
+
+
+def _newest_line(frames: list[pd.DataFrame], day: date) -> datetime:
+    """The newest timestamp of a day's rows; the day's midnight (UTC) when none of them parses."""
+    stamps = pd.concat([frame["timestamp"] for frame in frames], ignore_index=True)
+    newest = pd.to_datetime(stamps, utc=True, errors="coerce", format="ISO8601").max()
+    return datetime.combine(day, time(), UTC) if pd.isna(newest) else newest.to_pydatetime()
+
+
+def _read(filesystem: fsspec.AbstractFileSystem, name: str) -> bytes:
+    with filesystem.open(name, "rb") as stream:
+        data: bytes = stream.read()
+    return data
+
+
+def read_window(source: str, schema: FeatureSchema, drift: DriftParams, today: date) -> LogWindow:
+    """The day files of the `drift.window_days` days ending `today` anywhere under `source`, held to the schema.
+
+    Files of days after `today` are not read: only a wrong clock writes them.
     """
     try:
         filesystem, root = fsspec.core.url_to_fs(source)
@@ -132,23 +262,36 @@ def read_window(source: str, days: int, schema: FeatureSchema) -> LogWindow:
         raise SourceError(f"cannot list the inference log: {reason}") from error
     by_day: dict[date, list[str]] = {}
     for name in names:
-        if (day := day_of_log_file(name)) is not None:
+        if (day := day_of_log_file(name)) is not None and day <= today:
             by_day.setdefault(day, []).append(name)
-    chosen = sorted(by_day)[-days:]
-    files = [name for day in chosen for name in by_day[day]]
-    frames = []
-    skipped = 0
-    for name in files:
-        with filesystem.open(name, "rb") as stream:
-            data = stream.read()
-        read = _read_columnar(data, schema) or _read_lines(io.BytesIO(data), schema)
-        frames.append(read[0])
-        skipped += read[1]
+    start = today - timedelta(days=drift.window_days - 1)
+    chosen = [day for day in sorted(by_day) if day >= start]
+    counts = ContractCounts()
+    frames: dict[date, list[pd.DataFrame]] = {}
+    for day in chosen:
+        for name in by_day[day]:
+            data = _read(filesystem, name)
+            rows = _read_file(data, schema)
+            _count(counts, name, data, rows, schema, drift.contract)
+            frames.setdefault(day, []).append(rows.frame)
+    newest = max(by_day, default=None)
+    last_seen = None
+    if newest is not None:
+        newest_frames = frames.get(newest) or [
+            _read_file(_read(filesystem, name), schema).frame for name in by_day[newest]
+        ]
+        last_seen = _newest_line(newest_frames, newest)
+    every = [frame for day in chosen for frame in frames[day]]
     empty = pd.DataFrame(columns=[*schema.feature_names, *COLUMNS])
+    unreadable = counts.rules.get((LINE, "unreadable"))
     return LogWindow(
-        rows=pd.concat(frames, ignore_index=True) if frames else empty,
-        skipped_lines=skipped,
+        rows=pd.concat(every, ignore_index=True) if every else empty,
+        skipped_lines=unreadable.count if unreadable else 0,
+        start=start,
+        end=today,
         first_day=chosen[0] if chosen else None,
         last_day=chosen[-1] if chosen else None,
-        files=files,
+        last_seen=last_seen,
+        files=[name for day in chosen for name in by_day[day]],
+        contract=counts,
     )

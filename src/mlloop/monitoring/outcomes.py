@@ -16,7 +16,6 @@ no row of the window are counted, and the drift report shows the count.
 """
 
 import io
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -31,16 +30,15 @@ from botocore.exceptions import BotoCoreError
 from pydantic_core import from_json, to_json
 
 from mlloop.errors import SourceError
+from mlloop.storage.day_files import DayFileName
 from mlloop.storage.store_errors import diagnose
 
 LABELS_FOLDER = "labels"
-LABELS_FILE_NAME = "labels-{day}.jsonl"
-"""A labels file's name, declared once: labels_file builds it, read_labels parses it."""
+LABELS_FILES = DayFileName("labels-{day}.jsonl")
+"""A labels file's name, declared once: labels_file builds it, read_labels matches and parses it."""
 LABEL = "label"
 """The column of Outcomes.rows holding each joined row's outcome."""
 
-_NAME_PREFIX, _, _NAME_SUFFIX = LABELS_FILE_NAME.partition("{day}")
-_DAY_IN_NAME = re.compile(rf"{re.escape(_NAME_PREFIX)}(\d{{4}}-\d{{2}}-\d{{2}}){re.escape(_NAME_SUFFIX)}$")
 _LABELS_SCHEMA = pa.schema(
     [pa.field("prediction_id", pa.string()), pa.field("client_id", pa.string()), pa.field("churn", pa.bool_())]
 )
@@ -48,21 +46,13 @@ _LABELS_SCHEMA = pa.schema(
 
 def labels_file(directory: Path, day: date) -> Path:
     """The labels written on `day` beside the log in `directory`."""
-    return directory / LABELS_FOLDER / LABELS_FILE_NAME.format(day=f"{day:%Y-%m-%d}")
+    return LABELS_FILES.path(directory / LABELS_FOLDER, day)
 
 
 def label_line(churn: bool, *, row_id: str | None = None, client_id: str | None = None) -> bytes:
     """One label, without its newline, keyed by the row's prediction_id or by the client's id."""
     key = {"prediction_id": row_id} if row_id is not None else {"client_id": client_id}
     return to_json(key | {"churn": churn})
-
-
-def _day_of_labels_file(path: str) -> date | None:
-    match = _DAY_IN_NAME.search(path)
-    try:
-        return date.fromisoformat(match.group(1)) if match else None
-    except ValueError:
-        return None
 
 
 @dataclass(frozen=True)
@@ -159,14 +149,14 @@ def read_labels(source: str, since: date | None = None) -> Labels:
     """
     try:
         filesystem, root = fsspec.core.url_to_fs(source)
-        names = sorted(map(str, filesystem.glob(f"{root.rstrip('/')}/{LABELS_FOLDER}/{_NAME_PREFIX}*{_NAME_SUFFIX}")))
+        names = sorted(map(str, filesystem.glob(f"{root.rstrip('/')}/{LABELS_FOLDER}/{LABELS_FILES.glob}")))
     except (OSError, BotoCoreError) as error:
         reason = diagnose(source, str(error)) or f"{source}: {error}"
         raise SourceError(f"cannot list the delayed labels: {reason}") from error
     options = pa_json.ParseOptions(explicit_schema=_LABELS_SCHEMA, unexpected_field_behavior="ignore")
     lines = _LabelLines()
     for name in names:
-        day = _day_of_labels_file(name)
+        day = LABELS_FILES.day_of(name)
         if day is None or (since is not None and day < since):
             continue
         with filesystem.open(name, "rb") as stream:

@@ -1,9 +1,11 @@
 """Retraining pull requests, one at a time, through git and `gh`.
 
-A drift that lasts would otherwise start a retraining every day, each with a pull request of its
-own. So the drift workflow starts one only while no retraining pull request is open, and every
-retraining commits on one branch, BRANCH: an open pull request from it is the one under review,
-and a later drifted check leaves it alone. A pull request opened with GITHUB_TOKEN starts no
+The drift workflow starts a retraining for the statuses of monitoring.status.RETRAINING (drift and
+degraded; never stale or contract_breach, whose data would make the model worse). One that lasts
+would otherwise start a retraining every day, each with a pull request of its own. So the drift
+workflow starts one only while no retraining pull request is open, and every retraining commits
+on one branch, BRANCH: an open pull request from it is the one under review, and a later check
+asking for retraining leaves it alone. A pull request opened with GITHUB_TOKEN starts no
 workflow, so its checks can be started by dispatch (`dispatch_checks`).
 """
 
@@ -19,6 +21,7 @@ from mlloop.config import Frozen, Params
 from mlloop.errors import GitHubError, RemoteError, SourceError
 from mlloop.monitoring.drift_result import read_result
 from mlloop.monitoring.github import gh
+from mlloop.monitoring.status import RETRAINING
 from mlloop.storage import revisions
 
 BRANCH = "retrain/production-data"
@@ -49,16 +52,16 @@ def open_retraining_pull_request() -> PullRequest | None:
 
 
 def dispatch_retraining(report_directory: Path) -> str:
-    """Start the retraining workflow when the last check found drift and no retraining is under review."""
+    """Start the retraining workflow when the last check's status retrains and no retraining is under review."""
     status = read_result(report_directory).status
-    if status != "drift":
+    if status not in RETRAINING:
         return f"{status}: no retraining"
     under_review = open_retraining_pull_request()
     if under_review is not None:
         number, url = under_review.number, under_review.url
-        return f"drift, but retraining pull request #{number} is still open: left as it is ({url})"
+        return f"{status}, but retraining pull request #{number} is still open: left as it is ({url})"
     gh("workflow", "run", RETRAIN_WORKFLOW)
-    return f"drift: started {RETRAIN_WORKFLOW}"
+    return f"{status}: started {RETRAIN_WORKFLOW}"
 
 
 def _git(*arguments: str) -> str:

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError
 from sklearn.pipeline import Pipeline
 
-from mlloop.config import Params
+from mlloop.config import Params, ReportParams, ServingCostParams
 from mlloop.core.metrics import METRICS, THRESHOLD_FREE
 from mlloop.core.schema import features_and_label, load_schema
 from mlloop.errors import ConfigError, GateFailedError, MlloopError, SourceError
@@ -28,7 +29,7 @@ from mlloop.review.baseline import (
 from mlloop.review.gate import GateVerdict, evaluate_gate
 from mlloop.storage import revisions
 from mlloop.storage.artifacts import load_model, read_table
-from mlloop.storage.files import atomic_outputs
+from mlloop.storage.files import atomic_outputs, sha256_of
 
 
 def check_gate(
@@ -72,6 +73,52 @@ def measure_serving_cost(params: Params, baseline: Baseline) -> serving_cost.Ser
     )
 
 
+class TimedInputs(BaseModel):
+    """What a serving-cost measurement was taken on: the same two models, rows and settings."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    baseline_sha: str | None
+    model_sha256: str
+    test_sha256: str
+    settings: ServingCostParams
+
+
+class RecordedServingCost(BaseModel):
+    """The measurement `report` took, and on what: `gate` reuses it only for the very same inputs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    inputs: TimedInputs
+    cost: serving_cost.ServingCost
+
+
+def timed_inputs(params: Params, baseline: Baseline) -> TimedInputs:
+    """The inputs a measurement depends on, by content: a retrained model or a moved baseline is a new measurement."""
+    return TimedInputs(
+        baseline_sha=baseline.sha,
+        model_sha256=sha256_of(params.paths.model),
+        test_sha256=sha256_of(params.paths.test),
+        settings=params.report.serving_cost,
+    )
+
+
+def serving_cost_for_gate(params: Params, baseline: Baseline) -> tuple[serving_cost.ServingCost, str]:
+    """The report's measurement when it was taken on these inputs, else a new one; and which it is.
+
+    One measurement per PR: the gate's latency rules then judge the very numbers the comment shows,
+    and the job does not spend a second timing run on a busy runner.
+    """
+    inputs = timed_inputs(params, baseline)
+    try:
+        recorded = RecordedServingCost.model_validate_json(params.report.serving_cost_file.read_bytes())
+    except (OSError, ValidationError):
+        recorded = None
+    if recorded is not None and recorded.inputs == inputs:
+        return recorded.cost, f"serving cost: as the report measured it ({params.report.serving_cost_file})"
+    return measure_serving_cost(params, baseline), "serving cost: measured now (no report of these models)"
+
+
 def check_metric_names(params: Params) -> None:
     """Refuse a gate rule or a bootstrap on a metric the registry lacks, before anything is compared.
 
@@ -99,10 +146,11 @@ def run_gate(params: Params, baseline_ref: str | None) -> None:
     check_metric_names(params)
     baseline = load_baseline(baseline_ref or params.report.baseline, params)
     workspace = workspace_snapshot(params)
-    serving = measure_serving_cost(params, baseline)
+    serving, source = serving_cost_for_gate(params, baseline)
     verdict = check_gate(params, workspace, baseline, serving)
     lines = [
         *baseline.notes,
+        source,
         *([] if serving.note is None else [serving.note]),
         *(workload.describe(name) for name, workload in serving.workloads.items()),
         *verdict.notes,
@@ -196,25 +244,31 @@ def build_content(params: Params, ref: str, workspace: Snapshot, baseline: Basel
     )
 
 
-def _write(report_file: Path, text: str, content: markdown.ReportContent | None) -> None:
-    """Replace the report directory as a whole: the Markdown and the comparison PNGs the content names."""
-    with atomic_outputs(report_file.parent) as (directory,):
+def _write(
+    report_params: ReportParams, text: str, content: markdown.ReportContent | None, timing: RecordedServingCost | None
+) -> None:
+    """Replace the report directory as a whole: the Markdown, the comparison PNGs the content names, the timing."""
+    with atomic_outputs(report_params.directory) as (directory,):
         directory.mkdir()
         if content is not None and content.png_files:
             labels = {side: markdown.side_label(content, side) for side in content.performance}
             plots.render_comparison(content.curves, labels, directory)
-        (directory / report_file.name).write_text(text)
+        (directory / report_params.report_file.name).write_text(text)
+        if timing is not None:
+            (directory / report_params.serving_cost_file.name).write_text(timing.model_dump_json())
 
 
 def run_report(params: Params, baseline_ref: str | None, out: Path | None) -> None:
     """Write the report (and comparison PNGs) into `out`, else report.directory: this workspace against the baseline."""
     check_metric_names(params)
     ref = baseline_ref or params.report.baseline
-    report_file = (params.report if out is None else params.report.model_copy(update={"directory": out})).report_file
+    report_params = params.report if out is None else params.report.model_copy(update={"directory": out})
     try:
         workspace = workspace_snapshot(params)
     except SourceError as error:
-        _write(report_file, f"## Model report\n\n> ❌ {error}\n", None)
+        _write(report_params, f"## Model report\n\n> ❌ {error}\n", None, None)
         raise
-    content = build_content(params, ref, workspace, load_baseline(ref, params))
-    _write(report_file, markdown.render(content), content)
+    baseline = load_baseline(ref, params)
+    content = build_content(params, ref, workspace, baseline)
+    timing = RecordedServingCost(inputs=timed_inputs(params, baseline), cost=content.serving_cost)
+    _write(report_params, markdown.render(content), content, timing)

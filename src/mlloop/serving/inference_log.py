@@ -12,11 +12,12 @@ Line format (one JSON object per line, UTF-8):
     features          the request's features, by schema name (null where allowed)
     churn_probability the model's probability of the positive class
     churn             churn_probability >= the model's threshold
-Files: one per UTC day in `<directory>`, named by log_file.
+Files: one per UTC day in `<directory>`, named by log_file; and CLOSED_FILE once the service has
+stopped writing.
 """
 
+import contextlib
 import queue
-import re
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
@@ -25,26 +26,26 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from mlloop.storage.day_files import DayFileName
+
 LOG_FILE_NAME = "predictions-{day}.jsonl"
 """A day file's name, declared once: log_file builds it, day_of_log_file parses it, LOG_FILE_GLOB matches it."""
 
-_NAME_PREFIX, _, _NAME_SUFFIX = LOG_FILE_NAME.partition("{day}")
-_DAY_IN_NAME = re.compile(rf"{re.escape(_NAME_PREFIX)}(\d{{4}}-\d{{2}}-\d{{2}}){re.escape(_NAME_SUFFIX)}$")
-LOG_FILE_GLOB = LOG_FILE_NAME.format(day="*")
+_LOG_FILES = DayFileName(LOG_FILE_NAME)
+LOG_FILE_GLOB = _LOG_FILES.glob
+CLOSED_FILE = "closed"
+"""Created in the log's directory by InferenceLog.close, removed when a log opens: the cue for the pod's log
+shipper that no more lines will come, so its last upload holds everything (bento/k8s/base/deployment.yaml)."""
 
 
 def log_file(directory: Path, day: date) -> Path:
     """The day's file: rotation is by name, so nothing is ever renamed under a reader."""
-    return directory / LOG_FILE_NAME.format(day=f"{day:%Y-%m-%d}")
+    return _LOG_FILES.path(directory, day)
 
 
 def day_of_log_file(path: str) -> date | None:
     """The UTC day a log file holds, from its name; None for any other file, or a day the calendar lacks."""
-    match = _DAY_IN_NAME.search(path)
-    try:
-        return date.fromisoformat(match.group(1)) if match else None
-    except ValueError:
-        return None
+    return _LOG_FILES.day_of(path)
 
 
 def prediction_id(request_id: str, position: int) -> str:
@@ -100,6 +101,9 @@ class InferenceLog:
 
     def __init__(self, directory: Path, queue_lines: int, on_failure: Callable[[int], None]) -> None:
         self.directory = directory
+        # A restarted service in the same pod: its shipper must wait for this run's close, not the last one's.
+        with contextlib.suppress(OSError):
+            (directory / CLOSED_FILE).unlink(missing_ok=True)
         self._queue_lines = queue_lines
         self._on_failure = on_failure
         self._blocks: queue.SimpleQueue[tuple[date, list[bytes]] | None] = queue.SimpleQueue()
@@ -130,10 +134,20 @@ class InferenceLog:
         else:
             self._on_failure(len(lines))
 
-    def close(self) -> None:
-        """Write what is queued, then stop the writer."""
+    def close(self, timeout: float | None = None) -> int:
+        """Write what is queued, for at most `timeout` seconds, stop the writer and create CLOSED_FILE.
+
+        Returns the lines not yet written at the deadline, 0 when all were: the writer is a daemon
+        thread, so they end with the process, and the caller counts them.
+        """
         self._blocks.put(None)
-        self._writer.join()
+        self._writer.join(timeout)
+        with self._lock:
+            unwritten = self._queued_lines if self._writer.is_alive() else 0
+        with contextlib.suppress(OSError):  # an unwritable directory: its lines were counted as they failed
+            self.directory.mkdir(parents=True, exist_ok=True)
+            (self.directory / CLOSED_FILE).touch()
+        return unwritten
 
     def _write_forever(self) -> None:
         """Drain the queue, one open/append per file per drain, until close()."""

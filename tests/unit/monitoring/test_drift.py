@@ -1,20 +1,24 @@
-"""The drift check: its per-column judgement, its verdict rule, and the reports it writes.
+"""The drift check: its per-column judgement, its statuses' rules and ranking, and the reports it writes.
 
 A feature drifted when any of its scores reaches its threshold (params.yaml `drift.thresholds`).
-The verdict is insufficient_data below `drift.min_rows` current rows; otherwise drift when the
-share of drifted features reaches `drift.drifted_share` or any of `drift.key_features` drifted;
-otherwise no_drift. The predicted probability is scored against the evaluate stage's predictions
-but never counts as a feature. `run_drift` returns the typed result and writes drift.json (that
-result, read back by `read_result`), drift.md (most drifted column first) and one PNG per drifted
-feature. An unreadable input table is a SourceError naming it (exit 4), not a traceback. Delayed
-labels are joined to their own rows, batch calls included, for the realised ROC AUC, and the labels
-that joined no row are counted in the report.
+The distribution-shift verdict is insufficient_data below `drift.min_rows` current rows; otherwise
+drift when the share of drifted features reaches `drift.drifted_share` or any of
+`drift.key_features` drifted; otherwise no_drift. The predicted probability is scored against the
+evaluate stage's predictions but never counts as a feature. Above that verdict rank stale (the
+newest log line older than `drift.max_silence_hours` before the check's clock), contract_breach
+(lines breaking the schema beyond `drift.contract`) and degraded (realised outcomes worse than the
+gate allows, beyond noise); `status` is the most urgent that holds, the others are listed too.
+`run_drift` returns the typed result and writes drift.json (that result, read back by
+`read_result`), drift.md (most drifted column first) and one PNG per drifted feature. An
+unreadable input table is a SourceError naming it (exit 4), not a traceback. Delayed labels are
+joined to their own rows, batch calls included, for the realised metrics that decide degraded, and
+the labels that joined no row are counted in the report.
 """
 
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,15 +30,18 @@ from mlloop.config import DriftParams, Params
 from mlloop.core.drift_scores import ColumnScores
 from mlloop.core.schema import FeatureSchema
 from mlloop.errors import ConfigError, SourceError
-from mlloop.monitoring.drift import ColumnResult, rule_text, run_drift, score_columns, verdict
+from mlloop.monitoring.drift import ColumnResult, rule_text, run_drift, score_columns, staleness, verdict
 from mlloop.monitoring.drift_result import DriftReportFiles, DriftResult, ReferenceFile, RowCounts, read_result
 from mlloop.monitoring.outcomes import label_line, labels_file
 from mlloop.serving.inference_log import log_file, log_line, prediction_id
+from mlloop.storage.files import write_json
 
 REFERENCE_ROWS = 3_000
 CURRENT_ROWS = 1_500
 LOG_DAYS = 3
 LAST_DAY = date(2026, 11, 24)
+NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
+"""The check's clock: the evening of the log's last day."""
 PRICE_RISE = 1.15
 BATCH_ROWS = 50
 """Customers per logged request: the service logs a batch call's rows under one request id."""
@@ -146,11 +153,17 @@ def setup(params: Params, schema: FeatureSchema, tmp_path: Path) -> Setup:
     pd.DataFrame({"churn_probability": _probabilities(REFERENCE_ROWS // 2, seed=100)}).to_parquet(
         params.paths.predictions, index=False
     )
+    params.paths.metrics.parent.mkdir(parents=True, exist_ok=True)
+    write_json(params.paths.metrics, HELD_OUT_METRICS)
     return Setup(params=params, reference=reference, log=tmp_path / "production", out=tmp_path / "drift")
 
 
-def _run(setup: Setup) -> DriftResult:
-    return run_drift(setup.params, setup.reference, setup.log.as_posix(), setup.out)
+HELD_OUT_METRICS = {"roc_auc": 0.84, "average_precision": 0.66, "log_loss": 0.42, "brier": 0.14, "f1": 0.59}
+"""metrics.json as the evaluate stage writes it: the held-out values realised outcomes are held to."""
+
+
+def _run(setup: Setup, now: datetime = NOW) -> DriftResult:
+    return run_drift(setup.params, setup.reference, setup.log.as_posix(), setup.out, now)
 
 
 def _table_columns(markdown: str) -> list[str]:
@@ -392,6 +405,12 @@ def test_the_rule_text_states_every_threshold_from_params(params: Params) -> Non
     assert f"{drift.drifted_share:.0%}" in text
     assert f"below {drift.min_rows} current rows" in text
     assert all(name in text for name in drift.key_features)
+    assert f"more than {drift.max_silence_hours:g} hours old" in text
+    assert f"max_null_fraction + {drift.contract.null_tolerance:g}" in text
+    assert f"unknown labels above {drift.contract.max_unknown_label_share:g}" in text
+    assert f"at least {drift.min_labelled_rows} labelled rows" in text
+    positions = [text.index(f"{status} when") for status in ("stale", "contract_breach", "degraded", "drift")]
+    assert positions == sorted(positions), "the rules in ranking order, as the status picks them"
 
 
 def test_the_rule_text_follows_the_params_it_is_given(params: Params) -> None:
@@ -436,14 +455,18 @@ def test_traffic_like_the_reference_is_no_drift_and_the_report_says_where_it_loo
     default_reference.write_bytes(setup.reference.read_bytes())
     _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), _probabilities(CURRENT_ROWS, seed=3))
 
-    result = run_drift(setup.params, None, setup.log.as_posix(), setup.out)
+    result = run_drift(setup.params, None, setup.log.as_posix(), setup.out, NOW)
 
     assert result.status == "no_drift"
     assert all(not column.drifted_by for column in result.columns), "one distribution: no column drifts"
     assert result.rows == RowCounts(current=CURRENT_ROWS, reference=REFERENCE_ROWS, skipped_lines=0)
     window = result.window
+    assert (window.start, window.end) == (date(2026, 11, 18), LAST_DAY), "the week ending on the check's day"
     assert (window.first_day, window.last_day) == (date(2026, 11, 22), LAST_DAY)
     assert (window.source, window.days, len(window.files)) == (setup.log.as_posix(), 7, LOG_DAYS)
+    assert window.last_seen == datetime(2026, 11, 24, 12, tzinfo=UTC)
+    assert [finding.status for finding in result.findings] == ["no_drift"]
+    assert result.contract == []
     assert result.reference == ReferenceFile(
         path=default_reference.as_posix(), sha256=hashlib.sha256(default_reference.read_bytes()).hexdigest()
     )
@@ -463,9 +486,10 @@ def test_drift_json_keeps_the_keys_the_workflows_and_the_issue_read(setup: Setup
 
     document = json.loads((setup.out / "drift.json").read_text())
     assert set(document) == {
-        "status", "reasons", "rule", "window", "rows", "reference", "model_versions", "commit", "realised", "columns"
+        "status", "reasons", "findings", "rule", "window", "rows", "reference", "model_versions", "commit",
+        "realised", "contract", "columns",
     }  # fmt: skip
-    assert set(document["window"]) == {"source", "days", "first_day", "last_day", "files"}
+    assert set(document["window"]) == {"source", "days", "start", "end", "first_day", "last_day", "last_seen", "files"}
     assert document["window"]["last_day"] == "2026-11-24", "days as ISO strings"
     assert set(document["rows"]) == {"current", "reference", "skipped_lines"}
     assert set(document["reference"]) == {"path", "sha256"}
@@ -547,7 +571,7 @@ def test_an_empty_window_has_no_first_or_last_day(setup: Setup) -> None:
     assert read_result(setup.out).window == result.window
 
 
-def test_corrupt_log_lines_are_counted_in_drift_json_and_do_not_change_the_verdict(
+def test_a_few_unreadable_log_lines_are_counted_in_drift_json_and_do_not_change_the_verdict(
     setup: Setup, schema: FeatureSchema
 ) -> None:
     _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), _probabilities(CURRENT_ROWS, seed=3))
@@ -555,25 +579,253 @@ def test_corrupt_log_lines_are_counted_in_drift_json_and_do_not_change_the_verdi
     with last_day.open("a") as stream:
         stream.write('{"request_id": "cut off mid-wri\n')
         stream.write("<html>502 Bad Gateway</html>\n")
-        stream.write(json.dumps({"request_id": "x", "features": {"tenure": "12"}, "churn_probability": 0.2}) + "\n")
         stream.write(json.dumps({"event": "healthcheck"}) + "\n")
 
     result = _run(setup)
 
-    assert result.status == "no_drift"
-    assert result.rows.skipped_lines == 4
+    assert result.status == "no_drift", "3 of 1,503 lines: under drift.contract.max_unreadable_share"
+    assert result.rows.skipped_lines == 3
     assert result.rows.current == CURRENT_ROWS
-    assert read_result(setup.out).rows.skipped_lines == 4
-    assert "(4 log lines skipped)" in DriftReportFiles(setup.out).markdown.read_text()
+    assert read_result(setup.out).rows.skipped_lines == 3
+    assert "(3 unreadable log lines skipped)" in DriftReportFiles(setup.out).markdown.read_text()
+
+
+def test_one_line_with_a_value_of_the_wrong_type_is_a_contract_breach_naming_the_feature_rule_and_line(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), _probabilities(CURRENT_ROWS, seed=3))
+    foreign = json.dumps({"request_id": "x", "features": {"tenure": "12"}, "churn_probability": 0.2})
+    with log_file(setup.log, LAST_DAY).open("a") as stream:
+        stream.write(foreign + "\n")
+
+    result = _run(setup)
+
+    assert result.status == "contract_breach"
+    assert result.reasons == [
+        "tenure breaks type on 0.07% of lines (1), more than 0.00%: a number expected, got string (1)"
+    ]
+    (breach,) = result.contract
+    assert (breach.feature, breach.rule, breach.count) == ("tenure", "type", 1)
+    assert [(example.line, example.text) for example in breach.examples] == [(CURRENT_ROWS // LOG_DAYS + 1, foreign)]
+    markdown = DriftReportFiles(setup.out).markdown.read_text()
+    assert "| tenure | type | 1 | 0.07% | 0.00% | a number expected, got string (1) |" in markdown
+    assert foreign in markdown
+
+
+# ---------------------------------------------------------------------------------------------
+# stale, contract_breach, degraded, and how they rank
+# ---------------------------------------------------------------------------------------------
+
+
+def test_a_line_exactly_max_silence_hours_old_is_not_stale_and_one_a_minute_older_is(params: Params) -> None:
+    drift = params.drift
+    last_seen = NOW - timedelta(hours=drift.max_silence_hours)
+
+    assert staleness(last_seen, NOW, drift) == []
+    assert staleness(last_seen - timedelta(minutes=1), NOW, drift) == [
+        f"the newest log line was written at {last_seen - timedelta(minutes=1):%Y-%m-%d %H:%M} UTC, "
+        f"{drift.max_silence_hours:.0f} hours before this check, more than max_silence_hours "
+        f"{drift.max_silence_hours:g}: the last day seen is {(last_seen - timedelta(minutes=1)).date()}"
+    ]
+
+
+def test_a_log_without_any_line_has_no_silence_to_measure(params: Params) -> None:
+    assert staleness(None, NOW, params.drift) == []
+
+
+def test_a_log_silent_for_two_weeks_is_stale_naming_the_last_day_seen_not_judged_on_its_old_traffic(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    # Given a clean week of traffic that ended two weeks before the check
+    _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), _probabilities(CURRENT_ROWS, seed=3))
+
+    # When the check runs two weeks later
+    result = _run(setup, now=NOW + timedelta(days=14))
+
+    # Then it is stale, names the last day seen, and judged no old traffic
+    assert result.status == "stale"
+    assert result.reasons[0].endswith("the last day seen is 2026-11-24")
+    assert [finding.status for finding in result.findings] == ["stale", "insufficient_data"]
+    assert result.rows.current == 0, "the window ends on the check's day: the old week is not read again"
+    assert result.window.last_seen == datetime(2026, 11, 24, 12, tzinfo=UTC)
+    assert DriftReportFiles(setup.out).markdown.read_text().startswith("# Drift check: **stale**")
+
+
+def test_stale_outranks_drift_in_the_part_of_the_window_the_log_still_covers(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    current = _customers(schema, CURRENT_ROWS, seed=2)
+    current["monthly_charges"] = np.round(current["monthly_charges"] * PRICE_RISE, 2)
+    _write_log(setup.log, current, _probabilities(CURRENT_ROWS, seed=3))
+
+    result = _run(setup, now=NOW + timedelta(days=3))
+
+    assert result.status == "stale"
+    assert [finding.status for finding in result.findings] == ["stale", "drift"]
+    assert result.findings[1].reasons == ["key features drifted: monthly_charges"]
+    assert _pngs(setup.out) == {"monthly_charges.png"}, "the drift found is still drawn"
+    assert (
+        "Also found:\n- drift: key features drifted: monthly_charges"
+        in DriftReportFiles(setup.out).markdown.read_text()
+    )
+
+
+def test_a_feature_allowed_one_percent_nulls_arriving_ten_percent_null_is_a_contract_breach_not_no_drift(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    # Given one non-key feature of 19, total_charges (max_null_fraction 1 %), null on a tenth of the lines
+    current = _customers(schema, CURRENT_ROWS, seed=2)
+    current["total_charges"] = current["total_charges"].mask(current.index % 10 == 0)
+    _write_log(setup.log, current, _probabilities(CURRENT_ROWS, seed=3))
+
+    result = _run(setup)
+
+    # Then the share rule alone would say no drift, but the contract is broken: that is the status
+    assert result.status == "contract_breach"
+    assert [finding.status for finding in result.findings] == ["contract_breach"]
+    (breach,) = result.contract
+    assert (breach.feature, breach.rule, breach.count) == ("total_charges", "max_null_fraction", CURRENT_ROWS // 10)
+    assert breach.share == pytest.approx(0.1)
+    assert breach.limit == pytest.approx(0.01 + setup.params.drift.contract.null_tolerance)
+    assert len(breach.examples) == setup.params.drift.contract.examples
+    assert result.reasons == [
+        "total_charges breaks max_null_fraction on 10.00% of lines (150), more than 2.00%: null or missing; "
+        "the schema allows 1.00%"
+    ]
+
+
+def test_a_label_the_schema_lacks_on_a_quarter_of_lines_is_a_contract_breach_that_outranks_drift(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    current = _customers(schema, CURRENT_ROWS, seed=2)
+    current.loc[current.index % 4 == 0, "payment_method"] = "Digital wallet"
+    _write_log(setup.log, current, _probabilities(CURRENT_ROWS, seed=3))
+
+    result = _run(setup)
+
+    assert result.status == "contract_breach"
+    assert [finding.status for finding in result.findings] == ["contract_breach", "drift"]
+    (breach,) = result.contract
+    assert (breach.feature, breach.rule) == ("payment_method", "categories")
+    assert breach.detail == "labels the schema does not have: Digital wallet (375)"
+
+
+def test_a_log_of_lines_nobody_can_read_is_a_contract_breach_not_insufficient_data(setup: Setup) -> None:
+    setup.log.mkdir()
+    log_file(setup.log, LAST_DAY).write_text("<html>502 Bad Gateway</html>\n" * setup.params.drift.min_rows)
+
+    result = _run(setup)
+
+    assert result.status == "contract_breach"
+    assert [finding.status for finding in result.findings] == ["contract_breach", "insufficient_data"]
+    (breach,) = result.contract
+    assert (breach.feature, breach.rule, breach.share) == ("(line)", "unreadable", 1.0)
+
+
+def test_too_few_lines_to_judge_are_insufficient_data_even_when_they_break_the_contract(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    current = _customers(schema, 10, seed=2)
+    current["total_charges"] = None
+    _write_log(setup.log, current, _probabilities(10, seed=3), days=1)
+
+    result = _run(setup)
+
+    assert result.status == "insufficient_data"
+    assert result.contract == []
+
+
+def _labels(row_ids: list[str], churned: np.ndarray) -> list[bytes]:
+    """A delayed label per row, sent back by its prediction_id."""
+    return [label_line(bool(churn), row_id=row_id) for row_id, churn in zip(row_ids, churned, strict=True)]
+
+
+def _metric_values(result: DriftResult) -> dict[str, float]:
+    """The realised metrics by name."""
+    assert result.realised is not None
+    return {metric.name: metric.value for metric in result.realised.metrics}
+
+
+def test_outcomes_turned_against_the_models_ranking_are_degraded_with_the_gate_limits_they_break(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    # Given a week whose customers look as before, but who churned where the model said they would not
+    probabilities = _probabilities(CURRENT_ROWS, seed=3)
+    row_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), probabilities)
+    churned = probabilities < np.quantile(probabilities, 0.27)
+    _write_labels(setup.log, _labels(row_ids, churned))
+
+    result = _run(setup)
+
+    assert result.status == "degraded"
+    assert [finding.status for finding in result.findings] == ["degraded"]
+    assert result.realised is not None
+    assert (result.realised.rows, result.realised.labels, result.realised.unmatched_labels) == (CURRENT_ROWS,) * 2 + (
+        0,
+    )
+    (roc_auc,) = result.realised.metrics
+    assert roc_auc.value == 0.0, "each row of a batch call joined its own label"
+    assert roc_auc.bound is not None
+    assert roc_auc.bound < 0.83
+    assert result.reasons == [
+        f"realised roc_auc 0.0000 on {CURRENT_ROWS} labelled rows, {roc_auc.bound:.4f} at the better end of its "
+        "95% one-sided interval, is worse than gate.worst_acceptable 0.83 and worse than the held-out 0.8400 by "
+        "more than gate.max_regression 0.01"
+    ]
+
+
+def test_bad_outcomes_on_fewer_than_min_labelled_rows_are_not_degraded(setup: Setup, schema: FeatureSchema) -> None:
+    probabilities = _probabilities(CURRENT_ROWS, seed=3)
+    row_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), probabilities)
+    few = setup.params.drift.min_labelled_rows - 1
+    _write_labels(setup.log, _labels(row_ids[:few], probabilities[:few] < np.quantile(probabilities[:few], 0.27)))
+
+    result = _run(setup)
+
+    assert result.status == "no_drift"
+    assert result.realised is not None
+    assert result.realised.rows == few
+    assert result.realised.metrics[0].bound is None, "nothing judged: no interval computed"
+
+
+def test_every_status_that_holds_is_listed_most_urgent_first(setup: Setup, schema: FeatureSchema) -> None:
+    # Given a week that drifted, broke the contract and lost its ranking, and then went silent
+    current = _customers(schema, CURRENT_ROWS, seed=2)
+    current["monthly_charges"] = np.round(current["monthly_charges"] * PRICE_RISE, 2)
+    current["total_charges"] = current["total_charges"].mask(current.index % 10 == 0)
+    probabilities = _probabilities(CURRENT_ROWS, seed=3)
+    row_ids = _write_log(setup.log, current, probabilities)
+    _write_labels(setup.log, _labels(row_ids, probabilities < np.quantile(probabilities, 0.27)))
+
+    result = _run(setup, now=NOW + timedelta(days=3))
+
+    assert [finding.status for finding in result.findings] == ["stale", "contract_breach", "degraded", "drift"]
+    assert (result.status, result.reasons) == ("stale", result.findings[0].reasons)
+
+
+def test_a_metrics_file_that_is_not_the_evaluate_stages_is_a_source_error_naming_it(setup: Setup) -> None:
+    setup.params.paths.metrics.write_text('{"roc_auc": "high"}')
+
+    with pytest.raises(SourceError, match=r"metrics\.json: not a metrics file of the evaluate stage") as raised:
+        _run(setup)
+
+    assert raised.value.exit_code == 4
+
+
+def test_an_outcome_metric_missing_from_the_registry_is_a_config_error_naming_it(setup: Setup) -> None:
+    outcomes = setup.params.drift.outcomes.model_copy(update={"metrics": ["roc_auc", "happiness"]})
+    params = setup.params.model_copy(update={"drift": setup.params.drift.model_copy(update={"outcomes": outcomes})})
+
+    with pytest.raises(ConfigError, match=r"drift\.outcomes\.metrics: \['happiness'\] are not metrics of the registry"):
+        run_drift(params, setup.reference, setup.log.as_posix(), setup.out, NOW)
 
 
 def _ranked_labels(ids: list[str], probabilities: np.ndarray, by: str = "prediction_id") -> list[bytes]:
     """A label per id, the riskier half of them churned: the probabilities rank them perfectly (ROC AUC 1)."""
-    median = np.median(probabilities)
-    churned = [bool(probability > median) for probability in probabilities]
+    churned = probabilities > np.median(probabilities)
     if by == "client_id":
-        return [label_line(churn, client_id=client) for client, churn in zip(ids, churned, strict=True)]
-    return [label_line(churn, row_id=row_id) for row_id, churn in zip(ids, churned, strict=True)]
+        return [label_line(bool(churn), client_id=client) for client, churn in zip(ids, churned, strict=True)]
+    return _labels(ids, churned)
 
 
 def test_delayed_labels_of_batch_calls_give_each_row_its_own_label_and_the_realised_roc_auc(
@@ -589,9 +841,10 @@ def test_delayed_labels_of_batch_calls_give_each_row_its_own_label_and_the_reali
 
     # then: each label is its own row's, so the ranking is perfect; joined by request id it would not be
     assert result.realised is not None
-    assert (result.realised.rows, result.realised.roc_auc) == (200, 1.0)
+    assert result.realised.rows == 200
+    assert _metric_values(result) == {"roc_auc": 1.0}
     assert (result.realised.labels, result.realised.unmatched_labels) == (200, 0)
-    assert "Realised ROC AUC on 200 labelled rows: 1.0000." in DriftReportFiles(setup.out).markdown.read_text()
+    assert "- roc_auc 1.0000 (held-out 0.8400;" in DriftReportFiles(setup.out).markdown.read_text()
 
 
 def test_delayed_labels_by_client_id_join_the_rows_that_carried_it(setup: Setup, schema: FeatureSchema) -> None:
@@ -603,7 +856,9 @@ def test_delayed_labels_by_client_id_join_the_rows_that_carried_it(setup: Setup,
     result = _run(setup)
 
     assert result.realised is not None
-    assert (result.realised.rows, result.realised.roc_auc, result.realised.unmatched_labels) == (300, 1.0, 0)
+    assert result.realised.rows == 300
+    assert _metric_values(result) == {"roc_auc": 1.0}
+    assert result.realised.unmatched_labels == 0
 
 
 def test_log_lines_from_before_prediction_ids_are_joined_by_their_position_in_their_request(
@@ -618,7 +873,8 @@ def test_log_lines_from_before_prediction_ids_are_joined_by_their_position_in_th
 
     assert result.rows.current == CURRENT_ROWS, "old lines are read"
     assert result.realised is not None
-    assert (result.realised.rows, result.realised.roc_auc) == (200, 1.0)
+    assert result.realised.rows == 200
+    assert _metric_values(result) == {"roc_auc": 1.0}
 
 
 def test_labels_that_join_no_logged_row_are_counted_in_drift_json_and_drift_md(
@@ -643,14 +899,14 @@ def test_labels_that_join_no_logged_row_are_counted_in_drift_json_and_drift_md(
     assert "Delayed labels read: 102; matching no logged row of the window: 2; unreadable label lines: 1." in markdown
 
 
-def test_labels_of_one_outcome_only_are_counted_without_a_roc_auc(setup: Setup, schema: FeatureSchema) -> None:
+def test_labels_of_one_outcome_only_are_counted_without_a_metric(setup: Setup, schema: FeatureSchema) -> None:
     row_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), _probabilities(CURRENT_ROWS, seed=3))
     _write_labels(setup.log, [label_line(False, row_id=row_id) for row_id in row_ids[:40]])
 
     result = _run(setup)
 
     assert result.realised is not None
-    assert (result.realised.rows, result.realised.roc_auc) == (40, None)
+    assert (result.realised.rows, result.realised.labels, result.realised.metrics) == (40, 40, [])
 
 
 def test_a_key_feature_missing_from_the_schema_is_a_config_error_naming_drift_key_features(setup: Setup) -> None:
@@ -658,7 +914,7 @@ def test_a_key_feature_missing_from_the_schema_is_a_config_error_naming_drift_ke
     params = setup.params.model_copy(update={"drift": drift})
 
     with pytest.raises(ConfigError, match=r"drift\.key_features.*shoe_size"):
-        run_drift(params, setup.reference, setup.log.as_posix(), setup.out)
+        run_drift(params, setup.reference, setup.log.as_posix(), setup.out, NOW)
     assert not setup.out.exists(), "a configuration error writes no report"
 
 

@@ -34,21 +34,46 @@ def test_a_written_result_reads_back_equal(tmp_path: Path, drift_result: DriftRe
     assert read_result(tmp_path) == drift_result
 
 
-def test_drift_json_is_stable_json_with_days_as_iso_strings(drift_result: DriftResult) -> None:
+def test_drift_json_is_stable_json_with_days_and_times_as_iso_strings(drift_result: DriftResult) -> None:
     text = result_json(drift_result)
 
     document = json.loads(text)
     assert list(document) == sorted(document), "sorted keys: equal content is equal bytes"
     assert text.endswith("}\n")
     assert (document["window"]["first_day"], document["window"]["last_day"]) == ("2026-11-18", "2026-11-24")
+    assert (document["window"]["start"], document["window"]["end"]) == ("2026-11-18", "2026-11-24")
+    assert document["window"]["last_seen"] == "2026-11-24T05:02:00Z"
     assert document["columns"][1]["scores"]["unseen_labels"] == {"Crypto wallet": 140}
     assert document["realised"] == {
         "rows": 200,
-        "roc_auc": 0.8125,
+        "metrics": [
+            {
+                "name": "roc_auc",
+                "value": 0.8125,
+                "bound": None,
+                "test": 0.8448,
+                "worst_acceptable": 0.83,
+                "max_regression": 0.01,
+            }
+        ],
         "labels": 230,
         "unmatched_labels": 30,
         "unreadable_label_lines": 1,
     }
+    assert document["findings"] == [{"status": "drift", "reasons": document["reasons"]}]
+    assert document["contract"] == []
+
+
+def test_a_report_of_an_earlier_version_with_three_statuses_is_refused_not_misread(
+    tmp_path: Path, drift_result: DriftResult
+) -> None:
+    document = json.loads(result_json(drift_result))
+    for key in ("findings", "contract"):
+        del document[key]
+    _write(tmp_path, json.dumps(document))
+
+    with pytest.raises(SourceError, match="run `make drift` again"):
+        read_result(tmp_path)
 
 
 def test_a_nan_score_survives_the_round_trip(tmp_path: Path, drift_result: DriftResult) -> None:

@@ -1,118 +1,65 @@
-"""One retraining pull request at a time. The drift workflow starts a retraining only on drift and
-only while no retraining pull request is open; a retraining commits what it changed on the branch
-retrain/production-data, pushes it and opens the pull request, or refuses while one is open; GitHub's
-refusal of a pull request from GITHUB_TOKEN names the setting and RETRAIN_TOKEN; and the checks of a
-pull request that started none can be started on its branch.
+"""One retraining pull request at a time. The drift workflow starts a retraining only on drift or
+degraded (never on stale or contract_breach) and only while no retraining pull request is open; a
+retraining commits what it changed on the branch retrain/production-data, pushes it and opens the
+pull request, or refuses while one is open; GitHub's refusal of a pull request from GITHUB_TOKEN
+names the setting and RETRAIN_TOKEN; and the checks of a pull request that started none can be
+started on its branch.
 
-A stand-in `gh` on the PATH records every call and answers as told; git is real, with a bare
-repository as the origin.
+A scripted `gh` on the PATH (tests/stand_ins/scripted_gh.py) records every call and answers as
+told; git is real, with a bare repository as the origin.
 """
 
 import json
-import os
 import shutil
-import stat
-import subprocess
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import pytest
 from dvc.repo import Repo
+from tests.git_cli import IDENTITY, git
+from tests.stand_ins.scripted_gh import PR_URL, ScriptedGh
 
 from mlloop.cli import main
 from mlloop.config import Params, load_params
 from mlloop.errors import GitHubError, RemoteError, SourceError
-from mlloop.monitoring.drift_result import Status
 from mlloop.monitoring.retrain import BRANCH, dispatch_checks, dispatch_retraining, open_pull_request
+from mlloop.monitoring.status import Status
 
 PROJECT_ROOT = Path(__file__).parents[3]
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
-PR_URL = "https://github.com/owner/repo/pull/9"
 REFUSAL = (
     "pull request create failed: GraphQL: GitHub Actions is not permitted to create or approve pull requests "
     "(createPullRequest)"
 )
 
-FAKE_GH = """#!/usr/bin/env python3
-import json, os, sys
-arguments = sys.argv[1:]
-with open(os.environ["GH_CALLS"], "a") as calls:
-    calls.write(json.dumps(arguments) + "\\n")
-answers = json.loads(os.environ.get("GH_ANSWERS", "{}"))
-answer = answers.get(" ".join(arguments[:2]), {})
-sys.stdout.write(answer.get("stdout", ""))
-sys.stderr.write(answer.get("stderr", ""))
-sys.exit(answer.get("exit", 0))
-"""
+
+def _open_pull_requests(gh: ScriptedGh, *requests: tuple[int, bool]) -> None:
+    """Answer `gh pr list` with these open pull requests: (number, whether from a fork)."""
+    listed = [
+        {"number": number, "url": f"https://github.com/owner/repo/pull/{number}", "isCrossRepository": fork}
+        for number, fork in requests
+    ]
+    gh.answer("pr list", stdout=json.dumps(listed))
 
 
-class Gh:
-    """The stand-in's recorded calls, and how it answers `gh <command> <subcommand>`."""
-
-    def __init__(self, calls: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.calls_file = calls
-        self.monkeypatch = monkeypatch
-        self.answers: dict[str, dict[str, object]] = {"pr list": {"stdout": "[]"}, "pr create": {"stdout": PR_URL}}
-        self._publish()
-
-    def _publish(self) -> None:
-        self.monkeypatch.setenv("GH_ANSWERS", json.dumps(self.answers))
-
-    def answer(self, command: str, **answer: object) -> None:
-        self.answers[command] = answer
-        self._publish()
-
-    def open_pull_requests(self, *requests: tuple[int, bool]) -> None:
-        listed = [
-            {"number": number, "url": f"https://github.com/owner/repo/pull/{number}", "isCrossRepository": fork}
-            for number, fork in requests
-        ]
-        self.answer("pr list", stdout=json.dumps(listed))
-
-    @property
-    def calls(self) -> list[list[str]]:
-        if not self.calls_file.exists():
-            return []
-        return [json.loads(line) for line in self.calls_file.read_text().splitlines()]
-
-    def commands(self) -> list[str]:
-        return [" ".join(call[:2]) for call in self.calls]
-
-
-@pytest.fixture
-def gh(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Gh:
-    tools = tmp_path / "bin"
-    tools.mkdir()
-    program = tools / "gh"
-    program.write_text(FAKE_GH)
-    program.chmod(program.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("PATH", f"{tools}:{os.environ['PATH']}")
-    calls = tmp_path / "gh-calls.jsonl"
-    monkeypatch.setenv("GH_CALLS", str(calls))
-    return Gh(calls, monkeypatch)
-
-
-def test_drift_with_no_retraining_under_review_starts_one(gh: Gh, drift_report: Callable[[Status], Path]) -> None:
-    message = dispatch_retraining(drift_report("drift"))
+@pytest.mark.parametrize("status", ["drift", "degraded"])
+def test_drift_or_degraded_with_no_retraining_under_review_starts_one(
+    gh: ScriptedGh, drift_report: Callable[[Status], Path], status: Status
+) -> None:
+    message = dispatch_retraining(drift_report(status))
 
     assert gh.commands() == ["pr list", "workflow run"]
     listing = gh.calls[0]
     assert listing[listing.index("--head") + 1] == BRANCH
     assert listing[listing.index("--state") + 1] == "open"
     assert gh.calls[1] == ["workflow", "run", "retrain.yml"]
-    assert message == "drift: started retrain.yml"
+    assert message == f"{status}: started retrain.yml"
 
 
 def test_drift_while_a_retraining_pull_request_is_open_leaves_it_alone(
-    gh: Gh, drift_report: Callable[[Status], Path]
+    gh: ScriptedGh, drift_report: Callable[[Status], Path]
 ) -> None:
-    gh.open_pull_requests((5, False))
+    _open_pull_requests(gh, (5, False))
 
     message = dispatch_retraining(drift_report("drift"))
 
@@ -123,27 +70,21 @@ def test_drift_while_a_retraining_pull_request_is_open_leaves_it_alone(
 
 
 def test_a_forks_branch_of_the_same_name_does_not_hold_retraining_back(
-    gh: Gh, drift_report: Callable[[Status], Path]
+    gh: ScriptedGh, drift_report: Callable[[Status], Path]
 ) -> None:
-    gh.open_pull_requests((6, True))
+    _open_pull_requests(gh, (6, True))
 
     dispatch_retraining(drift_report("drift"))
 
     assert gh.commands() == ["pr list", "workflow run"]
 
 
-@pytest.mark.parametrize("status", ["no_drift", "insufficient_data"])
-def test_no_drift_starts_nothing_and_asks_github_nothing(
-    gh: Gh, drift_report: Callable[[Status], Path], status: Status
+@pytest.mark.parametrize("status", ["stale", "contract_breach", "insufficient_data", "no_drift"])
+def test_a_silent_log_broken_data_or_no_drift_start_nothing_and_ask_github_nothing(
+    gh: ScriptedGh, drift_report: Callable[[Status], Path], status: Status
 ) -> None:
     assert dispatch_retraining(drift_report(status)) == f"{status}: no retraining"
     assert gh.calls == []
-
-
-def _git(cwd: Path, *arguments: str) -> str:
-    result = subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f"git {' '.join(arguments)} failed: {result.stderr}"
-    return result.stdout.strip()
 
 
 NEW_SOURCE = "data/sources/training-2026-11-30.parquet.dvc"
@@ -164,10 +105,9 @@ def committed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bare origin and its clone with `main` (this project's DVC files, and the files a retraining
     changes) committed and pushed: made once, copied by each test."""
     base = tmp_path_factory.mktemp("committed")
-    environment = os.environ | IDENTITY
     origin, root = base / "origin.git", base / "clone"
-    subprocess.run(["git", "init", "--quiet", "--bare", "--initial-branch=main", origin], check=True)
-    subprocess.run(["git", "clone", "--quiet", origin, root], check=True, capture_output=True)
+    git(base, "init", "--quiet", "--bare", "--initial-branch=main", str(origin))
+    git(base, "clone", "--quiet", str(origin), str(root))
     for name in ("dvc.yaml", "params.yaml", "schema.yaml"):
         shutil.copy(PROJECT_ROOT / name, root / name)
     Repo.init(root).close()
@@ -175,7 +115,7 @@ def committed(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(LOCK if name == "dvc.lock" else "before\n")
     for arguments in (["add", "--all"], ["commit", "--quiet", "-m", "main"], ["push", "--quiet", "origin", "main"]):
-        subprocess.run(["git", *arguments], cwd=root, check=True, env=environment)
+        git(root, *arguments)
     return base
 
 
@@ -188,7 +128,7 @@ def retrained(committed: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     origin, root = tmp_path / "origin.git", tmp_path / "clone"
     shutil.copytree(committed / "origin.git", origin)
     shutil.copytree(committed / "clone", root)
-    _git(root, "remote", "set-url", "origin", str(origin))
+    git(root, "remote", "set-url", "origin", str(origin))
     monkeypatch.chdir(root)
     for name in RETRAINING_CHANGES | {"README.md"}:
         changed = root / name
@@ -203,15 +143,17 @@ def params() -> Params:
 
 
 @pytest.mark.usefixtures("retrained")
-def test_retraining_commits_what_it_changed_on_the_branch_and_opens_its_pull_request(gh: Gh, params: Params) -> None:
+def test_retraining_commits_what_it_changed_on_the_branch_and_opens_its_pull_request(
+    gh: ScriptedGh, params: Params
+) -> None:
     message = open_pull_request(params, Path("params.yaml"), date(2026, 11, 30))
 
     assert message == f"opened {PR_URL}"
-    origin = _git(Path.cwd(), "config", "remote.origin.url")
-    pushed = _git(Path(origin), "rev-parse", f"refs/heads/{BRANCH}")
-    assert pushed == _git(Path.cwd(), "rev-parse", "HEAD")
-    assert set(_git(Path.cwd(), "diff", "--name-only", "main", "HEAD").splitlines()) == RETRAINING_CHANGES
-    assert _git(Path.cwd(), "log", "-1", "--format=%s") == "Retrain on production data folded in 2026-11-30"
+    origin = git(Path.cwd(), "config", "remote.origin.url")
+    pushed = git(Path(origin), "rev-parse", f"refs/heads/{BRANCH}")
+    assert pushed == git(Path.cwd(), "rev-parse", "HEAD")
+    assert set(git(Path.cwd(), "diff", "--name-only", "main", "HEAD").splitlines()) == RETRAINING_CHANGES
+    assert git(Path.cwd(), "log", "-1", "--format=%s") == "Retrain on production data folded in 2026-11-30"
     assert gh.commands() == ["pr list", "pr create"]
     create = gh.calls[1]
     assert create[create.index("--head") + 1] == BRANCH
@@ -219,17 +161,17 @@ def test_retraining_commits_what_it_changed_on_the_branch_and_opens_its_pull_req
 
 @pytest.mark.usefixtures("gh")
 def test_a_later_retraining_replaces_the_branch_a_closed_pull_request_left(params: Params, retrained: Path) -> None:
-    _git(Path.cwd(), "push", "--quiet", "origin", f"main:refs/heads/{BRANCH}")  # the old, closed one's branch
+    git(Path.cwd(), "push", "--quiet", "origin", f"main:refs/heads/{BRANCH}")  # the old, closed one's branch
 
     open_pull_request(params, Path("params.yaml"), date(2026, 11, 30))
 
-    assert _git(retrained, "rev-parse", f"refs/heads/{BRANCH}") == _git(Path.cwd(), "rev-parse", "HEAD")
+    assert git(retrained, "rev-parse", f"refs/heads/{BRANCH}") == git(Path.cwd(), "rev-parse", "HEAD")
 
 
 def test_retraining_while_its_pull_request_is_open_is_refused_before_anything_is_committed(
-    gh: Gh, params: Params, retrained: Path
+    gh: ScriptedGh, params: Params, retrained: Path
 ) -> None:
-    gh.open_pull_requests((5, False))
+    _open_pull_requests(gh, (5, False))
 
     with pytest.raises(
         GitHubError, match=r"retraining pull request #5 is still open \(https://github.com/owner/repo/pull/5\)"
@@ -237,13 +179,13 @@ def test_retraining_while_its_pull_request_is_open_is_refused_before_anything_is
         open_pull_request(params, Path("params.yaml"), date(2026, 11, 30))
 
     assert gh.commands() == ["pr list"]
-    assert _git(Path.cwd(), "branch", "--show-current") == "main"
-    assert _git(retrained, "branch", "--list", BRANCH) == ""
+    assert git(Path.cwd(), "branch", "--show-current") == "main"
+    assert git(retrained, "branch", "--list", BRANCH) == ""
 
 
 @pytest.mark.usefixtures("retrained")
 def test_githubs_refusal_of_a_pull_request_from_github_token_names_the_setting_and_the_token(
-    gh: Gh, params: Params
+    gh: ScriptedGh, params: Params
 ) -> None:
     gh.answer("pr create", stderr=REFUSAL, exit=1)
 
@@ -258,8 +200,10 @@ def test_githubs_refusal_of_a_pull_request_from_github_token_names_the_setting_a
 
 
 @pytest.mark.usefixtures("retrained")
-def test_a_push_the_origin_refuses_is_a_remote_error_and_opens_nothing(gh: Gh, params: Params, tmp_path: Path) -> None:
-    _git(Path.cwd(), "remote", "set-url", "origin", str(tmp_path / "no-such-origin.git"))
+def test_a_push_the_origin_refuses_is_a_remote_error_and_opens_nothing(
+    gh: ScriptedGh, params: Params, tmp_path: Path
+) -> None:
+    git(Path.cwd(), "remote", "set-url", "origin", str(tmp_path / "no-such-origin.git"))
 
     with pytest.raises(RemoteError, match=r"git push to origin failed: .*persist-credentials"):
         open_pull_request(params, Path("params.yaml"), date(2026, 11, 30))
@@ -275,8 +219,8 @@ def test_the_command_prints_the_pull_request_it_opened(capsys: pytest.CaptureFix
 
 
 @pytest.mark.usefixtures("retrained")
-def test_the_checks_of_a_pull_request_are_started_on_its_branch(gh: Gh) -> None:
-    _git(Path.cwd(), "switch", "--quiet", "--create", BRANCH)
+def test_the_checks_of_a_pull_request_are_started_on_its_branch(gh: ScriptedGh) -> None:
+    git(Path.cwd(), "switch", "--quiet", "--create", BRANCH)
 
     message = dispatch_checks()
 
@@ -285,8 +229,8 @@ def test_the_checks_of_a_pull_request_are_started_on_its_branch(gh: Gh) -> None:
 
 
 @pytest.mark.usefixtures("retrained")
-def test_no_checks_are_started_from_a_detached_head(gh: Gh) -> None:
-    _git(Path.cwd(), "switch", "--quiet", "--detach")
+def test_no_checks_are_started_from_a_detached_head(gh: ScriptedGh) -> None:
+    git(Path.cwd(), "switch", "--quiet", "--detach")
 
     with pytest.raises(SourceError, match="HEAD is detached"):
         dispatch_checks()

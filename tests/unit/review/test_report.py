@@ -1,8 +1,9 @@
 """
 report: the significance of the PR's difference on the rows both models scored, with this
 workspace's predictions read as every pipeline artifact is (a bad file is exit 4, naming it),
-both models timed in this process (a baseline model that cannot be had is a note), and the
-report written where it was asked to go.
+both models timed in this process (a baseline model that cannot be had is a note) once per PR
+(the gate reuses the report's timing of the same models), and the report written where it was
+asked to go.
 """
 
 from pathlib import Path
@@ -20,6 +21,7 @@ from mlloop.core.schema import FeatureSchema, features_and_label
 from mlloop.errors import ConfigError, SourceError
 from mlloop.review import report
 from mlloop.review.baseline import Baseline, Snapshot
+from mlloop.review.serving_cost import ServingCost
 
 BASELINE_SHA = "0f1e2d3c4b5a69788796a5b4c3d2e1f0aabbccdd"
 RECORDED = Snapshot(metrics={"roc_auc": 0.8}, performance=None, params=None, lock=None, validation=None)
@@ -242,3 +244,70 @@ def test_without_a_recorded_baseline_no_model_is_fetched_and_a_note_says_so(
 
     assert cost.note == "No baseline model to time: this PR's model was timed alone."
     assert cost.batch.ratio is None
+
+
+@pytest.fixture
+def reported(
+    timed_workspace: Params,
+    baseline: Baseline,
+    valid_table: pd.DataFrame,
+    schema: FeatureSchema,
+    monkeypatch: pytest.MonkeyPatch,
+) -> ServingCost:
+    """What `report` leaves beside report.md: its measurement of both models and the inputs it was taken on."""
+    monkeypatch.setattr(report, "model_at", lambda _sha, _params: _fitted(valid_table, schema))
+    measured = report.measure_serving_cost(timed_workspace, baseline)
+    timed_workspace.report.directory.mkdir(parents=True)
+    recorded = report.RecordedServingCost(inputs=report.timed_inputs(timed_workspace, baseline), cost=measured)
+    timed_workspace.report.serving_cost_file.write_text(recorded.model_dump_json())
+    return measured
+
+
+def test_the_gate_reuses_the_reports_measurement_of_the_same_models(
+    timed_workspace: Params, baseline: Baseline, reported: ServingCost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def never(_params: Params, _baseline: Baseline) -> ServingCost:
+        raise AssertionError("the report already timed these two models")
+
+    monkeypatch.setattr(report, "measure_serving_cost", never)
+
+    cost, source = report.serving_cost_for_gate(timed_workspace, baseline)
+
+    assert cost == reported
+    assert source == f"serving cost: as the report measured it ({timed_workspace.report.serving_cost_file})"
+
+
+@pytest.mark.usefixtures("reported")
+@pytest.mark.parametrize("change", ["retrained model", "other baseline", "other settings"])
+def test_the_gate_times_again_when_the_report_measured_other_inputs(
+    change: str,
+    timed_workspace: Params,
+    baseline: Baseline,
+    valid_table: pd.DataFrame,
+    schema: FeatureSchema,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    params = timed_workspace
+    if change == "retrained model":
+        joblib.dump(_fitted(valid_table.iloc[::-1], schema), params.paths.model, compress=3)
+    elif change == "other baseline":
+        baseline = Baseline("main", "1" * 40, RECORDED, [])
+    else:
+        settings = params.report.serving_cost.model_copy(update={"batch_calls": 2})
+        params = params.model_copy(update={"report": params.report.model_copy(update={"serving_cost": settings})})
+    fresh = report.measure_serving_cost(params, baseline)
+    monkeypatch.setattr(report, "measure_serving_cost", lambda _params, _baseline: fresh)
+
+    cost, source = report.serving_cost_for_gate(params, baseline)
+
+    assert cost is fresh
+    assert source == "serving cost: measured now (no report of these models)"
+
+
+def test_the_gate_times_the_models_when_no_report_was_written(
+    timed_workspace: Params, baseline: Baseline, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sentinel = object()
+    monkeypatch.setattr(report, "measure_serving_cost", lambda _params, _baseline: sentinel)
+
+    assert report.serving_cost_for_gate(timed_workspace, baseline)[0] is sentinel

@@ -5,23 +5,17 @@ when the answer is unknown (no baseline, no common history) the loop runs.
 """
 
 import shutil
-import subprocess
 from pathlib import Path, PurePosixPath
 
 import pytest
 from dvc.repo import Repo
+from tests.git_cli import git
 
 from mlloop.cli import main
 from mlloop.config import Params, load_params
 from mlloop.review.scope import decide, pipeline_inputs, pr_scope
 
 PROJECT_ROOT = Path(__file__).parents[3]
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
 INPUTS = frozenset(map(PurePosixPath, ["params.yaml", "src", "dvc.lock", "reports/plot_data"]))
 
 
@@ -86,33 +80,26 @@ def test_the_inputs_are_what_dvc_yaml_declares_plus_the_loops_own_files(project_
         assert not decide([PurePosixPath(unrelated)], inputs).runs, unrelated
 
 
-def _git(cwd: Path, *arguments: str) -> None:
-    result = subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f"git {' '.join(arguments)} failed: {result.stderr}"
-
-
 @pytest.fixture
 def repository(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A DVC project (this one's dvc.yaml, params and schema) with `main` and a branch `change` checked out."""
-    for key, value in IDENTITY.items():
-        monkeypatch.setenv(key, value)
     root = tmp_path / "project"
     root.mkdir()
     for name in ("dvc.yaml", "params.yaml", "schema.yaml", "README.md"):
         shutil.copy(PROJECT_ROOT / name, root / name)
-    _git(root, "init", "--quiet", "--initial-branch=main")
+    git(root, "init", "--quiet", "--initial-branch=main")
     Repo.init(root).close()
-    _git(root, "add", "--all")
-    _git(root, "commit", "--quiet", "--message", "main")
-    _git(root, "switch", "--quiet", "--create", "change")
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "--message", "main")
+    git(root, "switch", "--quiet", "--create", "change")
     monkeypatch.chdir(root)
     return root
 
 
 def _commit(root: Path, name: str, text: str) -> None:
     (root / name).write_text(text)
-    _git(root, "add", "--all")
-    _git(root, "commit", "--quiet", "--message", f"change {name}")
+    git(root, "add", "--all")
+    git(root, "commit", "--quiet", "--message", f"change {name}")
 
 
 def test_a_branch_changing_the_readme_skips(repository: Path) -> None:
@@ -131,9 +118,9 @@ def test_a_branch_changing_the_schema_runs(repository: Path) -> None:
 
 
 def test_changes_on_main_since_the_branch_point_are_not_the_pull_requests(repository: Path) -> None:
-    _git(repository, "switch", "--quiet", "main")
+    git(repository, "switch", "--quiet", "main")
     _commit(repository, "schema.yaml", (repository / "schema.yaml").read_text() + "\n")
-    _git(repository, "switch", "--quiet", "change")
+    git(repository, "switch", "--quiet", "change")
     _commit(repository, "README.md", "words\n")
 
     assert not pr_scope(load_params(Path("params.yaml")), "main").runs
@@ -148,7 +135,7 @@ def test_a_missing_baseline_runs_the_loop() -> None:
 
 def test_no_common_history_with_the_baseline_runs_the_loop(repository: Path) -> None:
     params = load_params(Path("params.yaml"))
-    _git(repository, "switch", "--quiet", "--orphan", "unrelated")  # an empty tree
+    git(repository, "switch", "--quiet", "--orphan", "unrelated")  # an empty tree
     _commit(repository, "README.md", "words\n")
 
     scope = pr_scope(params, "main")

@@ -5,6 +5,7 @@ is built and parsed in one place, so the drift check reads exactly the files the
 import json
 import queue
 import threading
+import time
 from datetime import UTC, date, datetime
 from fnmatch import fnmatch
 from pathlib import Path
@@ -12,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from mlloop.serving.inference_log import LOG_FILE_GLOB, InferenceLog, day_of_log_file, log_file, prediction_id
+from mlloop.serving.inference_log import (
+    CLOSED_FILE,
+    LOG_FILE_GLOB,
+    InferenceLog,
+    day_of_log_file,
+    log_file,
+    prediction_id,
+)
 
 WAIT_SECONDS = 10
 """Upper bound on any wait for the writer thread; a healthy run waits milliseconds."""
@@ -140,3 +148,81 @@ def test_beyond_the_queue_bound_whole_requests_are_counted_not_raised_until_the_
         for line in path.read_text().splitlines()
     ]
     assert request_ids == ["fits"] * 3 + ["fills"] * 2 + ["after"] * 5
+
+
+def _logged_request_ids(directory: Path) -> list[str]:
+    return [
+        json.loads(line)["request_id"]
+        for path in sorted(directory.glob(LOG_FILE_GLOB))
+        for line in path.read_text().splitlines()
+    ]
+
+
+def test_closing_writes_every_line_still_queued_behind_a_slow_writer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a writer that takes a fifth of a second per append, and 100 requests of 10 lines
+    # recorded faster than that, so nearly all of them wait in the queue
+    append = InferenceLog._append
+
+    def slow_append(self: InferenceLog, blocks: list[Block]) -> None:
+        time.sleep(0.2)
+        append(self, blocks)
+
+    monkeypatch.setattr(InferenceLog, "_append", slow_append)
+    failures: list[int] = []
+    log = InferenceLog(tmp_path, QUEUE_LINES, failures.append)
+    request_ids = [f"req-{index}" for index in range(100)]
+    for request_id in request_ids:
+        log.record(request_id, "churn:abc", _predictions(10))
+    assert len(_logged_request_ids(tmp_path)) < 1000, "the writer was meant to be behind when the log closes"
+
+    # when: the log is closed, as the service's shutdown does
+    unwritten = log.close(WAIT_SECONDS)
+
+    # then: every recorded line is in the files, in the order recorded, and none is reported lost
+    assert unwritten == 0
+    assert _logged_request_ids(tmp_path) == [request_id for request_id in request_ids for _ in range(10)]
+    assert failures == []
+
+
+def test_lines_the_writer_could_not_reach_before_the_deadline_are_returned_for_counting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: a writer stalled until released, with 3 + 4 lines queued behind it
+    release = threading.Event()
+    append = InferenceLog._append
+
+    def stalled_append(self: InferenceLog, blocks: list[Block]) -> None:
+        assert release.wait(WAIT_SECONDS), "the test never released the writer"
+        append(self, blocks)
+
+    monkeypatch.setattr(InferenceLog, "_append", stalled_append)
+    failures: list[int] = []
+    log = InferenceLog(tmp_path, QUEUE_LINES, failures.append)
+    log.record("first", "churn:abc", _predictions(3))
+    log.record("second", "churn:abc", _predictions(4))
+
+    # when: the drain's deadline passes with the writer still stuck
+    started = time.monotonic()
+    unwritten = log.close(0.2)
+    waited = time.monotonic() - started
+    release.set()
+
+    # then: close returns at its deadline with every line not written, and the directory says it is closed
+    assert unwritten == 7
+    assert failures == [], "lines cut off by the deadline are the caller's to count, not write failures"
+    assert waited < WAIT_SECONDS / 2, f"close waited {waited:.1f} s past its 0.2 s deadline"
+    assert (tmp_path / CLOSED_FILE).is_file()
+
+
+def test_a_closed_log_marks_its_directory_and_a_log_opening_there_removes_the_mark(tmp_path: Path) -> None:
+    # The pod's log shipper uploads once more when the mark appears: a mark left by an earlier run would
+    # make it upload before this run's last lines are written.
+    failures: list[int] = []
+    InferenceLog(tmp_path, QUEUE_LINES, failures.append).close()
+    assert (tmp_path / CLOSED_FILE).is_file()
+
+    reopened = InferenceLog(tmp_path, QUEUE_LINES, failures.append)
+    assert not (tmp_path / CLOSED_FILE).exists()
+    reopened.close()

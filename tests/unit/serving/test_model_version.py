@@ -9,7 +9,6 @@ main's gate compares with the previous release (the latest version before HEAD),
 
 import json
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import gto.api
 import pytest
 import yaml
 from scmrepo.exceptions import SCMError
+from tests.git_cli import IDENTITY, git
 
 from mlloop.cli import build_parser, main
 from mlloop.config import Params, load_params
@@ -33,12 +33,6 @@ FIRST_MODEL_MD5 = "0cc175b9c0f1b6a831c399e269772661"
 SECOND_MODEL_MD5 = "92eb5ffee6ae2fec3ad71c777531578f"
 METRICS = {"roc_auc": 0.843219, "average_precision": 0.6, "f1": 0.61234567}
 FORMATTED_METRICS = {"roc_auc": "0.8432", "average_precision": "0.6000", "f1": "0.6123"}
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
 SOURCE_LABEL = "org.opencontainers.image.source"
 
 
@@ -50,9 +44,7 @@ class Workspace:
     params: Params
 
     def git(self, *arguments: str) -> str:
-        result = subprocess.run(["git", *arguments], cwd=self.root, capture_output=True, text=True, check=False)
-        assert result.returncode == 0, f"git {' '.join(arguments)} failed: {result.stderr}"
-        return result.stdout.strip()
+        return git(self.root, *arguments)
 
     def write_lock(self, model_md5: str | None) -> None:
         """Write dvc.lock with the train stage's model output, or with no output at all when model_md5 is None."""

@@ -1,6 +1,6 @@
 """`kubectl port-forward` for the smoke test of a deployed Service: the URL of the port kubectl reports,
 for as long as the block runs and no longer; a kubectl that cannot forward, or says nothing, is a
-SmokeFailedError with its reason, not a hang. kubectl is the recording stand-in of tests/deploy."""
+SmokeFailedError with its reason, not a hang. kubectl is the recording stand-in (tests/stand_ins/kubectl.py)."""
 
 import json
 import socket
@@ -11,13 +11,15 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from tests.stand_ins import install
+from tests.stand_ins.common import RECORD_DIRECTORY
+from tests.stand_ins.kubectl import deployment, save_cluster, save_services
 from tests.stub_http import JsonHandler, serving
 
 from mlloop.cli import build_parser
 from mlloop.errors import SmokeFailedError
 from mlloop.serving.port_forward import forwarded
 
-KUBECTL = Path(__file__).parents[2] / "deploy" / "stand_ins" / "kubectl"
 SERVICE = "mlloop-staging/churn-service"
 
 
@@ -27,19 +29,24 @@ class _Ready(JsonHandler):
 
 
 @pytest.fixture
-def cluster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The stand-in's cluster file, with no Service to forward to until a test names one."""
-    state = tmp_path / "cluster.json"
-    state.write_text(json.dumps({"revision": 1}))
-    monkeypatch.setenv("KUBECTL_CLUSTER", str(state))
-    monkeypatch.setenv("STAND_IN_RECORD", str(tmp_path / "record.jsonl"))
-    return state
+def records(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The stand-in's cluster: the Deployment runs, and no Service is there to forward to until a test places one."""
+    records = tmp_path / "records"
+    records.mkdir()
+    save_cluster(records, {SERVICE: deployment({})})
+    monkeypatch.setenv(RECORD_DIRECTORY, str(records))
+    return records
 
 
 @pytest.fixture
-def service(cluster: Path) -> Iterator[str]:
+def kubectl(records: Path) -> str:
+    return str(install(records / "kubectl", "kubectl"))
+
+
+@pytest.fixture
+def service(records: Path) -> Iterator[str]:
     with serving(_Ready) as url:
-        cluster.write_text(json.dumps({"revision": 1, "service": url.removeprefix("http://")}))
+        save_services(records, {SERVICE: url})
         yield url
 
 
@@ -58,8 +65,8 @@ def _refuses_connections(url: str) -> bool:
 
 
 @pytest.mark.usefixtures("service")
-def test_the_forwarded_url_reaches_the_service_while_the_block_runs_and_then_closes() -> None:
-    with forwarded(SERVICE, str(KUBECTL), timeout_seconds=10) as url:
+def test_the_forwarded_url_reaches_the_service_while_the_block_runs_and_then_closes(kubectl: str) -> None:
+    with forwarded(SERVICE, kubectl, timeout_seconds=10) as url:
         answer = _get_json(f"{url}/readyz")
 
     assert answer == {"path": "/readyz"}
@@ -67,11 +74,10 @@ def test_the_forwarded_url_reaches_the_service_while_the_block_runs_and_then_clo
     assert _refuses_connections(url), "kubectl port-forward is stopped with the block"
 
 
-@pytest.mark.usefixtures("cluster")
-def test_a_kubectl_that_cannot_forward_fails_the_smoke_test_with_its_reason() -> None:
+def test_a_kubectl_that_cannot_forward_fails_the_smoke_test_with_its_reason(kubectl: str) -> None:
     with (
-        pytest.raises(SmokeFailedError, match=f"kubectl port-forward to {SERVICE} failed: error: unable to forward"),
-        forwarded(SERVICE, str(KUBECTL), timeout_seconds=10),
+        pytest.raises(SmokeFailedError, match=f"kubectl port-forward to {SERVICE} failed: .*unable to forward port"),
+        forwarded(SERVICE, kubectl, timeout_seconds=10),
     ):
         pytest.fail("no URL without a forwarded port")
 

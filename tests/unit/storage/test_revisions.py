@@ -4,31 +4,18 @@ fallback for a bare branch name that has no local branch (a CI checkout of a pul
 origin's, so each wrong choice gives a different SHA.
 """
 
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from tests.git_cli import git
 
 from mlloop.storage.revisions import resolve
 
-IDENTITY = {
-    "GIT_AUTHOR_NAME": "test",
-    "GIT_AUTHOR_EMAIL": "test@example.invalid",
-    "GIT_COMMITTER_NAME": "test",
-    "GIT_COMMITTER_EMAIL": "test@example.invalid",
-}
-
-
-def _git(cwd: Path, *arguments: str) -> str:
-    result = subprocess.run(["git", *arguments], cwd=cwd, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f"git {' '.join(arguments)} failed: {result.stderr}"
-    return result.stdout.strip()
-
 
 def _commit(cwd: Path, message: str) -> str:
-    _git(cwd, "commit", "--quiet", "--allow-empty", "--message", message)
-    return _git(cwd, "rev-parse", "HEAD")
+    git(cwd, "commit", "--quiet", "--allow-empty", "--message", message)
+    return git(cwd, "rev-parse", "HEAD")
 
 
 @dataclass(frozen=True)
@@ -45,17 +32,15 @@ class Clone:
 @pytest.fixture
 def clone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Clone:
     """origin has main (two commits) and a branch `feature`; the clone has two more commits on main."""
-    for key, value in IDENTITY.items():
-        monkeypatch.setenv(key, value)
     origin = tmp_path / "origin"
     origin.mkdir()
-    _git(origin, "init", "--quiet", "--initial-branch=main")
+    git(origin, "init", "--quiet", "--initial-branch=main")
     origin_main_parent = _commit(origin, "first")
     origin_main = _commit(origin, "second")
-    _git(origin, "switch", "--quiet", "--create", "feature")
+    git(origin, "switch", "--quiet", "--create", "feature")
     origin_feature = _commit(origin, "on feature")
-    _git(origin, "switch", "--quiet", "main")
-    _git(tmp_path, "clone", "--quiet", str(origin), "clone")
+    git(origin, "switch", "--quiet", "main")
+    git(tmp_path, "clone", "--quiet", str(origin), "clone")
     workspace = tmp_path / "clone"
     local_main_parent = _commit(workspace, "third, not pushed")
     local_main = _commit(workspace, "fourth, not pushed")
@@ -81,7 +66,7 @@ def test_an_explicit_remote_branch_is_taken_as_it_is(clone: Clone) -> None:
 
 
 def test_a_sha_and_a_tag_resolve_to_their_commit(clone: Clone) -> None:
-    _git(Path.cwd(), "tag", "v1", clone.origin_main_parent)
+    git(Path.cwd(), "tag", "v1", clone.origin_main_parent)
 
     assert resolve(clone.origin_main_parent[:12]) == clone.origin_main_parent
     assert resolve("v1") == clone.origin_main_parent

@@ -12,9 +12,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.stub_http import serving
 
 
 @dataclass
@@ -301,12 +303,6 @@ def _handler(api: GitHubApi) -> type[BaseHTTPRequestHandler]:
 def serving_api(repository: str, tokens: dict[str, str]) -> Iterator[GitHubApi]:
     """Serve the API of `repository` on a free loopback port for the block."""
     api = GitHubApi(repository=repository, tokens=tokens)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(api))
-    api.url = f"http://127.0.0.1:{server.server_address[1]}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with serving(_handler(api)) as url:
+        api.url = url
         yield api
-    finally:
-        server.shutdown()
-        server.server_close()

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tests.workflows.standins.common import call_api, fail, record
+from tests.stand_ins.common import fail, record
+from tests.stand_ins.github_client import call_api
 
 TOOL = "gh"
 # Per command: each documented flag (long name) and whether it takes a value; then short aliases.

@@ -1,44 +1,87 @@
-"""A recording `kubectl`: one cluster's Deployments and their revisions, kept in a file; kustomize renders for real.
+"""A recording `kubectl`: one cluster's Deployments and their revisions, kept in files; kustomize renders for real.
 
 `apply` makes a new revision of a Deployment only when its pod template changes, as Kubernetes
 does; `rollout undo` returns to the previous revision (or `--to-revision`) and numbers it anew;
-`rollout status` succeeds for a Deployment that exists; `port-forward service/<name>` forwards to
-the service the harness placed in the cluster (services.json: `{"<namespace>/<name>": url}`), once
-its Deployment is there. Everything else is refused loudly.
+`rollout status` succeeds for a Deployment that exists; `port-forward service/<name>` relays a free
+loopback port to the service the test placed in the cluster (services.json), once its Deployment is
+there, and says which port, as kubectl does. A test can make the cluster fail (faults.json).
+Every call is recorded with its command line; everything else is refused loudly.
 """
 
+import contextlib
 import json
 import os
 import re
+import socket
+import socketserver
 import sys
-import time
+import threading
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import yaml
 
-from tests.workflows.standins.common import RECORD_DIRECTORY, fail, record
+from tests.stand_ins.common import RECORD_DIRECTORY, fail, record
 
 TOOL = "kubectl"
 REAL_KUBECTL = "HARNESS_REAL_KUBECTL"
 """The real kubectl (from the dev dependencies), which renders `kubectl kustomize`."""
 REVISION = "deployment.kubernetes.io/revision"
+CLUSTER = "cluster.json"
+"""The Deployments: `{"<namespace>/<name>": {"revision": n, "history": {n: template}, "template": ...}}`."""
 SERVICES = "services.json"
-"""The cluster's Services as the harness placed them: their URLs on loopback, by `<namespace>/<name>`."""
+"""The cluster's Services as the test placed them: their URLs on loopback, by `<namespace>/<name>`."""
+FAULTS = "faults.json"
+UNREACHABLE = "The connection to the server 127.0.0.1:6443 was refused - did you specify the right host or port?"
 
 
-def _cluster_file() -> Path:
-    return Path(os.environ[RECORD_DIRECTORY]) / "cluster.json"
+@dataclass(frozen=True)
+class Faults:
+    """What the cluster does wrong, as a test sets it: nothing by default."""
+
+    unreachable: bool = False  # every command fails, as against an API server that cannot be reached
+    rejects_apply: bool = False  # the server refuses the manifests: apply changes nothing
+    stalls_rollouts: bool = False  # no rollout completes: `rollout status` fails
+
+    def save(self, directory: Path) -> None:
+        (directory / FAULTS).write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def load(cls, directory: Path) -> "Faults":
+        path = directory / FAULTS
+        return cls(**json.loads(path.read_text())) if path.exists() else cls()
 
 
-def load_cluster() -> dict[str, Any]:
-    """`{"<namespace>/<name>": {"revision": n, "history": {n: template}, "template": ...}}` for each Deployment."""
-    path = _cluster_file()
+def load_cluster(directory: Path) -> dict[str, Any]:
+    """The cluster's Deployments as the stand-in keeps them in `directory` (CLUSTER)."""
+    path = directory / CLUSTER
     return dict(json.loads(path.read_text())) if path.exists() else {}
 
 
-def _save(cluster: dict[str, Any]) -> None:
-    _cluster_file().write_text(json.dumps(cluster, indent=1))
+def save_cluster(directory: Path, cluster: dict[str, Any]) -> None:
+    """Set the cluster's Deployments, in CLUSTER's shape."""
+    (directory / CLUSTER).write_text(json.dumps(cluster, indent=1))
+
+
+def deployment(*templates: dict[str, Any]) -> dict[str, Any]:
+    """A Deployment's state in CLUSTER after one revision per pod template, the last one running."""
+    history = {str(number): template for number, template in enumerate(templates, start=1)}
+    return {"revision": len(templates), "history": history, "template": templates[-1]}
+
+
+def save_services(directory: Path, services: dict[str, str]) -> None:
+    """Place Services in the cluster: `{"<namespace>/<name>": url on loopback}`."""
+    (directory / SERVICES).write_text(json.dumps(services))
+
+
+def _directory() -> Path:
+    return Path(os.environ[RECORD_DIRECTORY])
+
+
+def _record(entry: dict[str, Any]) -> None:
+    record(TOOL, entry | {"argv": sys.argv[1:]})
 
 
 def _option(words: list[str], *names: str) -> str:
@@ -59,7 +102,9 @@ def _deployment_key(words: list[str]) -> str:
 
 
 def _apply(words: list[str]) -> None:
-    cluster = load_cluster()
+    if Faults.load(_directory()).rejects_apply:
+        fail(TOOL, "error: the server rejected the manifests")
+    cluster = load_cluster(_directory())
     documents = [
         document for document in yaml.safe_load_all(Path(_option(words, "-f", "--filename")).read_text()) if document
     ]
@@ -76,19 +121,21 @@ def _apply(words: list[str]) -> None:
             state["template"] = template
             changed.append(key)
         print(f"deployment.apps/{document['metadata']['name']} {'configured' if key in changed else 'unchanged'}")
-    _save(cluster)
+    save_cluster(_directory(), cluster)
     kinds = [f"{document['kind']}/{document['metadata']['name']}" for document in documents]
-    record(TOOL, {"apply": kinds, "revisions": {key: state["revision"] for key, state in cluster.items()}})
+    _record({"apply": kinds, "revisions": {key: state["revision"] for key, state in cluster.items()}})
 
 
 def _rollout(words: list[str]) -> None:
     key = _deployment_key(words)
-    cluster = load_cluster()
+    cluster = load_cluster(_directory())
     if key not in cluster:
         fail(TOOL, f'Error from server (NotFound): deployments.apps "{key.split("/")[1]}" not found')
     state = cluster[key]
     if words[0] == "status":
-        record(TOOL, {"rollout status": key, "revision": state["revision"]})
+        if Faults.load(_directory()).stalls_rollouts:
+            fail(TOOL, f'error: deployment "{key.split("/")[1]}" exceeded its progress deadline')
+        _record({"rollout status": key, "revision": state["revision"]})
         print(f'deployment "{key.split("/")[1]}" successfully rolled out')
     elif words[0] == "undo":
         revisions = sorted(int(number) for number in state["history"])
@@ -100,11 +147,11 @@ def _rollout(words: list[str]) -> None:
         state["revision"] += 1
         state["history"][str(state["revision"])] = template
         state["template"] = template
-        _save(cluster)
-        record(TOOL, {"rollout undo": key, "to": target, "revision": state["revision"]})
+        save_cluster(_directory(), cluster)
+        _record({"rollout undo": key, "to": target, "revision": state["revision"]})
         print(f"deployment.apps/{key.split('/')[1]} rolled back")
     elif words[0] == "history":
-        record(TOOL, {"rollout history": key})
+        _record({"rollout history": key})
         print(
             "REVISION  CHANGE-CAUSE\n"
             + "\n".join(f"{number}         <none>" for number in sorted(state["history"], key=int))
@@ -122,10 +169,10 @@ def _deployment_named(words: list[str]) -> str:
 
 def _get(words: list[str]) -> None:
     key = _deployment_named(words)
-    cluster = load_cluster()
+    cluster = load_cluster(_directory())
     if key not in cluster:
         if "--ignore-not-found" in words:
-            record(TOOL, {"get": key, "found": False})
+            _record({"get": key, "found": False})
             return
         fail(TOOL, f'Error from server (NotFound): deployments.apps "{key.split("/")[1]}" not found')
     state = cluster[key]
@@ -133,7 +180,7 @@ def _get(words: list[str]) -> None:
     metadata = {"name": name, "namespace": namespace, "annotations": {REVISION: str(state["revision"])}}
     deployment = {"metadata": metadata, "spec": {"template": state["template"]}}
     output = _option(words, "-o", "--output")
-    record(TOOL, {"get": key, "output": output})
+    _record({"get": key, "output": output})
     if output == "json":
         print(json.dumps(deployment))
     elif output.startswith("jsonpath="):
@@ -147,33 +194,55 @@ def _get(words: list[str]) -> None:
 
 def _delete(words: list[str]) -> None:
     key = _deployment_named(words)
-    cluster = load_cluster()
+    cluster = load_cluster(_directory())
     if key not in cluster and "--ignore-not-found" not in words:
         fail(TOOL, f'Error from server (NotFound): deployments.apps "{key.split("/")[1]}" not found')
     cluster.pop(key, None)
-    _save(cluster)
-    record(TOOL, {"delete": key})
+    save_cluster(_directory(), cluster)
+    _record({"delete": key})
+    print(f'deployment.apps "{key.split("/")[1]}" deleted')
+
+
+def _relay(source: socket.socket, destination: socket.socket) -> None:
+    """Copy one direction of a forwarded connection until it closes."""
+    with contextlib.suppress(OSError):
+        while data := source.recv(65536):
+            destination.sendall(data)
+    with contextlib.suppress(OSError):
+        destination.shutdown(socket.SHUT_WR)
 
 
 def _port_forward(words: list[str]) -> None:
     namespace = _option(words, "--namespace", "-n") or "default"
     service = next((word.removeprefix("service/") for word in words if word.startswith("service/")), "")
-    services_file = Path(os.environ[RECORD_DIRECTORY]) / SERVICES
+    services_file = _directory() / SERVICES
     services = json.loads(services_file.read_text()) if services_file.exists() else {}
     url = services.get(f"{namespace}/{service}")
-    if not url or f"{namespace}/{service}" not in load_cluster():
+    if not url or f"{namespace}/{service}" not in load_cluster(_directory()):
         fail(TOOL, "error: unable to forward port because pod is not running. Current status=Pending")
-    record(TOOL, {"port-forward": f"{namespace}/{service}"})
-    print(f"Forwarding from 127.0.0.1:{url.rsplit(':', 1)[1]} -> 3000", flush=True)
-    while True:  # until the smoke test is done and stops it, as kubectl runs until interrupted
-        time.sleep(1)
+    upstream = urlsplit(url)
+
+    class Relay(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            with socket.create_connection((upstream.hostname or "", upstream.port or 0)) as connection:
+                back = threading.Thread(target=_relay, args=(connection, self.request))
+                back.start()
+                _relay(self.request, connection)
+                back.join()
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Relay)
+    _record({"port-forward": f"{namespace}/{service}"})
+    print(f"Forwarding from 127.0.0.1:{server.server_address[1]} -> 3000", flush=True)
+    server.serve_forever()  # until the smoke test is done and stops it, as kubectl runs until interrupted
 
 
 def main() -> None:
     """`kubectl kustomize|apply|rollout status|undo|history|get|delete deployment|port-forward service`."""
     arguments = sys.argv[1:]
-    if arguments[:1] == ["kustomize"]:
+    if arguments[:1] == ["kustomize"]:  # renders locally: no cluster involved
         os.execv(os.environ[REAL_KUBECTL], [os.environ[REAL_KUBECTL], *arguments])
+    if Faults.load(_directory()).unreachable:
+        fail(TOOL, UNREACHABLE)
     if arguments[:1] == ["apply"]:
         _apply(arguments[1:])
     elif arguments[:1] == ["rollout"]:

@@ -6,7 +6,7 @@ labels and whether it pushes; the version probes BentoML makes first answer as a
 
 import sys
 
-from tests.workflows.standins.common import fail, record
+from tests.stand_ins.common import fail, record
 
 TOOL = "docker"
 # `docker buildx build` flags (docs.docker.com/reference/cli/docker/buildx/build), and whether each takes a value.

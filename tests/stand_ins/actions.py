@@ -4,15 +4,14 @@ Each keeps the real action's contract as far as the workflows rely on it; inputs
 INPUT_<NAME> variables, the way the runner hands them to a JavaScript action.
 """
 
-import base64
 import os
 import shutil
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-from tests.workflows.standins.common import record
+from tests.git_origin import forget_credentials, persist_credentials
+from tests.stand_ins.common import record
 
 CACHE_DIRECTORY = "HARNESS_CACHE"
 """The cache service: one directory per saved key, holding each cached path under its workspace-relative name."""
@@ -48,7 +47,8 @@ def checkout() -> None:
     """actions/checkout v7: fetch the event's commit (all history and tags with fetch-depth 0), credentials in a file.
 
     As v6 and later do, a persisted token is not written into .git/config itself but into a file under
-    RUNNER_TEMP that .git/config includes, so only git (not a library reading the global config) sees it.
+    RUNNER_TEMP that .git/config includes (tests/git_origin.py), so only git, not a library reading the
+    global config, sees it.
     """
     workspace = _workspace()
     for entry in workspace.iterdir() if workspace.exists() else []:
@@ -61,10 +61,7 @@ def checkout() -> None:
     token = _input("token")
     _git("init", "--quiet")
     _git("remote", "add", "origin", url)
-    credentials = Path(os.environ["RUNNER_TEMP"]) / f"git-credentials-{uuid.uuid4()}.config"
-    header = "AUTHORIZATION: basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
-    subprocess.run(["git", "config", "--file", str(credentials), f"http.{url}/.extraheader", header], check=True)
-    _git("config", "--local", f"includeIf.gitdir:{workspace}/.git.path", str(credentials))
+    credentials = persist_credentials(workspace, url, token, Path(os.environ["RUNNER_TEMP"]))
     if ref.startswith("refs/heads/"):
         local = ref.removeprefix("refs/heads/")
         target = f"refs/remotes/origin/{local}"
@@ -81,8 +78,7 @@ def checkout() -> None:
         _git("checkout", "--quiet", "--force", sha)
     persist = _input("persist-credentials", "true") == "true"
     if not persist:
-        _git("config", "--local", "--unset", f"includeIf.gitdir:{workspace}/.git.path")
-        credentials.unlink()
+        forget_credentials(workspace, credentials)
     record("actions", {"checkout": {"ref": ref, "sha": sha, "depth": depth, "persist": persist}})
 
 

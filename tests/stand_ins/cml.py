@@ -12,7 +12,8 @@ import re
 import sys
 from pathlib import Path
 
-from tests.workflows.standins.common import call_api, fail, record
+from tests.stand_ins.common import fail, record
+from tests.stand_ins.github_client import call_api
 
 TOOL = "cml"
 COMMENT_OPTIONS = {
