@@ -34,16 +34,18 @@ from mlloop.serving.bento_model import (
     service_settings,
 )
 from mlloop.serving.contract import Prediction, Predictions, customer_model, customer_record
-from mlloop.serving.inference_log import InferenceLog
+from mlloop.serving.inference_log import InferenceLog, prediction_id
 from mlloop.serving.model_process import ModelProcess
 from mlloop.serving.request_guard import RequestGuard
 
 MODEL = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
 SCHEMA = FeatureSchema.model_validate(json.loads(Path(MODEL.stored.path_of(METADATA_FILE)).read_text())["schema"])
-Customer = customer_model(SCHEMA)
-CustomerRecord = customer_record(SCHEMA)
 SETTINGS = service_settings(MODEL.stored.info.metadata)
 """params.yaml's serve settings, as `mlloop import-model` stored them with the model (params.yaml explains each)."""
+Customer = customer_model(SCHEMA, SETTINGS.max_client_id_chars)
+CustomerRecord = customer_record(SCHEMA, SETTINGS.max_client_id_chars)
+CLIENT_ID = SCHEMA.id_column
+"""The request field holding the caller's id for a customer: logged, never given to the model."""
 LOG_DIRECTORY = Path(os.environ.get(LOG_DIRECTORY_VARIABLE, SETTINGS.inference_log_dir))
 LOG_FAILURES = Counter(
     "mlloop_inference_log_failures", "Inference log lines dropped (queue full) or not written (disk error)"
@@ -122,7 +124,10 @@ class ChurnService:
         self.predictor.close()
 
     def _predict_requests(self, requests: Sequence[list[dict[str, Any]]]) -> list[list[Prediction]]:
-        """One model call for the rows of all queued requests; one log record per request."""
+        """One model call for the rows of all queued requests; one log record per request.
+
+        The model reads only the features, so a row's client id is taken out of it here, for the log alone.
+        """
         rows_of_all = [row for rows in requests for row in rows]
         MODEL_CALL_ROWS.observe(len(rows_of_all))
         try:
@@ -135,11 +140,20 @@ class ChurnService:
             mine = probabilities[start : start + len(rows)]
             start += len(rows)
             decisions = [p >= self.threshold for p in mine]
-            self.log.record(uuid.uuid4().hex, self.version, zip(rows, mine, decisions, strict=True))
+            request_id = uuid.uuid4().hex
+            row_ids = [prediction_id(request_id, position) for position in range(len(rows))]
+            client_ids = [row.pop(CLIENT_ID, None) for row in rows]
+            self.log.record(request_id, self.version, zip(row_ids, client_ids, rows, mine, decisions, strict=True))
             answers.append(
                 [
-                    Prediction(churn_probability=p, churn=churn, threshold=self.threshold, model_version=self.version)
-                    for p, churn in zip(mine, decisions, strict=True)
+                    Prediction(
+                        churn_probability=p,
+                        churn=churn,
+                        threshold=self.threshold,
+                        model_version=self.version,
+                        prediction_id=row_id,
+                    )
+                    for p, churn, row_id in zip(mine, decisions, row_ids, strict=True)
                 ]
             )
         return answers

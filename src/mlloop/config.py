@@ -159,6 +159,7 @@ class ServiceSettings(Frozen):
 
     max_batch_size: int = Field(ge=1)
     max_request_bytes: int = Field(ge=1024)
+    max_client_id_chars: int = Field(ge=1)
     inference_log_dir: FilePath
     inference_log_queue_lines: int = Field(ge=1)
     log_drain_seconds: float = Field(gt=0)

@@ -319,7 +319,9 @@ def test_drift_reads_every_pods_day_files_from_the_store(drift_report: dict[str,
     assert drift_report["rows"]["current"] == len(PODS) * SIMULATED_DAYS * SIMULATED_ROWS_PER_DAY
     assert len(window["files"]) == len(PODS) * SIMULATED_DAYS
     assert {file.split("/")[-2] for file in window["files"]} == set(PODS), window["files"]
-    assert drift_report["realised"] is not None, "the delayed labels beside the pods were read too"
+    realised = drift_report["realised"]
+    assert realised is not None, "the delayed labels beside the pods were read too"
+    assert (realised["rows"], realised["unmatched_labels"]) == (drift_report["rows"]["current"], 0), realised
 
 
 @pytest.mark.usefixtures("drift_report")

@@ -7,6 +7,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -192,6 +193,9 @@ BAD_INPUTS = [
     pytest.param(lambda r: r | {"contract": "Weekly"}, "contract", "literal_error", id="unknown category"),
     pytest.param(lambda r: r | {"loyalty": 3}, "loyalty", "extra_forbidden", id="extra field"),
     pytest.param(lambda r: r | {"tenure": 2.5}, "tenure", "int_type", id="fractional integer"),
+    pytest.param(lambda r: r | {"customer_id": 7590}, "customer_id", "string_type", id="client id not a string"),
+    pytest.param(lambda r: r | {"customer_id": ""}, "customer_id", "string_too_short", id="empty client id"),
+    pytest.param(lambda r: r | {"customer_id": "C" * 129}, "customer_id", "string_too_long", id="client id too long"),
 ]
 
 
@@ -273,11 +277,14 @@ def test_openapi_document_shows_the_schema_fields_ranges_and_categories(service:
 
 
 def _logged_lines_in(directory: Path, without: Path | None = None) -> list[dict[str, Any]]:
+    """The log's complete lines, split on newlines only, as JSON Lines are: a client id may hold U+2028 or
+    U+0085, which JSON leaves unescaped and str.splitlines splits on (the fuzzing sends such ids). A line
+    is complete with its newline: the writer thread may be part-way through appending a block."""
     return [
         json.loads(line)
         for path in sorted(directory.glob(LOG_FILE_GLOB))
         if path != without
-        for line in path.read_text().splitlines()
+        for line in path.read_bytes().split(b"\n")[:-1]
     ]
 
 
@@ -285,29 +292,76 @@ def _logged_lines(project: Path) -> list[dict[str, Any]]:
     return _logged_lines_in(project / "data" / "production")
 
 
+def _wait_for_lines(project: Path, count: int) -> list[dict[str, Any]]:
+    """The logged lines, once there are `count` of them (the writer thread is a moment behind the answer)."""
+    deadline = time.monotonic() + 10
+    while len(_logged_lines(project)) < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return _logged_lines(project)
+
+
 def test_the_inference_log_receives_exactly_the_rows_served(
     project: Path, service: str, customers: pd.DataFrame
 ) -> None:
-    # Given what is logged so far
+    # Given what is logged so far, and a batch of 7 in which some customers carry the caller's id
     before = len(_logged_lines(project))
     records = _records(customers)[:7]
+    client_ids = ["C-0", None, "C-2", None, None, "C-5", None]
+    sent = [
+        record | ({"customer_id": client} if client else {}) for record, client in zip(records, client_ids, strict=True)
+    ]
 
-    # When a batch of 7 is served and a bad request is refused
-    status, body = post(f"{service}/predict_batch", json.dumps({"customers": records}))
+    # When the batch is served and a bad request is refused
+    status, body = post(f"{service}/predict_batch", json.dumps({"customers": sent}))
     assert status == 200
     answers = body["predictions"]
     assert post(f"{service}/predict", json.dumps({"tenure": -1}))[0] == 400
 
-    # Then exactly those 7 rows arrive, with their features, probabilities and one request id
-    deadline = time.monotonic() + 10
-    while len(_logged_lines(project)) < before + 7 and time.monotonic() < deadline:
-        time.sleep(0.1)
-    new = _logged_lines(project)[before:]
+    # Then exactly those 7 rows arrive, with their features (never the id), probabilities and one request id
+    new = _wait_for_lines(project, before + 7)[before:]
     assert len(new) == 7, new
     assert [line["features"] for line in new] == records
     assert [line["churn_probability"] for line in new] == [answer["churn_probability"] for answer in answers]
-    assert len({line["request_id"] for line in new}) == 1
+    (request_id,) = {line["request_id"] for line in new}
     assert {line["model_version"] for line in new} == {answers[0]["model_version"]}
+    # And each row has its own prediction_id, the one its answer returned, and the id its caller gave it
+    assert [line["prediction_id"] for line in new] == [f"{request_id}-{position}" for position in range(7)]
+    assert [answer["prediction_id"] for answer in answers] == [line["prediction_id"] for line in new]
+    assert [line["client_id"] for line in new] == client_ids
+
+
+def test_outcomes_sent_back_by_prediction_id_or_client_id_join_their_own_rows_of_a_batch(
+    project: Path, service: str, customers: pd.DataFrame, tmp_path: Path
+) -> None:
+    # Given a batch of 40 served customers, the first 20 identified by the caller, and the service's log copied
+    before = len(_logged_lines(project))
+    records = _records(customers)[:40]
+    sent = [record | {"customer_id": f"join-{index}"} if index < 20 else record for index, record in enumerate(records)]
+    status, body = post(f"{service}/predict_batch", json.dumps({"customers": sent}))
+    assert status == 200, body
+    assert len(_wait_for_lines(project, before + 40)) >= before + 40
+    log = tmp_path / "log"
+    shutil.copytree(project / "data" / "production", log, ignore=shutil.ignore_patterns("labels"))
+
+    # When outcomes arrive for every row: the riskier half churned, by client id or by the answer's prediction_id
+    probabilities = [answer["churn_probability"] for answer in body["predictions"]]
+    median = float(np.median(probabilities))
+    labels = [
+        {"client_id": f"join-{index}"} if index < 20 else {"prediction_id": answer["prediction_id"]}
+        for index, answer in enumerate(body["predictions"])
+    ]
+    labels.append({"prediction_id": "never-served-0"})
+    outcomes = [probability > median for probability in probabilities] + [True]
+    (log / "labels").mkdir()
+    (log / "labels" / f"labels-{time.strftime('%Y-%m-%d', time.gmtime())}.jsonl").write_text(
+        "".join(json.dumps(label | {"churn": churn}) + "\n" for label, churn in zip(labels, outcomes, strict=True))
+    )
+    run(["mlloop", "drift", "--current", str(log), "--out", str(tmp_path / "drift")], project)
+
+    # Then each label joined its own row, so the ranking is perfect, and the stray label is counted
+    realised = json.loads((tmp_path / "drift" / "drift.json").read_text())["realised"]
+    roc_auc = {metric["name"]: metric["value"] for metric in realised["metrics"]}["roc_auc"]
+    assert (realised["rows"], roc_auc, realised["labels"], realised["unmatched_labels"]) == (40, 1.0, 41, 1), realised
 
 
 def _deployment(project: Path) -> dict[str, Any]:
@@ -505,9 +559,7 @@ def test_simulated_traffic_through_the_service_is_caught_by_the_drift_check(proj
         project,
     )
     # and a few lines that no service wrote
-    deadline = time.monotonic() + 10
-    while len(_logged_lines(project)) < before + 600 and time.monotonic() < deadline:
-        time.sleep(0.2)
+    _wait_for_lines(project, before + 600)
     with sorted(log_directory.glob(LOG_FILE_GLOB))[-1].open("a") as stream:
         stream.write('{"truncated": \n<html>502 Bad Gateway</html>\n')
 

@@ -51,6 +51,9 @@ def drift_result() -> DriftResult:
                     name="roc_auc", value=0.8125, bound=None, test=0.8448, worst_acceptable=0.83, max_regression=0.01
                 )
             ],
+            labels=230,
+            unmatched_labels=30,
+            unreadable_label_lines=1,
         ),
         contract=[],
         columns=[

@@ -5,7 +5,7 @@ rows, at the model's threshold, and held to the quality gate's own limits: `gate
 and the held-out value in metrics.json worsened by more than `gate.max_regression`. A few hundred
 labelled rows are noisy, so a limit counts as broken only when even the better end of the metric's
 one-sided confidence interval breaks it; with fewer than `drift.min_labelled_rows` rows nothing is
-judged. Pure: labels, probabilities and numbers in, typed result and reasons out.
+judged. Pure: labels, probabilities and numbers in, typed metrics and reasons out.
 """
 
 import math
@@ -59,21 +59,21 @@ def _bound(
     return value + margin if metric.better == "higher" else value - margin
 
 
-def realise(
+def realised_metrics(
     labels: np.ndarray,
     probabilities: np.ndarray,
     test_metrics: Mapping[str, float],
     threshold: float,
     drift: DriftParams,
     gate: GateParams,
-) -> Realised | None:
-    """Each outcome metric on the labelled rows with its gate limits; None without rows of both classes.
+) -> list[RealisedMetric]:
+    """Each outcome metric on the labelled rows with its gate limits; none without rows of both classes.
 
     The bound is computed only on enough rows and when the value itself breaks a limit: a value
     within its limits is within them at the better end of its interval too.
     """
     if not len(labels) or labels.min() == labels.max():
-        return None
+        return []
     metrics = []
     for name in drift.outcomes.metrics:
         registered = METRICS[name]
@@ -90,7 +90,7 @@ def realise(
             bound = _bound(registered, value, labels, probabilities, threshold, drift.outcomes)
             metric = metric.model_copy(update={"bound": bound})
         metrics.append(metric)
-    return Realised(rows=len(labels), metrics=metrics)
+    return metrics
 
 
 def degraded_reasons(realised: Realised | None, drift: DriftParams) -> list[str]:

@@ -39,7 +39,8 @@ from mlloop.monitoring.drift_result import (
     WindowSummary,
     result_json,
 )
-from mlloop.monitoring.log_window import LogWindow, read_labels, read_window
+from mlloop.monitoring.log_window import LogWindow, read_window
+from mlloop.monitoring.outcomes import LABEL, NO_LABELS, Labels, join_outcomes, read_labels
 from mlloop.monitoring.status import Status, rank
 from mlloop.pipeline.plots import render_distribution_overlays
 from mlloop.storage import revisions
@@ -168,7 +169,7 @@ class DriftInputs:
     """The predicted probability's reference: the model on held-out customers, as evaluate scored them."""
     source: str
     window: LogWindow
-    labels: dict[str, bool]
+    labels: Labels
     test_metrics: dict[str, float]
     """metrics.json: the held-out values realised outcomes are held to."""
     commit: str | None
@@ -198,21 +199,28 @@ def breach_reason(breach: ContractBreach) -> str:
     )
 
 
-def _labelled_rows(inputs: DriftInputs) -> pd.DataFrame:
-    """The window's rows whose delayed label arrived, with that label in `label`: the one place outcomes are joined."""
-    rows = inputs.window.rows
-    return rows.assign(label=rows["request_id"].map(inputs.labels)).dropna(subset=["label"])
-
-
 def _realised(inputs: DriftInputs, params: Params) -> Realised | None:
-    labelled = _labelled_rows(inputs)
-    return degradation.realise(
-        labelled["label"].to_numpy(dtype=bool),
-        labelled[PREDICTION].to_numpy(dtype=float),
-        inputs.test_metrics,
-        params.train.threshold,
-        params.drift,
-        params.gate,
+    """The outcome metrics on the window's rows joined to their delayed labels (monitoring.outcomes), and
+    the labels that joined no row; None when no label arrived.
+    """
+    labels = inputs.labels
+    if not labels.count and not labels.unreadable_lines:
+        return None
+    outcomes = join_outcomes(inputs.window.rows, labels)
+    joined = outcomes.rows
+    return Realised(
+        rows=len(joined),
+        metrics=degradation.realised_metrics(
+            joined[LABEL].to_numpy(dtype=bool),
+            joined[PREDICTION].to_numpy(dtype=float),
+            inputs.test_metrics,
+            params.train.threshold,
+            params.drift,
+            params.gate,
+        ),
+        labels=outcomes.labels,
+        unmatched_labels=outcomes.unmatched_labels,
+        unreadable_label_lines=outcomes.unreadable_label_lines,
     )
 
 
@@ -309,7 +317,7 @@ def read_inputs(
         predictions=predictions,
         source=source,
         window=window,
-        labels=read_labels(source) if len(window.rows) else {},
+        labels=read_labels(source, since=window.first_day) if len(window.rows) else NO_LABELS,
         test_metrics=test_metrics,
         commit=_head_commit(),
     )

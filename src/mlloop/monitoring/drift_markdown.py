@@ -35,7 +35,13 @@ def _window(window: WindowSummary) -> str:
 
 
 def _realised(realised: Realised) -> list[str]:
-    lines = [f"Realised on {realised.rows} labelled rows:"]
+    lines = [
+        f"Realised on {realised.rows} labelled rows. Delayed labels read: {realised.labels}; "
+        f"matching no logged row of the window: {realised.unmatched_labels}; "
+        f"unreadable label lines: {realised.unreadable_label_lines}."
+    ]
+    if realised.rows and not realised.metrics:
+        lines.append("- no metric: the labelled rows hold one outcome only")
     for metric in realised.metrics:
         limits = [
             f"held-out {metric.test:.4f}" if metric.test is not None else "",

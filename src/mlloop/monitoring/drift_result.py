@@ -103,10 +103,18 @@ class RealisedMetric(_Part):
 
 
 class Realised(_Part):
-    """The model's quality on the window's rows whose delayed labels arrived."""
+    """The model's quality on the window's rows whose delayed labels arrived, and the labels that could
+    not be used: those that joined no row of the window, and lines of another shape.
+    """
 
     rows: int
+    """The window's rows joined to a label (monitoring.outcomes)."""
     metrics: list[RealisedMetric]
+    """Empty unless both outcomes are among those rows: a metric of one class is undefined."""
+    labels: int
+    """Labels read: those written from the window's first day on."""
+    unmatched_labels: int
+    unreadable_label_lines: int
 
 
 class ExampleLine(_Part):

@@ -1,6 +1,7 @@
 """Fold labelled production traffic into the training source, as a new version of the data.
 
-The rows of the inference log's latest window whose delayed labels have arrived join the
+The rows of the inference log's latest window whose delayed labels have arrived (joined one label
+to one row, as the drift report's realised metrics join them: monitoring.outcomes) join the
 current source table in a new file, `training-<day>.parquet` in params `data.sources_dir`, written
 in the source's own column names, and `data.source` in params.yaml points at it. The retraining
 pull request then carries the new file's DVC pointer and the params change, so the pipeline re-runs from
@@ -19,25 +20,25 @@ from ruamel.yaml.comments import CommentedMap
 from mlloop.config import Params
 from mlloop.core.schema import load_schema
 from mlloop.errors import ConfigError, SourceError
-from mlloop.monitoring.log_window import read_labels, read_window
+from mlloop.monitoring.log_window import read_window
+from mlloop.monitoring.outcomes import LABEL, join_outcomes, read_labels
 from mlloop.pipeline import data
 from mlloop.storage.files import atomic_outputs
 
 
 def labelled_production_rows(params: Params, current: str | None, day: date) -> pd.DataFrame:
-    """The rows of the window ending on `day` with their labels, as schema-named table rows with an id of their own."""
+    """The rows of the window ending on `day` with their labels, as schema-named table rows with an id of
+    their own: the row's prediction_id, so a window folded in twice adds each row once.
+    """
     schema = load_schema(params.data.schema_file)
     source = current or params.serve.inference_log_dir.as_posix()
-    rows = read_window(source, schema, params.drift, day).rows
-    labels = rows["request_id"].map(read_labels(source))
-    labelled = rows[labels.notna()]
+    window = read_window(source, schema, params.drift, day)
+    labelled = join_outcomes(window.rows, read_labels(source, since=window.first_day)).rows
     if labelled.empty:
         raise SourceError(f"{source}: no labelled production rows in the window: nothing to fold in")
     table = labelled[schema.feature_names].copy()
-    table[schema.id_column] = "production-" + labelled["request_id"].astype(str)
-    table[schema.target.name] = np.where(
-        labels[labels.notna()].astype(bool), schema.target.positive, schema.target.negative
-    )
+    table[schema.id_column] = "production-" + labelled["prediction_id"].astype(str)
+    table[schema.target.name] = np.where(labelled[LABEL], schema.target.positive, schema.target.negative)
     return table
 
 

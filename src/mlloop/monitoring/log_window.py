@@ -40,8 +40,11 @@ from mlloop.storage.store_errors import diagnose
 
 @dataclass(frozen=True)
 class LogWindow:
-    """The window's rows (features, churn_probability, timestamp, request_id, model_version), its days,
-    the newest line of the whole log, and every line that broke the schema.
+    """The window's rows (features and COLUMNS), its days, the newest line of the whole log, and every
+    line that broke the schema.
+
+    prediction_id and client_id are null in lines written before the log carried them
+    (monitoring.outcomes derives the prediction_id of those).
     """
 
     rows: pd.DataFrame
@@ -58,7 +61,7 @@ class LogWindow:
     contract: ContractCounts
 
 
-COLUMNS = ("churn_probability", "timestamp", "request_id", "model_version")
+COLUMNS = ("churn_probability", "timestamp", "request_id", "model_version", "prediction_id", "client_id")
 
 JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
 """The JSON type of a parsed value, by its Python type (bool first: a bool is an int)."""
@@ -292,38 +295,3 @@ def read_window(source: str, schema: FeatureSchema, drift: DriftParams, today: d
         files=[name for day in chosen for name in by_day[day]],
         contract=counts,
     )
-
-
-LABELS_SCHEMA = pa.schema([pa.field("request_id", pa.string()), pa.field("churn", pa.bool_())])
-
-
-def _labels_of_lines(data: bytes) -> dict[str, bool]:
-    labels: dict[str, bool] = {}
-    for raw in io.BytesIO(data):
-        try:
-            line = from_json(raw)
-        except ValueError:
-            continue
-        if isinstance(line, dict) and isinstance(line.get("churn"), bool):
-            labels[str(line.get("request_id"))] = line["churn"]
-    return labels
-
-
-def read_labels(source: str) -> dict[str, bool]:
-    """Delayed labels, by request id, from `<source>/labels/labels-*.jsonl`; empty when none arrived yet.
-
-    Read like the log: whole files by pyarrow, line by line only for a file with a corrupt line.
-    """
-    filesystem, root = fsspec.core.url_to_fs(source)
-    options = pa_json.ParseOptions(explicit_schema=LABELS_SCHEMA, unexpected_field_behavior="ignore")
-    labels: dict[str, bool] = {}
-    for name in filesystem.glob(f"{root.rstrip('/')}/labels/labels-*.jsonl"):
-        with filesystem.open(name, "rb") as stream:
-            data = stream.read()
-        try:
-            table = pa_json.read_json(pa.BufferReader(data), parse_options=options).drop_null()
-        except pa.ArrowInvalid:
-            labels |= _labels_of_lines(data)
-            continue
-        labels |= dict(zip(table["request_id"].to_pylist(), table["churn"].to_pylist(), strict=True))
-    return labels

@@ -31,15 +31,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from pydantic_core import to_json
 from tqdm import tqdm
 
 from mlloop.config import Params, Scenario, SimulateParams
 from mlloop.core.schema import FeatureSchema, NumericFeature, load_schema
 from mlloop.errors import ConfigError, SourceError
+from mlloop.monitoring.outcomes import label_line, labels_file
 from mlloop.pipeline.evaluation import churn_probability
 from mlloop.serving import client
-from mlloop.serving.inference_log import append_lines, log_file, log_line
+from mlloop.serving.inference_log import append_lines, log_file, log_line, prediction_id
 from mlloop.storage.artifacts import load_model, read_table, require
 from mlloop.storage.files import read_json, sha256_of
 
@@ -115,11 +115,6 @@ SCENARIOS: dict[Scenario, ScenarioDefinition] = {
     "new_payment_method": ScenarioDefinition(new_payment_method, (PAYMENT_METHOD,)),
     "gradual": ScenarioDefinition(gradual_price_drift, CHARGES),
 }
-
-
-def labels_file(directory: Path, day: date) -> Path:
-    """The day's delayed labels: what the customers logged that day really did."""
-    return directory / "labels" / f"labels-{day:%Y-%m-%d}.jsonl"
 
 
 @dataclass(frozen=True)
@@ -201,12 +196,22 @@ def _log_writer(params: Params, schema: FeatureSchema, out: Path) -> Delivery:
             probabilities,
             strict=True,
         )
+        # Each simulated customer is a request of its own: its row is the request's first.
         lines = [
-            log_line(timestamp, request_id, model_version, customer, probability, probability >= threshold)
+            log_line(
+                timestamp,
+                request_id,
+                prediction_id(request_id, 0),
+                None,
+                model_version,
+                customer,
+                probability,
+                probability >= threshold,
+            )
             for timestamp, request_id, customer, probability in rows
         ]
         labels = [
-            to_json({"request_id": request_id, "churn": churned})
+            label_line(churned, row_id=prediction_id(request_id, 0))
             for request_id, churned in zip(traffic.request_ids, traffic.churned, strict=True)
         ]
         append_lines(log_file(out, traffic.day), lines)

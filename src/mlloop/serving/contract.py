@@ -1,8 +1,12 @@
 """The service's request and response models, generated from the feature schema, so that
 training and serving cannot disagree on a field, a type, a range or a category.
+
+A customer may also carry the schema's id column (`customer_id`): the caller's own id for that
+customer, optional, logged with the prediction so that a delayed outcome can be joined to it by
+that id (monitoring.outcomes), and never given to the model.
 """
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from typing_extensions import TypedDict
@@ -29,19 +33,31 @@ def _field(feature: NumericFeature | CategoricalFeature) -> Any:
     return Annotated[annotation, Field(description=feature.description or None, **constraints)]
 
 
-def customer_model(schema: FeatureSchema) -> type[BaseModel]:
-    """One customer's features: every schema feature is required, nothing else is accepted."""
+def _client_id(schema: FeatureSchema, max_chars: int) -> Any:
+    """A non-empty string of at most `max_chars`: absent is fine, null or a number is refused."""
+    description = (
+        f"optional: your own id for this customer ({schema.id_column} in the schema), logged with the "
+        "prediction so that its outcome can be sent later by this id; never a model input"
+    )
+    return Annotated[str, Field(min_length=1, max_length=max_chars, description=description)]
+
+
+def customer_model(schema: FeatureSchema, max_client_id_chars: int) -> type[BaseModel]:
+    """One customer's features: every schema feature is required; the client id may be added; nothing else."""
     fields: dict[str, Any] = {name: (_field(feature), ...) for name, feature in schema.features.items()}
+    # The default is not validated, so an absent id is None while an explicit null is refused.
+    fields[schema.id_column] = (_client_id(schema, max_client_id_chars), None)
     model: type[BaseModel] = create_model("Customer", __config__=REQUEST_CONFIG, **fields)
     return model
 
 
-def customer_record(schema: FeatureSchema) -> Any:
-    """The same contract as customer_model, validating to a plain dict.
+def customer_record(schema: FeatureSchema, max_client_id_chars: int) -> Any:
+    """The same contract as customer_model, validating to a plain dict (without the id's key when it is absent).
 
     For batch items: building a model instance per customer costs more than half of validating it.
     """
     fields = {name: _field(feature) for name, feature in schema.features.items()}
+    fields[schema.id_column] = NotRequired[_client_id(schema, max_client_id_chars)]
     record = TypedDict("CustomerRecord", fields)  # type: ignore[misc]
     record.__pydantic_config__ = REQUEST_CONFIG  # type: ignore[attr-defined]
     return record
@@ -54,6 +70,10 @@ class Prediction(BaseModel):
     churn: bool = Field(description="churn_probability >= threshold")
     threshold: float = Field(description="the decision threshold stored with the model")
     model_version: str = Field(description="the model's tag in the BentoML store")
+    prediction_id: str = Field(
+        description="this row's id in the inference log (the request's id and the row's position): "
+        "send it with the customer's outcome when it is known"
+    )
 
 
 class Predictions(BaseModel):

@@ -5,6 +5,9 @@ fails a prediction; lines that cannot be queued or written are counted instead.
 Line format (one JSON object per line, UTF-8):
     timestamp         ISO 8601, UTC, when the prediction was made
     request_id        one id per HTTP request (a batch shares it)
+    prediction_id     one id per row, `<request_id>-<position>` (the row's 0-based position in
+                      its request); the service's answer returns it for that row
+    client_id         the id the request gave the customer (the schema's id_column), or null
     model_version     the model's tag in the BentoML store
     features          the request's features, by schema name (null where allowed)
     churn_probability the model's probability of the positive class
@@ -15,7 +18,6 @@ stopped writing.
 
 import contextlib
 import queue
-import re
 import threading
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
@@ -24,12 +26,13 @@ from typing import Any
 
 from pydantic_core import to_json
 
+from mlloop.storage.day_files import DayFileName
+
 LOG_FILE_NAME = "predictions-{day}.jsonl"
 """A day file's name, declared once: log_file builds it, day_of_log_file parses it, LOG_FILE_GLOB matches it."""
 
-_NAME_PREFIX, _, _NAME_SUFFIX = LOG_FILE_NAME.partition("{day}")
-_DAY_IN_NAME = re.compile(rf"{re.escape(_NAME_PREFIX)}(\d{{4}}-\d{{2}}-\d{{2}}){re.escape(_NAME_SUFFIX)}$")
-LOG_FILE_GLOB = LOG_FILE_NAME.format(day="*")
+_LOG_FILES = DayFileName(LOG_FILE_NAME)
+LOG_FILE_GLOB = _LOG_FILES.glob
 CLOSED_FILE = "closed"
 """Created in the log's directory by InferenceLog.close, removed when a log opens: the cue for the pod's log
 shipper that no more lines will come, so its last upload holds everything (bento/k8s/base/deployment.yaml)."""
@@ -37,16 +40,17 @@ shipper that no more lines will come, so its last upload holds everything (bento
 
 def log_file(directory: Path, day: date) -> Path:
     """The day's file: rotation is by name, so nothing is ever renamed under a reader."""
-    return directory / LOG_FILE_NAME.format(day=f"{day:%Y-%m-%d}")
+    return _LOG_FILES.path(directory, day)
 
 
 def day_of_log_file(path: str) -> date | None:
     """The UTC day a log file holds, from its name; None for any other file, or a day the calendar lacks."""
-    match = _DAY_IN_NAME.search(path)
-    try:
-        return date.fromisoformat(match.group(1)) if match else None
-    except ValueError:
-        return None
+    return _LOG_FILES.day_of(path)
+
+
+def prediction_id(request_id: str, position: int) -> str:
+    """A row's id: its request's id and its 0-based position in the request, so each row of a batch has its own."""
+    return f"{request_id}-{position}"
 
 
 def append_lines(path: Path, lines: list[bytes]) -> None:
@@ -62,6 +66,8 @@ def append_lines(path: Path, lines: list[bytes]) -> None:
 def log_line(
     timestamp: str,
     request_id: str,
+    row_id: str,
+    client_id: str | None,
     model_version: str,
     features: dict[str, Any],
     churn_probability: float,
@@ -75,6 +81,8 @@ def log_line(
         {
             "timestamp": timestamp,
             "request_id": request_id,
+            "prediction_id": row_id,
+            "client_id": client_id,
             "model_version": model_version,
             "features": features,
             "churn_probability": churn_probability,
@@ -104,13 +112,18 @@ class InferenceLog:
         self._writer = threading.Thread(target=self._write_forever, name="inference-log", daemon=True)
         self._writer.start()
 
-    def record(self, request_id: str, model_version: str, rows: Iterable[tuple[dict[str, Any], float, bool]]) -> None:
-        """Queue one line per (features, churn_probability, churn); never raises, never waits."""
+    def record(
+        self,
+        request_id: str,
+        model_version: str,
+        rows: Iterable[tuple[str, str | None, dict[str, Any], float, bool]],
+    ) -> None:
+        """Queue one line per (prediction_id, client_id, features, churn_probability, churn); never raises or waits."""
         moment = datetime.now(UTC)
         timestamp = moment.isoformat()
         lines = [
-            log_line(timestamp, request_id, model_version, features, probability, churn)
-            for features, probability, churn in rows
+            log_line(timestamp, request_id, row_id, client_id, model_version, features, probability, churn)
+            for row_id, client_id, features, probability, churn in rows
         ]
         with self._lock:
             accepted = self._queued_lines + len(lines) <= self._queue_lines

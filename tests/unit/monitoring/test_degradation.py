@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mlloop.config import DriftParams, Params
-from mlloop.monitoring.degradation import broken_limits, degraded_reasons, realise
+from mlloop.monitoring.degradation import broken_limits, degraded_reasons, realised_metrics
 from mlloop.monitoring.drift_result import Realised, RealisedMetric
 
 HELD_OUT = {"roc_auc": 0.845, "log_loss": 0.42}
@@ -25,10 +25,16 @@ def _outcomes(rows: int, seed: int, flipped: float = 0.0) -> tuple[np.ndarray, n
 
 def _realise(
     params: Params, labels: np.ndarray, probabilities: np.ndarray, **drift: object
-) -> tuple[Realised | None, DriftParams]:
-    """The realised metrics under the real params (drift settings overridden), and those drift settings."""
+) -> tuple[Realised, DriftParams]:
+    """The realised metrics under the real params (drift settings overridden), every label joined to its
+    row, and those drift settings.
+    """
     settings = params.drift.model_copy(update=drift)
-    return realise(labels, probabilities, HELD_OUT, params.train.threshold, settings, params.gate), settings
+    metrics = realised_metrics(labels, probabilities, HELD_OUT, params.train.threshold, settings, params.gate)
+    realised = Realised(
+        rows=len(labels), metrics=metrics, labels=len(labels), unmatched_labels=0, unreadable_label_lines=0
+    )
+    return realised, settings
 
 
 def test_outcomes_as_good_as_held_out_are_not_degraded_and_need_no_interval(params: Params) -> None:
@@ -36,7 +42,6 @@ def test_outcomes_as_good_as_held_out_are_not_degraded_and_need_no_interval(para
 
     realised, drift = _realise(params, labels, probabilities)
 
-    assert realised is not None
     (roc_auc,) = realised.metrics
     assert roc_auc.value == pytest.approx(0.84, abs=0.02)
     assert roc_auc.bound is None
@@ -48,7 +53,6 @@ def test_a_fifth_of_the_outcomes_flipped_is_degraded(params: Params) -> None:
 
     realised, drift = _realise(params, labels, probabilities)
 
-    assert realised is not None
     (roc_auc,) = realised.metrics
     assert roc_auc.bound is not None
     assert roc_auc.value < roc_auc.bound < 0.83, "the better end is still below the floor"
@@ -62,7 +66,7 @@ def test_a_value_just_under_the_floor_on_few_rows_is_noise_not_degradation(param
         (realised, drift)
         for seed in range(100)
         for realised, drift in [_realise(params, *_outcomes(500, seed))]
-        if realised is not None and realised.metrics[0].value < 0.83
+        if realised.metrics[0].value < 0.83
     )
 
     # Then the value breaks the floor, its interval reaches above it, and nothing is degraded
@@ -78,14 +82,18 @@ def test_fewer_rows_than_min_labelled_rows_judge_nothing(params: Params) -> None
 
     realised, drift = _realise(params, labels, probabilities, min_labelled_rows=1001)
 
-    assert realised is not None
     assert realised.metrics[0].bound is None
     assert degraded_reasons(realised, drift) == []
 
 
-def test_no_labels_or_labels_of_one_class_give_no_realised_metrics(params: Params) -> None:
-    assert _realise(params, np.array([], dtype=bool), np.array([]))[0] is None
-    assert _realise(params, np.ones(600, dtype=bool), np.linspace(0, 1, 600))[0] is None
+@pytest.mark.parametrize("labels", [np.array([], dtype=bool), np.ones(600, dtype=bool)], ids=["none", "one class"])
+def test_no_labels_or_labels_of_one_class_give_no_realised_metrics_and_are_not_degraded(
+    params: Params, labels: np.ndarray
+) -> None:
+    realised, drift = _realise(params, labels, np.linspace(0, 1, len(labels)))
+
+    assert realised.metrics == []
+    assert degraded_reasons(realised, drift) == []
 
 
 def test_a_lower_is_better_metric_breaks_its_ceiling_upwards() -> None:
@@ -111,7 +119,6 @@ def test_every_outcome_metric_of_params_is_scored_with_its_limits(params: Params
 
     realised, _ = _realise(params, labels, probabilities, outcomes=outcomes)
 
-    assert realised is not None
     assert [
         (metric.name, metric.test, metric.worst_acceptable, metric.max_regression) for metric in realised.metrics
     ] == [

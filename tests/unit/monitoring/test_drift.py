@@ -10,7 +10,9 @@ newest log line older than `drift.max_silence_hours` before the check's clock), 
 gate allows, beyond noise); `status` is the most urgent that holds, the others are listed too.
 `run_drift` returns the typed result and writes drift.json (that result, read back by
 `read_result`), drift.md (most drifted column first) and one PNG per drifted feature. An
-unreadable input table is a SourceError naming it (exit 4), not a traceback.
+unreadable input table is a SourceError naming it (exit 4), not a traceback. Delayed labels are
+joined to their own rows, batch calls included, for the realised metrics that decide degraded, and
+the labels that joined no row are counted in the report.
 """
 
 import hashlib
@@ -30,7 +32,8 @@ from mlloop.core.schema import FeatureSchema
 from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring.drift import ColumnResult, rule_text, run_drift, score_columns, staleness, verdict
 from mlloop.monitoring.drift_result import DriftReportFiles, DriftResult, ReferenceFile, RowCounts, read_result
-from mlloop.serving.inference_log import log_file
+from mlloop.monitoring.outcomes import label_line, labels_file
+from mlloop.serving.inference_log import log_file, log_line, prediction_id
 from mlloop.storage.files import write_json
 
 REFERENCE_ROWS = 3_000
@@ -40,6 +43,8 @@ LAST_DAY = date(2026, 11, 24)
 NOW = datetime(2026, 11, 24, 18, 0, tzinfo=UTC)
 """The check's clock: the evening of the log's last day."""
 PRICE_RISE = 1.15
+BATCH_ROWS = 50
+"""Customers per logged request: the service logs a batch call's rows under one request id."""
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 # ---------------------------------------------------------------------------------------------
@@ -84,29 +89,50 @@ def _probabilities(rows: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).beta(2.0, 5.0, size=rows)
 
 
-def _write_log(directory: Path, current: pd.DataFrame, probabilities: np.ndarray, days: int = LOG_DAYS) -> list[str]:
-    """The frame as the service logs it, spread over `days` days ending LAST_DAY; the last day is model v2."""
+def _write_log(
+    directory: Path,
+    current: pd.DataFrame,
+    probabilities: np.ndarray,
+    days: int = LOG_DAYS,
+    client_ids: list[str] | None = None,
+    before_prediction_ids: bool = False,
+) -> list[str]:
+    """The frame as the service logs it, in batch calls of BATCH_ROWS customers, spread over `days` days
+    ending LAST_DAY (the last day is model v2); returns each row's prediction_id.
+
+    `before_prediction_ids` writes the lines as the service did before they carried prediction and client ids.
+    """
     records: list[dict[str, Any]] = json.loads(current.to_json(orient="records"))
-    request_ids = [f"req-{index}" for index in range(len(records))]
+    row_ids = [prediction_id(f"req-{row // BATCH_ROWS}", row % BATCH_ROWS) for row in range(len(records))]
     directory.mkdir(parents=True, exist_ok=True)
     for day_index, chunk in enumerate(np.array_split(np.arange(len(records)), days)):
         day = LAST_DAY - timedelta(days=days - 1 - day_index)
         version = "churn:v2" if day == LAST_DAY else "churn:v1"
-        lines = [
-            json.dumps(
-                {
-                    "timestamp": f"{day.isoformat()}T12:00:00+00:00",
-                    "request_id": request_ids[row],
-                    "model_version": version,
-                    "features": records[row],
-                    "churn_probability": float(probabilities[row]),
-                    "churn": bool(probabilities[row] >= 0.5),
-                }
+        lines = []
+        for row in chunk:
+            line = json.loads(
+                log_line(
+                    f"{day.isoformat()}T12:00:00+00:00",
+                    f"req-{row // BATCH_ROWS}",
+                    row_ids[row],
+                    client_ids[row] if client_ids else None,
+                    version,
+                    records[row],
+                    float(probabilities[row]),
+                    bool(probabilities[row] >= 0.5),
+                )
             )
-            for row in chunk
-        ]
+            if before_prediction_ids:
+                del line["prediction_id"], line["client_id"]
+            lines.append(json.dumps(line))
         log_file(directory, day).write_text("".join(f"{line}\n" for line in lines))
-    return request_ids
+    return row_ids
+
+
+def _write_labels(directory: Path, labels: list[bytes]) -> None:
+    path = labels_file(directory, LAST_DAY)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"".join(label + b"\n" for label in labels))
 
 
 @dataclass(frozen=True)
@@ -709,15 +735,15 @@ def test_too_few_lines_to_judge_are_insufficient_data_even_when_they_break_the_c
     assert result.contract == []
 
 
-def _label(log: Path, request_ids: list[str], churned: np.ndarray) -> None:
-    """Delayed labels for these requests, as the labels file holds them."""
-    (log / "labels").mkdir(exist_ok=True)
-    (log / "labels" / "labels-2026-11-24.jsonl").write_text(
-        "".join(
-            json.dumps({"request_id": request_id, "churn": bool(label)}) + "\n"
-            for request_id, label in zip(request_ids, churned, strict=True)
-        )
-    )
+def _labels(row_ids: list[str], churned: np.ndarray) -> list[bytes]:
+    """A delayed label per row, sent back by its prediction_id."""
+    return [label_line(bool(churn), row_id=row_id) for row_id, churn in zip(row_ids, churned, strict=True)]
+
+
+def _metric_values(result: DriftResult) -> dict[str, float]:
+    """The realised metrics by name."""
+    assert result.realised is not None
+    return {metric.name: metric.value for metric in result.realised.metrics}
 
 
 def test_outcomes_turned_against_the_models_ranking_are_degraded_with_the_gate_limits_they_break(
@@ -725,17 +751,20 @@ def test_outcomes_turned_against_the_models_ranking_are_degraded_with_the_gate_l
 ) -> None:
     # Given a week whose customers look as before, but who churned where the model said they would not
     probabilities = _probabilities(CURRENT_ROWS, seed=3)
-    request_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), probabilities)
+    row_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), probabilities)
     churned = probabilities < np.quantile(probabilities, 0.27)
-    _label(setup.log, request_ids, churned)
+    _write_labels(setup.log, _labels(row_ids, churned))
 
     result = _run(setup)
 
     assert result.status == "degraded"
     assert [finding.status for finding in result.findings] == ["degraded"]
     assert result.realised is not None
+    assert (result.realised.rows, result.realised.labels, result.realised.unmatched_labels) == (CURRENT_ROWS,) * 2 + (
+        0,
+    )
     (roc_auc,) = result.realised.metrics
-    assert roc_auc.value == 0.0
+    assert roc_auc.value == 0.0, "each row of a batch call joined its own label"
     assert roc_auc.bound is not None
     assert roc_auc.bound < 0.83
     assert result.reasons == [
@@ -747,9 +776,9 @@ def test_outcomes_turned_against_the_models_ranking_are_degraded_with_the_gate_l
 
 def test_bad_outcomes_on_fewer_than_min_labelled_rows_are_not_degraded(setup: Setup, schema: FeatureSchema) -> None:
     probabilities = _probabilities(CURRENT_ROWS, seed=3)
-    request_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), probabilities)
+    row_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), probabilities)
     few = setup.params.drift.min_labelled_rows - 1
-    _label(setup.log, request_ids[:few], probabilities[:few] < np.quantile(probabilities[:few], 0.27))
+    _write_labels(setup.log, _labels(row_ids[:few], probabilities[:few] < np.quantile(probabilities[:few], 0.27)))
 
     result = _run(setup)
 
@@ -765,8 +794,8 @@ def test_every_status_that_holds_is_listed_most_urgent_first(setup: Setup, schem
     current["monthly_charges"] = np.round(current["monthly_charges"] * PRICE_RISE, 2)
     current["total_charges"] = current["total_charges"].mask(current.index % 10 == 0)
     probabilities = _probabilities(CURRENT_ROWS, seed=3)
-    request_ids = _write_log(setup.log, current, probabilities)
-    _label(setup.log, request_ids, probabilities < np.quantile(probabilities, 0.27))
+    row_ids = _write_log(setup.log, current, probabilities)
+    _write_labels(setup.log, _labels(row_ids, probabilities < np.quantile(probabilities, 0.27)))
 
     result = _run(setup, now=NOW + timedelta(days=3))
 
@@ -791,26 +820,93 @@ def test_an_outcome_metric_missing_from_the_registry_is_a_config_error_naming_it
         run_drift(params, setup.reference, setup.log.as_posix(), setup.out, NOW)
 
 
-def test_delayed_labels_give_the_realised_roc_auc(setup: Setup, schema: FeatureSchema) -> None:
+def _ranked_labels(ids: list[str], probabilities: np.ndarray, by: str = "prediction_id") -> list[bytes]:
+    """A label per id, the riskier half of them churned: the probabilities rank them perfectly (ROC AUC 1)."""
+    churned = probabilities > np.median(probabilities)
+    if by == "client_id":
+        return [label_line(bool(churn), client_id=client) for client, churn in zip(ids, churned, strict=True)]
+    return _labels(ids, churned)
+
+
+def test_delayed_labels_of_batch_calls_give_each_row_its_own_label_and_the_realised_roc_auc(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    # given: batch calls of 50 customers each, and labels for 200 rows, sent back by their prediction_id
     probabilities = _probabilities(CURRENT_ROWS, seed=3)
-    request_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), probabilities)
-    # The first 200 requests are labelled, the riskier half of them as churned: a perfect ranking.
-    labelled = pd.Series(probabilities[:200], index=request_ids[:200])
-    labels_dir = setup.log / "labels"
-    labels_dir.mkdir()
-    (labels_dir / "labels-2026-11-24.jsonl").write_text(
-        "".join(
-            json.dumps({"request_id": request_id, "churn": bool(probability > labelled.median())}) + "\n"
-            for request_id, probability in labelled.items()
-        )
-    )
+    row_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), probabilities)
+    _write_labels(setup.log, _ranked_labels(row_ids[:200], probabilities[:200]))
+
+    # when
+    result = _run(setup)
+
+    # then: each label is its own row's, so the ranking is perfect; joined by request id it would not be
+    assert result.realised is not None
+    assert result.realised.rows == 200
+    assert _metric_values(result) == {"roc_auc": 1.0}
+    assert (result.realised.labels, result.realised.unmatched_labels) == (200, 0)
+    assert "- roc_auc 1.0000 (held-out 0.8400;" in DriftReportFiles(setup.out).markdown.read_text()
+
+
+def test_delayed_labels_by_client_id_join_the_rows_that_carried_it(setup: Setup, schema: FeatureSchema) -> None:
+    probabilities = _probabilities(CURRENT_ROWS, seed=3)
+    client_ids = [f"C-{row:05d}" for row in range(CURRENT_ROWS)]
+    _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), probabilities, client_ids=client_ids)
+    _write_labels(setup.log, _ranked_labels(client_ids[-300:], probabilities[-300:], by="client_id"))
 
     result = _run(setup)
 
     assert result.realised is not None
+    assert result.realised.rows == 300
+    assert _metric_values(result) == {"roc_auc": 1.0}
+    assert result.realised.unmatched_labels == 0
+
+
+def test_log_lines_from_before_prediction_ids_are_joined_by_their_position_in_their_request(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    # given: an old log of batch calls, and labels sent by the prediction ids the service gives now
+    probabilities = _probabilities(CURRENT_ROWS, seed=3)
+    row_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), probabilities, before_prediction_ids=True)
+    _write_labels(setup.log, _ranked_labels(row_ids[:200], probabilities[:200]))
+
+    result = _run(setup)
+
+    assert result.rows.current == CURRENT_ROWS, "old lines are read"
+    assert result.realised is not None
     assert result.realised.rows == 200
-    assert [(metric.name, metric.value) for metric in result.realised.metrics] == [("roc_auc", 1.0)]
-    assert "- roc_auc 1.0000 (held-out 0.8400;" in DriftReportFiles(setup.out).markdown.read_text()
+    assert _metric_values(result) == {"roc_auc": 1.0}
+
+
+def test_labels_that_join_no_logged_row_are_counted_in_drift_json_and_drift_md(
+    setup: Setup, schema: FeatureSchema
+) -> None:
+    probabilities = _probabilities(CURRENT_ROWS, seed=3)
+    row_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), probabilities)
+    strays = [
+        label_line(True, row_id="req-from-another-service-0"),
+        label_line(False, client_id="C-never-logged"),
+        b'{"request_id": "req-0", "churn": true}',  # keyed by something no row carries alone
+    ]
+    _write_labels(setup.log, [*_ranked_labels(row_ids[:100], probabilities[:100]), *strays])
+
+    result = _run(setup)
+
+    assert result.realised is not None
+    assert (result.realised.rows, result.realised.labels) == (100, 102)
+    assert (result.realised.unmatched_labels, result.realised.unreadable_label_lines) == (2, 1)
+    assert read_result(setup.out).realised == result.realised
+    markdown = DriftReportFiles(setup.out).markdown.read_text()
+    assert "Delayed labels read: 102; matching no logged row of the window: 2; unreadable label lines: 1." in markdown
+
+
+def test_labels_of_one_outcome_only_are_counted_without_a_metric(setup: Setup, schema: FeatureSchema) -> None:
+    row_ids = _write_log(setup.log, _customers(schema, CURRENT_ROWS, seed=2), _probabilities(CURRENT_ROWS, seed=3))
+    _write_labels(setup.log, [label_line(False, row_id=row_id) for row_id in row_ids[:40]])
+
+    result = _run(setup)
+
+    assert result.realised is not None
+    assert (result.realised.rows, result.realised.labels, result.realised.metrics) == (40, 40, [])
 
 
 def test_a_key_feature_missing_from_the_schema_is_a_config_error_naming_drift_key_features(setup: Setup) -> None:

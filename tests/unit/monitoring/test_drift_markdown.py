@@ -32,12 +32,28 @@ def test_the_window_lines_give_its_days_the_newest_line_rows_skipped_lines_and_m
     ) in markdown
 
 
-def test_each_realised_metric_is_shown_with_the_limits_it_is_held_to(drift_result: DriftResult) -> None:
+def test_each_realised_metric_is_shown_with_the_limits_it_is_held_to_and_the_labels_counted(
+    drift_result: DriftResult,
+) -> None:
     markdown = render_markdown(drift_result)
 
     assert (
-        "Realised on 200 labelled rows:\n"
+        "Realised on 200 labelled rows. Delayed labels read: 230; matching no logged row of the window: 30; "
+        "unreadable label lines: 1.\n"
         "- roc_auc 0.8125 (held-out 0.8448; worst acceptable 0.83; max regression 0.01)\n"
+    ) in markdown
+
+
+def test_labelled_rows_of_one_outcome_say_so_and_still_count_the_labels(drift_result: DriftResult) -> None:
+    assert drift_result.realised is not None
+    one_outcome = drift_result.realised.model_copy(update={"metrics": []})
+
+    markdown = render_markdown(drift_result.model_copy(update={"realised": one_outcome}))
+
+    assert (
+        "Realised on 200 labelled rows. Delayed labels read: 230; matching no logged row of the window: 30; "
+        "unreadable label lines: 1.\n"
+        "- no metric: the labelled rows hold one outcome only\n"
     ) in markdown
 
 

@@ -56,6 +56,9 @@ def test_drift_json_is_stable_json_with_days_and_times_as_iso_strings(drift_resu
                 "max_regression": 0.01,
             }
         ],
+        "labels": 230,
+        "unmatched_labels": 30,
+        "unreadable_label_lines": 1,
     }
     assert document["findings"] == [{"status": "drift", "reasons": document["reasons"]}]
     assert document["contract"] == []

@@ -1,8 +1,8 @@
 """Labelled production rows become a new version of the training source: a new file in the
 source's own column names, in params `data.sources_dir`, and params pointing at it, with nothing
-else in params.yaml changed, comments included."""
+else in params.yaml changed, comments included. Each row of a batch call is folded in with its own
+label, joined as the drift report joins it."""
 
-import json
 import shutil
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -14,8 +14,9 @@ from mlloop.config import Params, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring.fold_in import fold_in, point_params_at
+from mlloop.monitoring.outcomes import label_line, labels_file
 from mlloop.pipeline import data
-from mlloop.serving.inference_log import log_file, log_line
+from mlloop.serving.inference_log import log_file, log_line, prediction_id
 from mlloop.serving.smoke import example_customer
 
 DAY = date(2026, 11, 24)
@@ -30,18 +31,28 @@ def workspace(demo_configuration_root: Path, tmp_path: Path, monkeypatch: pytest
     return tmp_path
 
 
-def _log(directory: Path, schema: FeatureSchema, labelled: dict[str, bool], unlabelled: int) -> None:
+def _log(directory: Path, schema: FeatureSchema, labels: list[bool | None], by_client: bool = False) -> None:
+    """One batch call of len(labels) customers, each row labelled as `labels` says (None: no label yet),
+    by its prediction_id or, with `by_client`, by the client id its request gave it."""
     customer = example_customer(schema)
     moment = datetime(DAY.year, DAY.month, DAY.day, 12, tzinfo=UTC)
-    ids = [*labelled, *(f"unlabelled-{index}" for index in range(unlabelled))]
+    row_ids = [prediction_id("batch", position) for position in range(len(labels))]
+    client_ids = [f"C-{position}" for position in range(len(labels))]
     directory.mkdir(parents=True)
     log_file(directory, DAY).write_bytes(
-        b"\n".join(log_line(moment.isoformat(), request_id, "churn:test", customer, 0.3, False) for request_id in ids)
+        b"\n".join(
+            log_line(moment.isoformat(), "batch", row_id, client_id, "churn:test", customer, 0.3, False)
+            for row_id, client_id in zip(row_ids, client_ids, strict=True)
+        )
         + b"\n"
     )
-    (directory / "labels").mkdir()
-    (directory / "labels" / f"labels-{DAY}.jsonl").write_text(
-        "".join(json.dumps({"request_id": request_id, "churn": churn}) + "\n" for request_id, churn in labelled.items())
+    labels_file(directory, DAY).parent.mkdir()
+    labels_file(directory, DAY).write_bytes(
+        b"".join(
+            (label_line(churn, client_id=client_id) if by_client else label_line(churn, row_id=row_id)) + b"\n"
+            for row_id, client_id, churn in zip(row_ids, client_ids, labels, strict=True)
+            if churn is not None
+        )
     )
 
 
@@ -74,10 +85,13 @@ def test_params_without_a_data_source_is_a_config_error_naming_the_file(workspac
     assert params_file.read_text() == "data:\n  schema_file: schema.yaml\n"
 
 
-def test_labelled_rows_join_the_source_as_a_new_file_that_ingest_and_validation_accept(workspace: Path) -> None:
+@pytest.mark.parametrize("by_client", [False, True], ids=["by prediction_id", "by client id"])
+def test_each_labelled_row_of_a_batch_joins_the_source_in_a_new_file_that_ingest_and_validation_accept(
+    workspace: Path, by_client: bool
+) -> None:
     params = load_params(workspace / "params.yaml")
     schema = load_schema(params.data.schema_file)
-    _log(workspace / "log", schema, {"a": True, "b": False}, unlabelled=3)
+    _log(workspace / "log", schema, [True, None, False, None, True], by_client=by_client)
     original = data.ingest(params.data.source, params.data.rename)
 
     path = fold_in(params, workspace / "params.yaml", str(workspace / "log"), DAY)
@@ -86,15 +100,17 @@ def test_labelled_rows_join_the_source_as_a_new_file_that_ingest_and_validation_
     refreshed: Params = load_params(workspace / "params.yaml")
     assert refreshed.data.source == path.as_posix()
     table = data.ingest(refreshed.data.source, refreshed.data.rename)
-    assert len(table) == len(original) + 2, "only the rows whose labels arrived are folded in"
-    added = table.set_index(schema.id_column).loc[["production-a", "production-b"], schema.target.name]
-    assert list(added) == [schema.target.positive, schema.target.negative]
+    assert len(table) == len(original) + 3, "only the rows whose labels arrived are folded in, each of them"
+    added = table.set_index(schema.id_column).loc[
+        ["production-batch-0", "production-batch-2", "production-batch-4"], schema.target.name
+    ]
+    assert list(added) == [schema.target.positive, schema.target.negative, schema.target.positive]
     assert data.validate_table(table, schema).passed, data.validate_table(table, schema).failures
 
 
 def test_folding_the_same_window_twice_adds_no_duplicate(workspace: Path) -> None:
     params = load_params(workspace / "params.yaml")
-    _log(workspace / "log", load_schema(params.data.schema_file), {"a": True}, unlabelled=0)
+    _log(workspace / "log", load_schema(params.data.schema_file), [True, False])
     first = fold_in(params, workspace / "params.yaml", str(workspace / "log"), DAY)
     once = len(pd.read_parquet(first))
 
@@ -107,7 +123,7 @@ def test_folding_the_same_window_twice_adds_no_duplicate(workspace: Path) -> Non
 
 def test_a_window_without_labels_is_a_clear_error_and_changes_nothing(workspace: Path) -> None:
     params = load_params(workspace / "params.yaml")
-    _log(workspace / "log", load_schema(params.data.schema_file), {}, unlabelled=4)
+    _log(workspace / "log", load_schema(params.data.schema_file), [None] * 4)
     before = (workspace / "params.yaml").read_text()
 
     with pytest.raises(SourceError, match="no labelled production rows"):
@@ -120,7 +136,7 @@ def test_a_window_without_labels_is_a_clear_error_and_changes_nothing(workspace:
 def test_the_new_source_file_goes_where_params_data_sources_dir_says(workspace: Path) -> None:
     params = load_params(workspace / "params.yaml")
     moved = params.model_copy(update={"data": params.data.model_copy(update={"sources_dir": Path("versions")})})
-    _log(workspace / "log", load_schema(params.data.schema_file), {"a": True}, unlabelled=0)
+    _log(workspace / "log", load_schema(params.data.schema_file), [True])
 
     path = fold_in(moved, workspace / "params.yaml", str(workspace / "log"), DAY)
 

@@ -1,4 +1,4 @@
-"""Reading the inference log's window, holding every line to the schema, and the delayed labels beside it.
+"""Reading the inference log's window, and holding every line to the schema.
 
 The window is the `days` days ending on the check's day (`today`), whatever the log holds, read from
 day files (named by inference_log.log_file) in any folder under a local directory or any fsspec URL
@@ -6,7 +6,8 @@ day files (named by inference_log.log_file) in any folder under a local director
 or not. The log is production's and not ours to trust: every line is held to the schema and counted
 per feature and rule, with its first lines quoted, never silently dropped; a line that is not a JSON
 object with a features object and a numeric probability is unreadable, skipped and counted, never
-fatal. No log at all gives an empty window.
+fatal. No log at all gives an empty window. Lines written before the log carried prediction and
+client ids are read as they were.
 """
 
 import json
@@ -26,7 +27,7 @@ from mlloop.config import Params
 from mlloop.core.schema import FeatureSchema
 from mlloop.errors import SourceError
 from mlloop.monitoring.log_contract import LINE
-from mlloop.monitoring.log_window import LogWindow, read_labels, read_window
+from mlloop.monitoring.log_window import LogWindow, read_window
 from mlloop.serving.inference_log import LOG_FILE_NAME, log_file
 from mlloop.serving.smoke import example_customer
 
@@ -34,13 +35,22 @@ MODEL_VERSION = "churn:abc123"
 TODAY = date(2026, 11, 24)
 
 
-def _line(schema: FeatureSchema, request_id: str, tenure: int = 0, probability: float = 0.25, day: date = TODAY) -> str:
-    """One log line in the service's format, for a customer the schema allows."""
+def _line(
+    schema: FeatureSchema,
+    request_id: str,
+    tenure: int = 0,
+    probability: float = 0.25,
+    day: date = TODAY,
+    client_id: str | None = None,
+) -> str:
+    """One log line in the service's format, for a customer the schema allows, its request's first row."""
     features = example_customer(schema) | {"tenure": tenure}
     return json.dumps(
         {
             "timestamp": f"{day.isoformat()}T10:00:00+00:00",
             "request_id": request_id,
+            "prediction_id": f"{request_id}-0",
+            "client_id": client_id,
             "model_version": MODEL_VERSION,
             "features": features,
             "churn_probability": probability,
@@ -186,7 +196,7 @@ def test_a_newest_day_without_a_readable_timestamp_counts_from_its_midnight(
 def test_each_row_holds_the_features_the_probability_and_where_it_came_from(
     tmp_path: Path, schema: FeatureSchema, params: Params
 ) -> None:
-    _write_day(tmp_path, TODAY, [_line(schema, "req-1", tenure=17, probability=0.8)])
+    _write_day(tmp_path, TODAY, [_line(schema, "req-1", tenure=17, probability=0.8, client_id="C-9")])
 
     window = _read(tmp_path, schema, params)
 
@@ -196,14 +206,48 @@ def test_each_row_holds_the_features_the_probability_and_where_it_came_from(
         "timestamp",
         "request_id",
         "model_version",
+        "prediction_id",
+        "client_id",
     ]
     row = window.rows.iloc[0]
     assert row["tenure"] == 17
     assert row["churn_probability"] == 0.8
     assert row["request_id"] == "req-1"
+    assert (row["prediction_id"], row["client_id"]) == ("req-1-0", "C-9")
     assert row["model_version"] == MODEL_VERSION
     assert row["timestamp"] == "2026-11-24T10:00:00+00:00"
     assert row["contract"] == example_customer(schema)["contract"]
+
+
+@pytest.mark.parametrize("corrupt", [False, True], ids=["columnar", "line by line"])
+def test_a_line_from_before_prediction_and_client_ids_is_read_with_both_null(
+    tmp_path: Path, schema: FeatureSchema, params: Params, corrupt: bool
+) -> None:
+    old = _foreign(schema, request_id="old", prediction_id=None, client_id=None)
+    _write_day(tmp_path, TODAY, [old, _line(schema, "new"), *(["not json"] if corrupt else [])])
+
+    window = _read(tmp_path, schema, params)
+
+    rows = window.rows.set_index("request_id")
+    assert rows.loc["old", ["prediction_id", "client_id"]].isna().all()
+    assert rows.loc["new", "prediction_id"] == "new-0"
+    assert window.skipped_lines == int(corrupt)
+
+
+@pytest.mark.parametrize("corrupt", [False, True], ids=["columnar", "line by line"])
+def test_a_client_id_holding_a_unicode_line_separator_stays_on_its_line(
+    tmp_path: Path, schema: FeatureSchema, params: Params, corrupt: bool
+) -> None:
+    # JSON leaves U+2028 and U+0085 unescaped; only a newline ends a line of the log
+    client_id = "C\u2028-\x85-1"
+    line = json.dumps(json.loads(_line(schema, "req-1", client_id=client_id)), ensure_ascii=False)
+    assert client_id in line, "written raw, as the service's serialiser writes it"
+    log_file(tmp_path, TODAY).write_bytes(f"{line}\n{'x' if corrupt else ''}\n".encode())
+
+    window = _read(tmp_path, schema, params)
+
+    assert list(window.rows["client_id"]) == [client_id]
+    assert window.skipped_lines == int(corrupt)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -391,7 +435,7 @@ def test_files_not_named_like_a_day_of_the_log_are_ignored(
     partial.with_name(f"{partial.name}.tmp").write_text(_line(schema, "partial") + "\n")
     (tmp_path / "notes.txt").write_text("not a log\n")
     (tmp_path / "labels").mkdir()
-    (tmp_path / "labels" / "labels-2026-11-24.jsonl").write_text('{"request_id": "kept", "churn": true}\n')
+    (tmp_path / "labels" / "labels-2026-11-24.jsonl").write_text('{"prediction_id": "kept-0", "churn": true}\n')
 
     window = _read(tmp_path, schema, params)
 
@@ -433,28 +477,6 @@ def test_the_log_can_be_read_from_an_fsspec_url(schema: FeatureSchema, params: P
     assert list(window.rows["request_id"]) == ["new"]
     assert window.skipped_lines == 1
     assert window.last_day == TODAY
-
-
-def test_labels_are_read_by_request_id_ignoring_corrupt_lines(tmp_path: Path) -> None:
-    labels = tmp_path / "labels"
-    labels.mkdir()
-    (labels / "labels-2026-11-23.jsonl").write_text(
-        '{"request_id": "req-1", "churn": true}\n'
-        "not json\n"
-        '{"request_id": "req-2", "churn": false}\n'
-        '{"request_id": "req-3", "churn": "Yes"}\n'  # not a boolean: not a label
-        '["req-4", true]\n'
-        "\n"
-    )
-    (labels / "labels-2026-11-24.jsonl").write_text('{"request_id": "req-5", "churn": true}\n{"request_id": "req-6"\n')
-    (labels / "notes.jsonl").write_text('{"request_id": "req-7", "churn": true}\n')
-
-    assert read_labels(tmp_path.as_posix()) == {"req-1": True, "req-2": False, "req-5": True}
-
-
-def test_no_labels_yet_gives_an_empty_mapping(tmp_path: Path) -> None:
-    assert read_labels(tmp_path.as_posix()) == {}
-    assert read_labels((tmp_path / "never-written").as_posix()) == {}
 
 
 def test_a_file_named_like_a_day_that_does_not_exist_is_ignored(

@@ -24,7 +24,8 @@ from mlloop.core.model import build_pipeline
 from mlloop.core.schema import FeatureSchema, features_and_label
 from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring import simulator
-from mlloop.monitoring.simulator import DayTraffic, SimulationSummary, customer_records, day_traffic, labels_file
+from mlloop.monitoring.outcomes import labels_file, read_labels
+from mlloop.monitoring.simulator import DayTraffic, SimulationSummary, customer_records, day_traffic
 from mlloop.serving.inference_log import LOG_FILE_GLOB, log_file
 from mlloop.storage.files import sha256_of, write_json
 
@@ -33,7 +34,9 @@ SEED = 11
 THRESHOLD = 0.5
 TIMEOUT_SECONDS = 30.0
 """How long the simulator waits for the stub service, unless a test is about the wait."""
-LOG_KEYS = {"timestamp", "request_id", "model_version", "features", "churn_probability", "churn"}
+LOG_KEYS = {
+    "timestamp", "request_id", "prediction_id", "client_id", "model_version", "features", "churn_probability", "churn"
+}  # fmt: skip
 """The keys of every line the service's InferenceLog writes."""
 
 
@@ -116,6 +119,8 @@ def test_each_day_file_holds_rows_per_day_lines_in_the_service_format_stamped_wi
             assert line["churn"] == (line["churn_probability"] >= THRESHOLD)
             assert uuid.UUID(hex=line["request_id"]).version == 4
             assert len(line["request_id"]) == 32
+            assert line["prediction_id"] == f"{line['request_id']}-0", "one customer per request"
+            assert line["client_id"] is None
         request_ids.update(line["request_id"] for line in lines)
     assert len(request_ids) == 3 * 120, "every simulated request has its own id"
 
@@ -248,7 +253,7 @@ def test_price_scenarios_clip_charges_to_the_schema_maximum(schema: FeatureSchem
     assert (traffic.features["monthly_charges"] == ceiling).all()
 
 
-def test_labels_files_hold_each_logged_request_id_with_the_customers_real_label(
+def test_labels_files_hold_each_logged_prediction_id_with_the_customers_real_label(
     simulation_params: Params, schema: FeatureSchema, valid_table: pd.DataFrame, tmp_path: Path
 ) -> None:
     out = tmp_path / "production"
@@ -263,11 +268,13 @@ def test_labels_files_hold_each_logged_request_id_with_the_customers_real_label(
         logged = _lines(log_file(out, day))
         labels = _lines(labels_file(out, day))
         assert labels_file(out, day) == out / "labels" / f"labels-{day:%Y-%m-%d}.jsonl"
-        assert [label["request_id"] for label in labels] == [line["request_id"] for line in logged]
+        assert [label["prediction_id"] for label in labels] == [line["prediction_id"] for line in logged]
         assert [label["churn"] for label in labels] == [
             churned_by_customer[_as_key(line["features"])] for line in logged
         ]
         assert {True, False} <= {label["churn"] for label in labels}, "both outcomes occur"
+    read = read_labels(out.as_posix())
+    assert (len(read.by_prediction), read.unreadable_lines) == (2 * 150, 0), "in the format the drift check reads"
 
 
 def _refuse_constant(constant: str) -> NoReturn:

@@ -13,7 +13,14 @@ from typing import Any
 
 import pytest
 
-from mlloop.serving.inference_log import CLOSED_FILE, LOG_FILE_GLOB, InferenceLog, day_of_log_file, log_file
+from mlloop.serving.inference_log import (
+    CLOSED_FILE,
+    LOG_FILE_GLOB,
+    InferenceLog,
+    day_of_log_file,
+    log_file,
+    prediction_id,
+)
 
 WAIT_SECONDS = 10
 """Upper bound on any wait for the writer thread; a healthy run waits milliseconds."""
@@ -27,7 +34,11 @@ def test_each_prediction_becomes_one_json_line_in_the_days_file(tmp_path: Path) 
     failures: list[int] = []
     log = InferenceLog(tmp_path / "production", QUEUE_LINES, failures.append)
 
-    log.record("req-1", "churn:abc", [({"tenure": 3}, 0.75, True), ({"tenure": 40}, 0.1, False)])
+    log.record(
+        "req-1",
+        "churn:abc",
+        [("req-1-0", "C-17", {"tenure": 3}, 0.75, True), ("req-1-1", None, {"tenure": 40}, 0.1, False)],
+    )
     log.close()
 
     today = log_file(tmp_path / "production", datetime.now(UTC))
@@ -37,9 +48,14 @@ def test_each_prediction_becomes_one_json_line_in_the_days_file(tmp_path: Path) 
         ({"tenure": 40}, 0.1, False),
     ]
     assert {line["request_id"] for line in lines} == {"req-1"}
+    assert [(line["prediction_id"], line["client_id"]) for line in lines] == [("req-1-0", "C-17"), ("req-1-1", None)]
     assert {line["model_version"] for line in lines} == {"churn:abc"}
     assert datetime.fromisoformat(lines[0]["timestamp"]).tzinfo is not None, "timestamps must be UTC-aware"
     assert failures == []
+
+
+def test_each_row_of_a_request_has_its_own_prediction_id_from_the_request_id_and_its_position() -> None:
+    assert [prediction_id("3f2a", position) for position in range(3)] == ["3f2a-0", "3f2a-1", "3f2a-2"]
 
 
 def test_files_rotate_by_utc_day_in_their_name(tmp_path: Path) -> None:
@@ -76,15 +92,15 @@ def test_an_unwritable_directory_is_counted_not_raised(tmp_path: Path) -> None:
     failures: list[int] = []
     log = InferenceLog(blocker, QUEUE_LINES, failures.append)
 
-    log.record("req-2", "churn:abc", [({"tenure": 3}, 0.5, True)] * 3)
+    log.record("req-2", "churn:abc", [("req-2-0", None, {"tenure": 3}, 0.5, True)] * 3)
     log.close()
 
     assert sum(failures) == 3
 
 
-def _predictions(count: int) -> list[tuple[dict[str, Any], float, bool]]:
-    """One request's rows: (features, churn_probability, churn) each."""
-    return [({"tenure": index}, 0.5, True) for index in range(count)]
+def _predictions(count: int) -> list[tuple[str, str | None, dict[str, Any], float, bool]]:
+    """One request's rows: (prediction_id, client_id, features, churn_probability, churn) each."""
+    return [(f"row-{index}", None, {"tenure": index}, 0.5, True) for index in range(count)]
 
 
 def test_beyond_the_queue_bound_whole_requests_are_counted_not_raised_until_the_writer_catches_up(
