@@ -22,6 +22,8 @@ from mlloop.core.schema import FeatureSchema, load_schema
 from tests.demo_dataset import demo_configuration
 
 PROJECT_ROOT = Path(__file__).parents[1]
+PARAMS_FILE = PROJECT_ROOT / "params.yaml"
+"""The project's own params.yaml, for a setting of the code; the fixtures below are the demo's."""
 
 TABLE_SEED = 20240601
 MIN_TABLE_ROWS = 40
