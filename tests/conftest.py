@@ -62,6 +62,18 @@ def schema(schema_file: Path) -> FeatureSchema:
     return load_schema(schema_file)
 
 
+@pytest.fixture(scope="session")
+def project_params() -> Params:
+    """The project's own params.yaml, whatever table it reads: the data and model tiers test that table."""
+    return load_params(PARAMS_FILE)
+
+
+@pytest.fixture(scope="session")
+def project_schema(project_params: Params) -> FeatureSchema:
+    """The schema the project's params.yaml names: its own, not the demo's that the unit tier tests the code with."""
+    return load_schema(PROJECT_ROOT / project_params.data.schema_file)
+
+
 def _rows_for_one_null(schema: FeatureSchema) -> int:
     """Rows needed so that one null stays within every nullable feature's max_null_fraction."""
     limits = [feature.max_null_fraction for feature in schema.features.values() if feature.max_null_fraction]

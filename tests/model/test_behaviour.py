@@ -5,7 +5,6 @@ and invariance of the demo dataset's customers, which skip, saying so, on a tabl
 (tests/demo_dataset.py).
 """
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,14 +13,12 @@ import pytest
 from sklearn.pipeline import Pipeline
 from tests.demo_dataset import skip_unless_demo_features
 
-from mlloop.config import Params, load_params
+from mlloop.config import Params
 from mlloop.core.metrics import METRICS
 from mlloop.core.model import build_pipeline, fit
-from mlloop.core.schema import FeatureSchema, features_and_label, load_schema
+from mlloop.core.schema import FeatureSchema, features_and_label
 from mlloop.pipeline.data import ingest, split_table
 from mlloop.pipeline.evaluation import churn_probability, classification_metrics
-
-PARAMS_FILE = Path(__file__).parents[2] / "params.yaml"
 
 # Flipping `female` must not move one customer's churn probability by 3 points or more.
 # In the data, women and men churn at 26.9% and 26.2%: under one point apart. Trees still
@@ -102,68 +99,62 @@ CUSTOMER_IDS = list(BASE_CUSTOMERS)
 
 
 @pytest.fixture(scope="module")
-def real_params() -> Params:
-    return load_params(PARAMS_FILE)
-
-
-@pytest.fixture(scope="module")
-def schema(real_params: Params) -> FeatureSchema:
-    """The schema params.yaml names: the project's own, not the demo's that the unit tier tests the code with."""
-    return load_schema(PARAMS_FILE.parent / real_params.data.schema_file)
-
-
-@pytest.fixture(scope="module")
-def real_split(real_params: Params, schema: FeatureSchema) -> tuple[pd.DataFrame, pd.DataFrame]:
+def real_split(project_params: Params, project_schema: FeatureSchema) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The train and test tables of the real pipeline."""
-    table = ingest(real_params.data.source, real_params.data.rename)
-    return split_table(table, schema, real_params.split.test_size, real_params.split.seed)
+    table = ingest(project_params.data.source, project_params.data.rename)
+    return split_table(table, project_schema, project_params.split.test_size, project_params.split.seed)
 
 
 @pytest.fixture(scope="module")
-def model(real_params: Params, schema: FeatureSchema, real_split: tuple[pd.DataFrame, pd.DataFrame]) -> Pipeline:
+def model(
+    project_params: Params, project_schema: FeatureSchema, real_split: tuple[pd.DataFrame, pd.DataFrame]
+) -> Pipeline:
     """The model of params.yaml, trained once for the whole module."""
-    features, label = features_and_label(real_split[0], schema)
-    train = real_params.train
-    return fit(build_pipeline(schema, train.estimator, train.hyperparameters, train.seed), features, label)
+    features, label = features_and_label(real_split[0], project_schema)
+    train = project_params.train
+    return fit(build_pipeline(project_schema, train.estimator, train.hyperparameters, train.seed), features, label)
 
 
 @pytest.fixture(scope="module")
-def demo_customers(real_params: Params, schema: FeatureSchema) -> dict[str, dict[str, Any]]:
+def demo_customers(project_params: Params, project_schema: FeatureSchema) -> dict[str, dict[str, Any]]:
     """The demo's customer profiles; the tests using them skip, naming the demo dataset, on other customers."""
-    skip_unless_demo_features(real_params, schema, _customer())
+    skip_unless_demo_features(project_params, project_schema, _customer())
     return BASE_CUSTOMERS
 
 
-def _probability(model: Pipeline, schema: FeatureSchema, *customers: dict[str, Any]) -> np.ndarray:
-    return churn_probability(model, pd.DataFrame(list(customers))[schema.feature_names])
+def _probability(model: Pipeline, project_schema: FeatureSchema, *customers: dict[str, Any]) -> np.ndarray:
+    return churn_probability(model, pd.DataFrame(list(customers))[project_schema.feature_names])
 
 
 def test_test_split_metrics_meet_every_floor_of_the_gate(
-    model: Pipeline, schema: FeatureSchema, real_params: Params, real_split: tuple[pd.DataFrame, pd.DataFrame]
+    model: Pipeline,
+    project_schema: FeatureSchema,
+    project_params: Params,
+    real_split: tuple[pd.DataFrame, pd.DataFrame],
 ) -> None:
     # params.yaml gate.worst_acceptable: a floor for a metric where higher is better, a ceiling otherwise.
-    features, label = features_and_label(real_split[1], schema)
+    features, label = features_and_label(real_split[1], project_schema)
 
-    metrics = classification_metrics(label, churn_probability(model, features), real_params.train.threshold)
+    metrics = classification_metrics(label, churn_probability(model, features), project_params.train.threshold)
 
     misses = {
         name: {"value": round(metrics[name], 4), "worst acceptable": worst}
-        for name, worst in real_params.gate.worst_acceptable.items()
+        for name, worst in project_params.gate.worst_acceptable.items()
         if METRICS[name].improvement(metrics[name] - worst) < 0
     }
     assert not misses, misses
 
 
 def test_customer_profiles_set_every_feature_of_the_schema(
-    schema: FeatureSchema, demo_customers: dict[str, dict[str, Any]]
+    project_schema: FeatureSchema, demo_customers: dict[str, dict[str, Any]]
 ) -> None:
     for name, customer in demo_customers.items():
-        assert set(customer) == set(schema.feature_names), name
+        assert set(customer) == set(project_schema.feature_names), name
 
 
 @pytest.mark.usefixtures("demo_customers")
 def test_new_fiber_customer_on_monthly_contract_is_riskier_than_a_loyal_two_year_customer(
-    model: Pipeline, schema: FeatureSchema, real_params: Params
+    model: Pipeline, project_schema: FeatureSchema, project_params: Params
 ) -> None:
     # given: the textbook churner and the textbook stayer
     newcomer = _customer(
@@ -182,48 +173,48 @@ def test_new_fiber_customer_on_monthly_contract_is_riskier_than_a_loyal_two_year
     )
 
     # when
-    newcomer_probability, loyal_probability = _probability(model, schema, newcomer, loyal)
+    newcomer_probability, loyal_probability = _probability(model, project_schema, newcomer, loyal)
 
     # then
     assert newcomer_probability > loyal_probability, (newcomer_probability, loyal_probability)
-    threshold = real_params.train.threshold
+    threshold = project_params.train.threshold
     assert newcomer_probability >= threshold, "the textbook churner should be flagged"
     assert loyal_probability < threshold, "the textbook stayer should not be flagged"
 
 
 @pytest.mark.parametrize("customer_id", CUSTOMER_IDS)
 def test_two_year_contract_lowers_churn_probability(
-    model: Pipeline, schema: FeatureSchema, demo_customers: dict[str, dict[str, Any]], customer_id: str
+    model: Pipeline, project_schema: FeatureSchema, demo_customers: dict[str, dict[str, Any]], customer_id: str
 ) -> None:
     monthly = demo_customers[customer_id]
     committed = monthly | {"contract": "Two year"}
 
-    monthly_probability, committed_probability = _probability(model, schema, monthly, committed)
+    monthly_probability, committed_probability = _probability(model, project_schema, monthly, committed)
 
     assert committed_probability < monthly_probability, (monthly_probability, committed_probability)
 
 
 @pytest.mark.parametrize("customer_id", CUSTOMER_IDS)
 def test_longer_tenure_lowers_churn_probability(
-    model: Pipeline, schema: FeatureSchema, demo_customers: dict[str, dict[str, Any]], customer_id: str
+    model: Pipeline, project_schema: FeatureSchema, demo_customers: dict[str, dict[str, Any]], customer_id: str
 ) -> None:
     # given: the same customer five years in, with the total charges that five years add up to
     customer = demo_customers[customer_id]
     veteran = customer | {"tenure": 60, "total_charges": 60 * customer["monthly_charges"]}
 
-    customer_probability, veteran_probability = _probability(model, schema, customer, veteran)
+    customer_probability, veteran_probability = _probability(model, project_schema, customer, veteran)
 
     assert veteran_probability < customer_probability, (customer_probability, veteran_probability)
 
 
 @pytest.mark.parametrize("customer_id", CUSTOMER_IDS)
 def test_sex_barely_changes_a_customers_churn_probability(
-    model: Pipeline, schema: FeatureSchema, demo_customers: dict[str, dict[str, Any]], customer_id: str
+    model: Pipeline, project_schema: FeatureSchema, demo_customers: dict[str, dict[str, Any]], customer_id: str
 ) -> None:
     customer = demo_customers[customer_id]
     as_man, as_woman = customer | {"female": 0}, customer | {"female": 1}
 
-    man_probability, woman_probability = _probability(model, schema, as_man, as_woman)
+    man_probability, woman_probability = _probability(model, project_schema, as_man, as_woman)
 
     assert abs(woman_probability - man_probability) < PER_CUSTOMER_TOLERANCE, (
         man_probability,
@@ -233,9 +224,9 @@ def test_sex_barely_changes_a_customers_churn_probability(
 
 @pytest.mark.usefixtures("demo_customers")
 def test_flipping_sex_for_everyone_leaves_the_average_probability_in_place(
-    model: Pipeline, schema: FeatureSchema, real_split: tuple[pd.DataFrame, pd.DataFrame]
+    model: Pipeline, project_schema: FeatureSchema, real_split: tuple[pd.DataFrame, pd.DataFrame]
 ) -> None:
-    features, _ = features_and_label(real_split[1], schema)
+    features, _ = features_and_label(real_split[1], project_schema)
     flipped = features.assign(female=1 - features["female"])
 
     shift = churn_probability(model, flipped) - churn_probability(model, features)
