@@ -201,12 +201,18 @@ def test_path_follows_a_moved_directory(params: Params, tmp_path: Path, capsys: 
     assert capsys.readouterr().out == "elsewhere/drift/drift.json\n"
 
 
-def test_drift_status_prints_the_last_checks_verdict(
-    params: Params, drift_result: DriftResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _written_check(params: Params, drift_result: DriftResult) -> DriftReportFiles:
+    """The last check's drift.json, where params.yaml puts the drift report."""
     report = DriftReportFiles(params.drift.directory)
     report.directory.mkdir(parents=True)
     report.result.write_text(result_json(drift_result))
+    return report
+
+
+def test_drift_status_prints_the_last_checks_verdict(
+    params: Params, drift_result: DriftResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _written_check(params, drift_result)
 
     code = main(["--params", str(_write_params_file(params, tmp_path)), "drift-status"])
 
@@ -217,9 +223,7 @@ def test_drift_status_prints_the_last_checks_verdict(
 def test_drift_history_without_a_url_is_this_checks_status_alone(
     params: Params, drift_result: DriftResult, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    report = DriftReportFiles(params.drift.directory)
-    report.directory.mkdir(parents=True)
-    report.result.write_text(result_json(drift_result))
+    report = _written_check(params, drift_result)
 
     code = main(["--params", str(_write_params_file(params, tmp_path)), "drift-history"])
 

@@ -4,27 +4,15 @@ for the job summary. A line of the kept history that cannot be read is counted a
 fatal; no history yet is an empty one."""
 
 import json
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import fsspec
-import pytest
 
 from mlloop.monitoring.drift_result import DriftReportFiles
 from mlloop.monitoring.history import DayStatus, History, parse_history, record_check, render_history
 from mlloop.monitoring.status import Status
-
-
-@pytest.fixture
-def store() -> Iterator[str]:
-    """An empty in-memory object store prefix for the published reports, removed afterwards."""
-    root = f"/mlloop-test-{uuid.uuid4().hex}"
-    yield f"memory://{root}/drift"
-    memory = fsspec.filesystem("memory")
-    if memory.exists(root):
-        memory.rm(root, recursive=True)
 
 
 def _kept(store: str, *entries: DayStatus | str) -> None:

@@ -1,7 +1,5 @@
 """Publishing the drift report: every file of the report directory under `<url>/<day>/`."""
 
-import uuid
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -24,16 +22,6 @@ def report(tmp_path: Path) -> Path:
     files.markdown.write_text("# Drift\n")
     (files.plots / "monthly_charges.png").write_bytes(b"\x89PNG")
     return files.directory
-
-
-@pytest.fixture
-def store() -> Iterator[str]:
-    """An empty in-memory object store prefix, removed afterwards."""
-    root = f"/mlloop-test-{uuid.uuid4().hex}"
-    yield f"memory://{root}"
-    memory = fsspec.filesystem("memory")
-    if memory.exists(root):
-        memory.rm(root, recursive=True)
 
 
 def test_every_file_of_the_report_lands_under_the_days_folder(report: Path, store: str) -> None:
