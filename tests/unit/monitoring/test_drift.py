@@ -501,11 +501,17 @@ def test_drift_json_keeps_the_keys_the_workflows_and_the_issue_read(setup: Setup
     }  # fmt: skip
 
 
+def _price_risen(schema: FeatureSchema) -> pd.DataFrame:
+    """The current week's customers after a price rise of PRICE_RISE on monthly_charges."""
+    current = _customers(schema, CURRENT_ROWS, seed=2)
+    current["monthly_charges"] = np.round(current["monthly_charges"] * PRICE_RISE, 2)
+    return current
+
+
 def test_a_15_percent_price_rise_is_drift_naming_monthly_charges_with_its_plot(
     setup: Setup, schema: FeatureSchema
 ) -> None:
-    current = _customers(schema, CURRENT_ROWS, seed=2)
-    current["monthly_charges"] = np.round(current["monthly_charges"] * PRICE_RISE, 2)
+    current = _price_risen(schema)
     _write_log(setup.log, current, _probabilities(CURRENT_ROWS, seed=3))
 
     result = _run(setup)
@@ -520,8 +526,7 @@ def test_a_15_percent_price_rise_is_drift_naming_monthly_charges_with_its_plot(
 
 
 def test_drift_md_lists_every_column_most_drifted_first(setup: Setup, schema: FeatureSchema) -> None:
-    current = _customers(schema, CURRENT_ROWS, seed=2)
-    current["monthly_charges"] = np.round(current["monthly_charges"] * PRICE_RISE, 2)
+    current = _price_risen(schema)
     current["contract"] = "Two year"
     _write_log(setup.log, current, _probabilities(CURRENT_ROWS, seed=3))
 
@@ -654,8 +659,7 @@ def test_a_log_silent_for_two_weeks_is_stale_naming_the_last_day_seen_not_judged
 def test_stale_outranks_drift_in_the_part_of_the_window_the_log_still_covers(
     setup: Setup, schema: FeatureSchema
 ) -> None:
-    current = _customers(schema, CURRENT_ROWS, seed=2)
-    current["monthly_charges"] = np.round(current["monthly_charges"] * PRICE_RISE, 2)
+    current = _price_risen(schema)
     _write_log(setup.log, current, _probabilities(CURRENT_ROWS, seed=3))
 
     result = _run(setup, now=NOW + timedelta(days=3))
@@ -790,8 +794,7 @@ def test_bad_outcomes_on_fewer_than_min_labelled_rows_are_not_degraded(setup: Se
 
 def test_every_status_that_holds_is_listed_most_urgent_first(setup: Setup, schema: FeatureSchema) -> None:
     # Given a week that drifted, broke the contract and lost its ranking, and then went silent
-    current = _customers(schema, CURRENT_ROWS, seed=2)
-    current["monthly_charges"] = np.round(current["monthly_charges"] * PRICE_RISE, 2)
+    current = _price_risen(schema)
     current["total_charges"] = current["total_charges"].mask(current.index % 10 == 0)
     probabilities = _probabilities(CURRENT_ROWS, seed=3)
     row_ids = _write_log(setup.log, current, probabilities)
