@@ -1,23 +1,14 @@
-"""Production traffic from held-out customers, one UTC day at a time, under a named scenario whose
-ground truth is known, so the drift check can be tried on shifts it must flag and on traffic it must not.
+"""Production traffic from held-out rows, one UTC day at a time, under a scenario whose ground
+truth is known, so the drift check can be tried on what it must flag and on what it must not.
 
-Each day samples `rows_per_day` customers of the test split with replacement, applies the
-scenario, and either predicts with the trained model and appends the lines to the inference log
-itself (in the service's format, through the same renderer), or sends them to a running service,
-which logs them. One seeded generator drives everything, so a seed and a start day give the same
-traffic every time. Files are appended to, as the service does: use an empty --out for a clean run.
-
-Scenarios and their ground truth (every number stays within the schema's range):
-    none                unchanged customers: nothing drifted.
-    price_increase      monthly_charges and total_charges x 1.15 on every day.
-    contract_shift      35% of the customers on "One year" or "Two year" contracts are on
-                        "Month-to-month" instead.
-    new_payment_method  25% of the customers pay by "Digital wallet", a label the schema does not
-                        have. The service's request contract refuses such a customer (HTTP 400), so
-                        against a service (--url) those rows are refused and counted; the direct
-                        mode logs them, as a service without that check would.
-    gradual             monthly_charges and total_charges x (1 + 0.25 (d + 1) / days) on day d
-                        (0-based): prices creep up to +25% on the last day.
+The scenarios are data: params.yaml `simulate.scenarios` declares each one as the verdict it must
+get and a list of shifts over the schema's columns (`shifts` checks and applies them), so this
+module names no column of any table. Each day samples `rows_per_day` rows of the test split with
+replacement, applies the scenario, and either predicts with the trained model and appends the
+lines to the inference log itself (in the service's format, through the same renderer), with each
+row's delayed outcome beside it, or sends them to a running service, which logs them. One seeded
+generator drives everything, so a seed and a start day give the same traffic every time. Files
+are appended to, as the service does: use an empty --out for a clean run.
 """
 
 import sys
@@ -31,113 +22,46 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from pydantic_core import to_json
 from tqdm import tqdm
 
-from mlloop.config import Params, Scenario, SimulateParams
+from mlloop.config import Params, SimulateParams
 from mlloop.core.schema import FeatureSchema, NumericFeature, load_schema
-from mlloop.errors import ConfigError, SourceError
+from mlloop.errors import SourceError
+from mlloop.monitoring.shifts import check_scenarios, logged_days, shift_day
 from mlloop.pipeline.evaluation import churn_probability
 from mlloop.serving import client
 from mlloop.serving.inference_log import append_lines, log_file, log_line
 from mlloop.storage.artifacts import load_model, read_table, require
 from mlloop.storage.files import read_json, sha256_of
 
-PRICE_INCREASE = 0.15
-GRADUAL_FINAL_INCREASE = 0.25
-CHARGES = ("monthly_charges", "total_charges")
-CENT_DECIMALS = 2
-CONTRACT = "contract"
-LONG_CONTRACTS = ("One year", "Two year")
-MONTH_TO_MONTH = "Month-to-month"
-CONTRACT_SHIFT_SHARE = 0.35
-PAYMENT_METHOD = "payment_method"
-NEW_PAYMENT_METHOD = "Digital wallet"
-NEW_PAYMENT_SHARE = 0.25
 MICROSECONDS_PER_DAY = 86_400_000_000
 MODEL_VERSION_PREFIX = "simulated:"
 MODEL_HASH_CHARS = 12
 
-Shift = Callable[[pd.DataFrame, int, int, np.random.Generator], pd.DataFrame]
-"""A scenario: (one day's customers, the day's 0-based index, the number of days, rng) -> shifted customers."""
-
-
-def no_shift(frame: pd.DataFrame, _day: int, _days: int, _rng: np.random.Generator) -> pd.DataFrame:
-    """Ground truth: nothing changed, so no feature drifted."""
-    return frame
-
-
-def _scale_charges(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
-    return frame.assign(**{name: (frame[name] * factor).round(CENT_DECIMALS) for name in CHARGES})
-
-
-def price_increase(frame: pd.DataFrame, _day: int, _days: int, _rng: np.random.Generator) -> pd.DataFrame:
-    """Ground truth: every bill is 15% higher (monthly_charges and total_charges), from the first day on."""
-    return _scale_charges(frame, 1 + PRICE_INCREASE)
-
-
-def contract_shift(frame: pd.DataFrame, _day: int, _days: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Ground truth: 35% of the customers on one- or two-year contracts are month-to-month instead."""
-    long_contracts = np.flatnonzero(frame[CONTRACT].isin(LONG_CONTRACTS).to_numpy())
-    moved = rng.choice(long_contracts, size=round(CONTRACT_SHIFT_SHARE * len(long_contracts)), replace=False)
-    contract = frame[CONTRACT].to_numpy(copy=True)
-    contract[moved] = MONTH_TO_MONTH
-    return frame.assign(**{CONTRACT: contract})
-
-
-def new_payment_method(frame: pd.DataFrame, _day: int, _days: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Ground truth: 25% of the customers pay by "Digital wallet", a label neither schema nor model knows."""
-    paying = rng.choice(len(frame), size=round(NEW_PAYMENT_SHARE * len(frame)), replace=False)
-    payment_method = frame[PAYMENT_METHOD].to_numpy(copy=True)
-    payment_method[paying] = NEW_PAYMENT_METHOD
-    return frame.assign(**{PAYMENT_METHOD: payment_method})
-
-
-def gradual_price_drift(frame: pd.DataFrame, day: int, days: int, _rng: np.random.Generator) -> pd.DataFrame:
-    """Ground truth: bills grow a little every day, to +25% on the last one: a drift no single day shows."""
-    return _scale_charges(frame, 1 + GRADUAL_FINAL_INCREASE * (day + 1) / days)
-
-
-@dataclass(frozen=True)
-class ScenarioDefinition:
-    """A scenario's shift, and the features it rewrites: the schema must have them, and numbers are
-    clipped to its range, so only a scenario about a new label breaks the service's contract.
-    """
-
-    shift: Shift
-    changes: tuple[str, ...]
-
-
-SCENARIOS: dict[Scenario, ScenarioDefinition] = {
-    "none": ScenarioDefinition(no_shift, ()),
-    "price_increase": ScenarioDefinition(price_increase, CHARGES),
-    "contract_shift": ScenarioDefinition(contract_shift, (CONTRACT,)),
-    "new_payment_method": ScenarioDefinition(new_payment_method, (PAYMENT_METHOD,)),
-    "gradual": ScenarioDefinition(gradual_price_drift, CHARGES),
-}
-
 
 def labels_file(directory: Path, day: date) -> Path:
-    """The day's delayed labels: what the customers logged that day really did."""
+    """The day's delayed labels: what the rows logged that day really turned out to be."""
     return directory / "labels" / f"labels-{day:%Y-%m-%d}.jsonl"
 
 
 @dataclass(frozen=True)
 class DayTraffic:
-    """One simulated day: the customers as the model sees them, and what they really did."""
+    """One simulated day: the rows as the model sees them, their real outcomes, and what the scenario does
+    to the log besides (no rows at all on a day after the log went silent).
+    """
 
     day: date
     features: pd.DataFrame
-    churned: list[bool]
+    outcomes: NDArray[np.bool_]
+    """Whether each row is of the target's positive class, as the test split says."""
+    flipped: NDArray[np.bool_]
+    """Rows whose reported outcome is the opposite of the model's prediction instead."""
+    torn: NDArray[np.bool_]
+    """Rows whose line is preceded by a torn copy of itself."""
     timestamps: list[str]
     request_ids: list[str]
-
-
-def _clip_to_schema(frame: pd.DataFrame, names: tuple[str, ...], schema: FeatureSchema) -> pd.DataFrame:
-    numeric = schema.numeric_features
-    return frame.assign(
-        **{name: frame[name].clip(numeric[name].min, numeric[name].max) for name in names if name in numeric}
-    )
 
 
 def day_traffic(
@@ -148,20 +72,23 @@ def day_traffic(
     start: date,
     rng: np.random.Generator,
 ) -> DayTraffic:
-    """Sample, shift and timestamp one day of customers; every random draw comes from `rng`, in a fixed order."""
+    """Sample, shift and timestamp one day of rows; every random draw comes from `rng`, in a fixed order."""
     day = start + timedelta(days=day_index)
-    sample = test.iloc[rng.integers(0, len(test), size=settings.rows_per_day)].reset_index(drop=True)
-    scenario = SCENARIOS[settings.scenario]
-    shifted = scenario.shift(sample[schema.feature_names], day_index, settings.days, rng)
+    scenario = settings.chosen_scenario()
+    rows = settings.rows_per_day if day_index < logged_days(scenario, settings.days) else 0
+    sample = test.iloc[rng.integers(0, len(test), size=rows)].reset_index(drop=True)
+    shifted = shift_day(sample[schema.feature_names], scenario, schema, day_index, settings.days, rng)
     midnight = datetime.combine(day, time(), tzinfo=UTC)
     # Whole microseconds, so no timestamp can round up into the next day.
-    offsets = np.sort(rng.integers(0, MICROSECONDS_PER_DAY, size=settings.rows_per_day))
+    offsets = np.sort(rng.integers(0, MICROSECONDS_PER_DAY, size=rows))
     return DayTraffic(
         day=day,
-        features=_clip_to_schema(shifted, scenario.changes, schema),
-        churned=(sample[schema.target.name] == schema.target.positive).tolist(),
+        features=shifted.features,
+        outcomes=(sample[schema.target.name] == schema.target.positive).to_numpy(dtype=bool),
+        flipped=shifted.flipped,
+        torn=shifted.torn,
         timestamps=[(midnight + timedelta(microseconds=int(offset))).isoformat() for offset in offsets],
-        request_ids=[uuid.UUID(bytes=rng.bytes(16), version=4).hex for _ in range(settings.rows_per_day)],
+        request_ids=[uuid.UUID(bytes=rng.bytes(16), version=4).hex for _ in range(rows)],
     )
 
 
@@ -176,42 +103,73 @@ def customer_records(frame: pd.DataFrame, schema: FeatureSchema) -> list[dict[st
 
 @dataclass(frozen=True)
 class DayResult:
-    """How one day's rows ended: logged (or answered by the service), or refused by it."""
+    """How one day's rows ended: logged (or answered by the service), or refused by it; and the torn lines written."""
 
     day: date
     delivered: int
     refused: int
+    corrupt_lines: int = 0
 
 
 Delivery = Callable[[DayTraffic], DayResult]
 
 
-def _log_writer(params: Params, schema: FeatureSchema, out: Path) -> Delivery:
-    """Predict in process and append the service's log lines, plus the day's labels, under `out`."""
+@dataclass(frozen=True)
+class LoggedModel:
+    """What the simulator needs of the trained model: its probabilities, its threshold and the version it logs."""
+
+    predict: Callable[[pd.DataFrame], NDArray[np.float64]]
+    threshold: float
+    version: str
+
+
+def load_logged_model(params: Params) -> LoggedModel:
+    """The trained model and its threshold; its version is `simulated:` and the start of the model file's SHA-256."""
     model = load_model(params.paths.model)
-    threshold = float(read_json(require(params.paths.model_metadata, "train"))["threshold"])
-    model_version = MODEL_VERSION_PREFIX + sha256_of(params.paths.model)[:MODEL_HASH_CHARS]
+    return LoggedModel(
+        predict=lambda features: churn_probability(model, features),
+        threshold=float(read_json(require(params.paths.model_metadata, "train"))["threshold"]),
+        version=MODEL_VERSION_PREFIX + sha256_of(params.paths.model)[:MODEL_HASH_CHARS],
+    )
+
+
+def _with_torn_copies(lines: list[bytes], torn: NDArray[np.bool_]) -> list[bytes]:
+    """Each torn row's line preceded by its first half: a write cut short, which is not JSON."""
+    return [
+        piece
+        for line, cut in zip(lines, torn, strict=True)
+        for piece in ([line[: len(line) // 2]] if cut else []) + [line]
+    ]
+
+
+def log_writer(model: LoggedModel, schema: FeatureSchema, out: Path) -> Delivery:
+    """Predict in process and append the service's log lines, plus the day's labels, under `out`."""
 
     def write_day(traffic: DayTraffic) -> DayResult:
-        probabilities = churn_probability(model, traffic.features).tolist()
+        if traffic.features.empty:
+            return DayResult(traffic.day, delivered=0, refused=0)
+        probabilities = model.predict(traffic.features)
+        predicted = probabilities >= model.threshold
+        outcomes = np.where(traffic.flipped, ~predicted, traffic.outcomes).tolist()
         rows = zip(
             traffic.timestamps,
             traffic.request_ids,
             customer_records(traffic.features, schema),
-            probabilities,
+            probabilities.tolist(),
+            predicted.tolist(),
             strict=True,
         )
         lines = [
-            log_line(timestamp, request_id, model_version, customer, probability, probability >= threshold)
-            for timestamp, request_id, customer, probability in rows
+            log_line(timestamp, request_id, model.version, customer, probability, positive)
+            for timestamp, request_id, customer, probability, positive in rows
         ]
         labels = [
-            to_json({"request_id": request_id, "churn": churned})
-            for request_id, churned in zip(traffic.request_ids, traffic.churned, strict=True)
+            to_json({"request_id": request_id, "churn": outcome})
+            for request_id, outcome in zip(traffic.request_ids, outcomes, strict=True)
         ]
-        append_lines(log_file(out, traffic.day), lines)
+        append_lines(log_file(out, traffic.day), _with_torn_copies(lines, traffic.torn))
         append_lines(labels_file(out, traffic.day), labels)
-        return DayResult(traffic.day, delivered=len(lines), refused=0)
+        return DayResult(traffic.day, delivered=len(lines), refused=0, corrupt_lines=int(traffic.torn.sum()))
 
     return write_day
 
@@ -277,7 +235,7 @@ def _service_sender(url: str, max_batch_size: int, timeout_seconds: float, schem
 class SimulationSummary:
     """What a run did, day by day, and the files it wrote (none when a service did the logging)."""
 
-    scenario: Scenario
+    scenario: str
     destination: str
     through_service: bool
     days: list[DayResult]
@@ -290,7 +248,8 @@ class SimulationSummary:
         lines = [f"scenario {self.scenario}: {len(self.days)} days {preposition} {self.destination}"]
         for result in self.days:
             refusals = f", {result.refused} refused" if self.through_service else ""
-            lines.append(f"{result.day:%Y-%m-%d}  {result.delivered} rows {verb}{refusals}")
+            corrupt = f", {result.corrupt_lines} corrupt lines" if result.corrupt_lines else ""
+            lines.append(f"{result.day:%Y-%m-%d}  {result.delivered} rows {verb}{refusals}{corrupt}")
         delivered = sum(result.delivered for result in self.days)
         refused = sum(result.refused for result in self.days)
         lines.append(f"total: {delivered} rows {verb}, {refused} refused")
@@ -303,15 +262,11 @@ def simulate(
 ) -> SimulationSummary:
     """Run the days from `start` into the inference log under `out`, or, with `url`, through that running service."""
     schema = load_schema(params.data.schema_file)
-    missing = [name for name in SCENARIOS[settings.scenario].changes if name not in schema.features]
-    if missing:
-        raise ConfigError(
-            f"simulate.scenario: {settings.scenario} changes {missing}, which {params.data.schema_file} does not "
-            f"declare; choose another scenario"
-        )
+    check_scenarios(settings.scenarios, schema, params.data.schema_file)
+    settings.chosen_scenario()
     test = read_table(params.paths.test, "split")
     deliver = (
-        _log_writer(params, schema, out)
+        log_writer(load_logged_model(params), schema, out)
         if url is None
         else _service_sender(url, params.serve.max_batch_size, settings.request_timeout_seconds, schema)
     )
@@ -322,5 +277,10 @@ def simulate(
     ]
     if url is not None:
         return SimulationSummary(settings.scenario, url, True, results, [])
-    files = [path for result in results for path in (log_file(out, result.day), labels_file(out, result.day))]
+    files = [
+        path
+        for result in results
+        if result.delivered
+        for path in (log_file(out, result.day), labels_file(out, result.day))
+    ]
     return SimulationSummary(settings.scenario, str(out), False, results, files)
