@@ -81,6 +81,7 @@ def day_traffic(
     midnight = datetime.combine(day, time(), tzinfo=UTC)
     # Whole microseconds, so no timestamp can round up into the next day.
     offsets = np.sort(rng.integers(0, MICROSECONDS_PER_DAY, size=rows))
+    drawn = rng.bytes(16 * rows)
     return DayTraffic(
         day=day,
         features=shifted.features,
@@ -88,16 +89,25 @@ def day_traffic(
         flipped=shifted.flipped,
         torn=shifted.torn,
         timestamps=[(midnight + timedelta(microseconds=int(offset))).isoformat() for offset in offsets],
-        request_ids=[uuid.UUID(bytes=rng.bytes(16), version=4).hex for _ in range(rows)],
+        request_ids=[uuid.UUID(bytes=drawn[first : first + 16], version=4).hex for first in range(0, 16 * rows, 16)],
     )
+
+
+def _json_values(column: pd.Series, whole: bool) -> list[Any]:
+    """A column's values as JSON takes them: None for a missing one, ints for a whole-number feature."""
+    missing = column.isna().to_numpy()
+    values: list[Any] = (column.fillna(0).astype("int64") if whole else column).tolist()
+    for position in np.flatnonzero(missing):
+        values[position] = None
+    return values
 
 
 def customer_records(frame: pd.DataFrame, schema: FeatureSchema) -> list[dict[str, Any]]:
     """Rows as the service receives and logs them: JSON null for a missing value, integer features as ints."""
-    columns: dict[str, list[Any]] = {}
-    for name, feature in schema.features.items():
-        whole = isinstance(feature, NumericFeature) and feature.type == "integer"
-        columns[name] = [None if pd.isna(value) else int(value) if whole else value for value in frame[name].tolist()]
+    columns = {
+        name: _json_values(frame[name], isinstance(feature, NumericFeature) and feature.type == "integer")
+        for name, feature in schema.features.items()
+    }
     return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
