@@ -40,6 +40,7 @@ from typing import Any, get_args
 import numpy as np
 import pandas as pd
 from numpy.typing import NDArray
+from threadpoolctl import threadpool_limits
 
 from mlloop.config import Params, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
@@ -141,6 +142,9 @@ def _per_status(results: dict[str, Any], expected: Mapping[str, str], seeds: int
 
 def accuracy(seeds: int, sizes: list[int], scenarios: list[str] | None) -> dict[str, Any]:
     params, schema, _, test, _ = _inputs()
+    # One native thread: the model is called on a few rows at a time, where idle OpenMP threads
+    # spinning on a shared machine cost a hundred times the prediction itself.
+    threadpool_limits(limits=1)
     check_scenarios(params.simulate.scenarios, schema, params.data.schema_file)
     model = _memoised(load_logged_model(params))
     reachable = set(get_args(Status))
