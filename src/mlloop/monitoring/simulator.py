@@ -273,7 +273,7 @@ def simulate(
     """Run the days from `start` into the inference log under `out`, or, with `url`, through that running service."""
     schema = load_schema(params.data.schema_file)
     check_scenarios(settings.scenarios, schema, params.data.schema_file)
-    settings.chosen_scenario()
+    settings.chosen_scenario()  # a --scenario that params does not declare fails here, before anything is read
     test = read_table(params.paths.test, "split")
     deliver = (
         log_writer(load_logged_model(params), schema, out)
