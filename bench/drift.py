@@ -104,10 +104,11 @@ def _memoised(model: LoggedModel) -> LoggedModel:
     return LoggedModel(predict=predict, threshold=model.threshold, version=model.version)
 
 
-def _judged_status(
+def _judged(
     params: Params, schema: FeatureSchema, test: pd.DataFrame, model: LoggedModel, scenario: str, size: int, seed: int
-) -> Status:
-    """One week written as `mlloop simulate` writes it, ending today, and judged as `mlloop drift` judges it."""
+) -> tuple[Status, float | None]:
+    """One week written as `mlloop simulate` writes it, ending today, and judged as `mlloop drift` judges it:
+    the status, and the realised ROC AUC of its delayed labels."""
     settings = params.simulate.model_copy(
         update={"scenario": scenario, "days": DAYS, "rows_per_day": size // DAYS, "seed": seed}
     )
@@ -118,35 +119,59 @@ def _judged_status(
         for day in range(DAYS):
             write_day(day_traffic(test, schema, settings, day, start, rng))
         inputs = read_inputs(params, schema, None, directory)
-    return check(inputs, schema, params.drift).status
+    result = check(inputs, schema, params.drift)
+    return result.status, result.realised.roc_auc if result.realised else None
+
+
+def _realised_summary(realised: list[float], limit: float) -> dict[str, float]:
+    """The realised ROC AUC over the seeds, and how often it broke the gate's rule."""
+    values = np.array(realised)
+    return {
+        "p5": float(np.percentile(values, 5)),
+        "median": float(np.median(values)),
+        "p95": float(np.percentile(values, 95)),
+        "below_gate": float((values < limit).mean()),
+    }
 
 
 def _per_status(results: dict[str, Any], expected: Mapping[str, str], seeds: int) -> dict[str, Any]:
-    """Detection and false alarms of each status the scenarios expect, over one size's runs."""
-    summary: dict[str, Any] = {}
-    for status in sorted(set(expected.values())):
-        expecting = [name for name in results if expected[name] == status]
-        others = [name for name in results if expected[name] != status]
-        judged = all(results[name]["judged"] for name in expecting)
-        summary[status] = {
-            "scenarios": expecting,
-            "detection": sum(results[name]["statuses"].get(status, 0) for name in expecting) / (seeds * len(expecting))
-            if judged
-            else None,
-            "false_alarms": sum(results[name]["statuses"].get(status, 0) for name in others) / (seeds * len(others))
-            if others
-            else None,
+    """Per status the scenarios expect, over one size's runs: detection (the runs of the scenarios expecting it
+    that got it) and false alarms (the runs of the other scenarios that got it; for no_drift, alerts missed).
+    Scenarios expecting a status the check cannot reach yet count for neither; None where nothing counts."""
+
+    def rate(status: str, names: list[str]) -> float | None:
+        if not names or not all(results[name]["judged"] for name in results if expected[name] == status):
+            return None
+        hits: int = sum(results[name]["statuses"].get(status, 0) for name in names)
+        return hits / (seeds * len(names))
+
+    return {
+        status: {
+            "scenarios": [name for name in results if expected[name] == status],
+            "detection": rate(status, [name for name in results if expected[name] == status]),
+            "false_alarms": rate(
+                status, [name for name in results if expected[name] != status and results[name]["judged"]]
+            ),
         }
-    return summary
+        for status in sorted(set(expected.values()))
+    }
 
 
 def accuracy(seeds: int, sizes: list[int], scenarios: list[str] | None) -> dict[str, Any]:
+    """Per size: each scenario's statuses over the seeds and realised ROC AUC, and each status's rates.
+
+    `below_gate` is the share of runs whose realised ROC AUC is under the gate's floor, or more than
+    its max_regression under the model's test ROC AUC: what the rule for `degraded` looks at, before
+    any minimum of labelled rows.
+    """
     params, schema, _, test, _ = _inputs()
     # One native thread: the model is called on a few rows at a time, where idle OpenMP threads
     # spinning on a shared machine cost a hundred times the prediction itself.
     threadpool_limits(limits=1)
     check_scenarios(params.simulate.scenarios, schema, params.data.schema_file)
     model = _memoised(load_logged_model(params))
+    test_roc_auc = json.loads((PROJECT / params.paths.metrics).read_text())["roc_auc"]
+    limit = max(params.gate.worst_acceptable["roc_auc"], test_roc_auc - params.gate.max_regression["roc_auc"])
     reachable = set(get_args(Status))
     names = scenarios or list(params.simulate.scenarios)
     expected = {name: params.simulate.scenarios[name].expected for name in names}
@@ -155,19 +180,19 @@ def accuracy(seeds: int, sizes: list[int], scenarios: list[str] | None) -> dict[
         by_scenario: dict[str, Any] = {}
         for name in names:
             started = time.perf_counter()
-            statuses: Counter[str] = Counter(
-                _judged_status(params, schema, test, model, name, size, seed) for seed in range(seeds)
-            )
+            runs = [_judged(params, schema, test, model, name, size, seed) for seed in range(seeds)]
+            statuses: Counter[str] = Counter(status for status, _ in runs)
             by_scenario[name] = {
                 "expected": expected[name],
                 "judged": expected[name] in reachable,
                 "hit_rate": statuses[expected[name]] / seeds,
                 "statuses": dict(statuses),
+                "realised_roc_auc": _realised_summary([auc for _, auc in runs if auc is not None], limit),
                 "seconds_per_check": (time.perf_counter() - started) / seeds,
             }
             print(size, name, by_scenario[name], file=sys.stderr)
         results[str(size)] = {"scenarios": by_scenario, "statuses": _per_status(by_scenario, expected, seeds)}
-    return results
+    return {"gate_roc_auc_limit": limit, "by_size": results}
 
 
 def speed(rows: int) -> dict[str, float]:
