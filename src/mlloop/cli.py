@@ -19,9 +19,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal
 
-from mlloop.config import DEFAULT_PARAMS_FILE, Params, Scenario, load_params
+from mlloop.config import DEFAULT_PARAMS_FILE, Params, load_params
 from mlloop.errors import MlloopError, exit_codes
 
 if TYPE_CHECKING:
@@ -285,7 +285,9 @@ def _check_remote(_params: Params, _arguments: argparse.Namespace) -> None:
 
 def _simulate_arguments(command: argparse.ArgumentParser) -> None:
     defaults = "(default: params simulate.%s)"
-    command.add_argument("--scenario", choices=get_args(Scenario), help=defaults % "scenario")
+    command.add_argument(
+        "--scenario", metavar="NAME", help="one of params simulate.scenarios (default: params simulate.scenario)"
+    )
     command.add_argument("--days", type=_positive_int, metavar="N", help=defaults % "days")
     command.add_argument("--rows-per-day", type=_positive_int, metavar="N", help=defaults % "rows_per_day")
     command.add_argument("--seed", type=int, metavar="N", help=defaults % "seed")

@@ -243,17 +243,126 @@ class DriftParams(Frozen):
     directory: FilePath
 
 
-Scenario = Literal["none", "price_increase", "contract_shift", "new_payment_method", "gradual"]
+Status = Literal["stale", "contract_breach", "degraded", "drift", "insufficient_data", "no_drift"]
+"""Every status of the drift check, most urgent first (monitoring.status ranks them in this order and says why);
+declared here, the lowest layer, because a simulated scenario declares the one it must reach."""
+
+Share = Annotated[float, Field(gt=0, le=1)]
+"""A share of rows: more than none, at most all."""
+
+
+class ColumnShift(Frozen):
+    """A shift of one feature; the simulator checks it against the schema before any traffic."""
+
+    column: str = Field(min_length=1)
+
+
+class Scale(ColumnShift):
+    """A numeric feature times `factor`; with `ramp`, the change grows day by day and is whole on the last day."""
+
+    kind: Literal["scale"]
+    factor: float = Field(gt=0)
+    ramp: bool
+
+
+class Offset(ColumnShift):
+    """A numeric feature plus `by`; with `ramp`, the change grows day by day and is whole on the last day."""
+
+    kind: Literal["offset"]
+    by: float
+    ramp: bool
+
+
+class MoveLabels(ColumnShift):
+    """A share of the rows holding one of `from_labels` hold `to_label` instead."""
+
+    kind: Literal["move_labels"]
+    from_labels: list[str] = Field(min_length=1)
+    to_label: str
+    share: Share
+
+    @model_validator(mode="after")
+    def _moves_somewhere_else(self) -> "MoveLabels":
+        """A row moved to a label it already holds is not moved."""
+        if self.to_label in self.from_labels:
+            raise ValueError(f"to_label {self.to_label!r} is one of from_labels {self.from_labels}")
+        return self
+
+
+class UnknownLabel(ColumnShift):
+    """A share of the rows hold `label`, which the schema does not have."""
+
+    kind: Literal["unknown_label"]
+    label: str
+    share: Share
+
+
+class Nulls(ColumnShift):
+    """A share of the rows have no value for the feature."""
+
+    kind: Literal["nulls"]
+    share: Share
+
+
+class CorruptLines(Frozen):
+    """A torn copy of a share of the lines (its first half, not JSON) is written to the log as well."""
+
+    kind: Literal["corrupt_lines"]
+    share: Share
+
+
+class StopLogging(Frozen):
+    """Nothing is logged after the first `after_day` days: the log goes silent."""
+
+    kind: Literal["stop_logging"]
+    after_day: int = Field(ge=1)
+
+
+class FlipOutcomes(Frozen):
+    """For a share of the rows, the delayed outcome is the opposite of the model's prediction; features unchanged."""
+
+    kind: Literal["flip_outcomes"]
+    share: Share
+
+
+Shift = Annotated[
+    Scale | Offset | MoveLabels | UnknownLabel | Nulls | CorruptLines | StopLogging | FlipOutcomes,
+    Field(discriminator="kind"),
+]
+
+
+class ScenarioParams(Frozen):
+    """Simulated traffic with a known ground truth: the shifts applied, in order, and the verdict they must get."""
+
+    expected: Status
+    shifts: list[Shift]
 
 
 class SimulateParams(Frozen):
-    """The default run of `make simulate`, and how long it waits for a running service's answer."""
+    """The default run of `make simulate`, the scenarios it can run, and how long it waits for a service's answer."""
 
-    scenario: Scenario
+    scenario: str
+    scenarios: dict[str, ScenarioParams] = Field(min_length=1)
     days: int = Field(ge=1)
     rows_per_day: int = Field(ge=1)
     seed: int
     request_timeout_seconds: float = Field(gt=0)
+
+    @model_validator(mode="after")
+    def _scenario_is_declared(self) -> "SimulateParams":
+        """The default run must be one of the declared scenarios."""
+        if self.scenario not in self.scenarios:
+            raise ValueError(f"scenario {self.scenario!r} is not one of scenarios ({', '.join(self.scenarios)})")
+        return self
+
+    def chosen_scenario(self) -> ScenarioParams:
+        """The scenario to run; a name given on the command line that params does not declare is a ConfigError."""
+        if self.scenario not in self.scenarios:
+            raise ConfigError(
+                f"simulate.scenario: {self.scenario!r} is not declared in simulate.scenarios "
+                f"({', '.join(self.scenarios)}); declare it in params.yaml or choose one of those"
+            )
+        return self.scenarios[self.scenario]
 
 
 class Params(Frozen):

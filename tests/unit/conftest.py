@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from mlloop.config import Status
 from mlloop.core.drift_scores import ColumnScores
 from mlloop.monitoring.drift_result import (
     ColumnReport,
@@ -19,7 +20,6 @@ from mlloop.monitoring.drift_result import (
     WindowSummary,
     result_json,
 )
-from mlloop.monitoring.status import Status
 
 
 @pytest.fixture

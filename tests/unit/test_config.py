@@ -212,6 +212,53 @@ def test_an_outcome_metric_the_gate_sets_no_limit_for_is_rejected_naming_it(tmp_
     )
 
 
+@pytest.mark.parametrize(
+    ("shift", "where", "rule"),
+    [
+        (
+            {"kind": "shuffle", "column": "x"},
+            "simulate.scenarios.broken.shifts.0",
+            "does not match any of the expected tags",
+        ),
+        (
+            {"kind": "nulls", "column": "x", "share": 1.5},
+            "simulate.scenarios.broken.shifts.0.nulls.share",
+            "less than or equal to 1",
+        ),
+        (
+            {"kind": "scale", "column": "x", "factor": 2},
+            "simulate.scenarios.broken.shifts.0.scale.ramp",
+            "Field required",
+        ),
+        (
+            {"kind": "move_labels", "column": "x", "from_labels": ["a"], "to_label": "a", "share": 0.5},
+            "simulate.scenarios.broken.shifts.0.move_labels",
+            "to_label 'a' is one of from_labels ['a']",
+        ),
+    ],
+)
+def test_a_malformed_shift_is_rejected_at_load_naming_the_scenario_and_the_shift(
+    tmp_path: Path, shift: Mapping, where: str, rule: str
+) -> None:
+    path = _write_params(
+        tmp_path,
+        lambda document: document["simulate"]["scenarios"].update(broken={"expected": "drift", "shifts": [shift]}),
+    )
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert where in message, message
+    assert rule in message, message
+
+
+def test_a_default_scenario_params_does_not_declare_is_rejected_at_load(tmp_path: Path) -> None:
+    path = _write_params(tmp_path, lambda document: document["simulate"].update(scenario="price_hike"))
+
+    with pytest.raises(ConfigError, match=r"simulate: .*scenario 'price_hike' is not one of scenarios \(.*\bnone\b"):
+        load_params(path)
+
+
 def test_nested_wrong_type_is_rejected_with_the_full_dotted_path(tmp_path: Path) -> None:
     path = _write_params(tmp_path, lambda document: document["evaluate"]["latency"].update(batch_rows="many"))
 

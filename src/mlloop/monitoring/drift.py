@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 from pydantic import TypeAdapter, ValidationError
 
-from mlloop.config import DriftParams, Params
+from mlloop.config import DriftParams, Params, Status
 from mlloop.core.drift_scores import ColumnScores, categorical_scores, numeric_scores
 from mlloop.core.metrics import METRICS
 from mlloop.core.schema import FeatureSchema, load_schema
@@ -41,7 +41,7 @@ from mlloop.monitoring.drift_result import (
 )
 from mlloop.monitoring.log_window import LogWindow, read_window
 from mlloop.monitoring.outcomes import LABEL, NO_LABELS, Labels, join_outcomes, read_labels
-from mlloop.monitoring.status import Status, rank
+from mlloop.monitoring.status import rank
 from mlloop.pipeline.plots import render_distribution_overlays
 from mlloop.storage import revisions
 from mlloop.storage.artifacts import read_table, require

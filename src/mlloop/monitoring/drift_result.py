@@ -11,9 +11,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from mlloop.config import Status
 from mlloop.core.drift_scores import ColumnScores
 from mlloop.errors import SourceError
-from mlloop.monitoring.status import Status
 from mlloop.storage.files import json_text, read_json
 
 ColumnKind = Literal["numeric", "categorical", "prediction"]

@@ -16,10 +16,10 @@ import fsspec
 from botocore.exceptions import BotoCoreError
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from mlloop.config import Status
 from mlloop.errors import SourceError
 from mlloop.monitoring.drift_markdown import table_cell
 from mlloop.monitoring.drift_result import DriftReportFiles, DriftResult, read_result
-from mlloop.monitoring.status import Status
 from mlloop.storage.files import atomic_outputs
 from mlloop.storage.store_errors import diagnose
 

@@ -10,9 +10,10 @@ saying why; any other issue is left alone. GitHub Actions provides `gh` and its 
 import json
 from pathlib import Path
 
+from mlloop.config import Status
 from mlloop.monitoring.drift_result import DriftReportFiles, DriftResult, read_result
 from mlloop.monitoring.github import gh
-from mlloop.monitoring.status import ALERTS, Status, resolved_by
+from mlloop.monitoring.status import ALERTS, resolved_by
 
 TITLE_CHARACTERS = 250
 """GitHub refuses an issue title longer than 256 characters."""

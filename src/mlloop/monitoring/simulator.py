@@ -1,23 +1,15 @@
-"""Production traffic from held-out customers, one UTC day at a time, under a named scenario whose
-ground truth is known, so the drift check can be tried on shifts it must flag and on traffic it must not.
+"""Production traffic from held-out rows, one UTC day at a time, under a scenario whose ground
+truth is known, so the drift check can be tried on what it must flag and on what it must not.
 
-Each day samples `rows_per_day` customers of the test split with replacement, applies the
-scenario, and either predicts with the trained model and appends the lines to the inference log
-itself (in the service's format, through the same renderer), or sends them to a running service,
-which logs them. One seeded generator drives everything, so a seed and a start day give the same
-traffic every time. Files are appended to, as the service does: use an empty --out for a clean run.
-
-Scenarios and their ground truth (every number stays within the schema's range):
-    none                unchanged customers: nothing drifted.
-    price_increase      monthly_charges and total_charges x 1.15 on every day.
-    contract_shift      35% of the customers on "One year" or "Two year" contracts are on
-                        "Month-to-month" instead.
-    new_payment_method  25% of the customers pay by "Digital wallet", a label the schema does not
-                        have. The service's request contract refuses such a customer (HTTP 400), so
-                        against a service (--url) those rows are refused and counted; the direct
-                        mode logs them, as a service without that check would.
-    gradual             monthly_charges and total_charges x (1 + 0.25 (d + 1) / days) on day d
-                        (0-based): prices creep up to +25% on the last day.
+The scenarios are data: params.yaml `simulate.scenarios` declares each one as the status the drift
+check must reach and a list of shifts over the schema's columns (`shifts` checks and applies them),
+so this module names no column of any table. Each day samples `rows_per_day` rows of the test split
+with replacement, applies the scenario, and either predicts with the trained model and appends the
+lines to the inference log itself (in the service's format, through the same renderer), with each
+row's delayed outcome beside it (in monitoring.outcomes' format), or sends them to a running
+service, which logs them. Either way a row's client id is its id in the test split. One seeded
+generator drives everything, so a seed and a start day give the same traffic every time. Files
+are appended to, as the service does: use an empty --out for a clean run.
 """
 
 import sys
@@ -31,108 +23,43 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from numpy.typing import NDArray
 from tqdm import tqdm
 
-from mlloop.config import Params, Scenario, SimulateParams
+from mlloop.config import Params, SimulateParams
 from mlloop.core.schema import FeatureSchema, NumericFeature, load_schema
-from mlloop.errors import ConfigError, SourceError
+from mlloop.errors import SourceError
 from mlloop.monitoring.outcomes import label_line, labels_file
+from mlloop.monitoring.shifts import check_scenarios, logged_days, shift_day
 from mlloop.pipeline.evaluation import churn_probability
 from mlloop.serving import client
 from mlloop.serving.inference_log import append_lines, log_file, log_line, prediction_id
 from mlloop.storage.artifacts import load_model, read_table, require
 from mlloop.storage.files import read_json, sha256_of
 
-PRICE_INCREASE = 0.15
-GRADUAL_FINAL_INCREASE = 0.25
-CHARGES = ("monthly_charges", "total_charges")
-CENT_DECIMALS = 2
-CONTRACT = "contract"
-LONG_CONTRACTS = ("One year", "Two year")
-MONTH_TO_MONTH = "Month-to-month"
-CONTRACT_SHIFT_SHARE = 0.35
-PAYMENT_METHOD = "payment_method"
-NEW_PAYMENT_METHOD = "Digital wallet"
-NEW_PAYMENT_SHARE = 0.25
 MICROSECONDS_PER_DAY = 86_400_000_000
 MODEL_VERSION_PREFIX = "simulated:"
 MODEL_HASH_CHARS = 12
 
-Shift = Callable[[pd.DataFrame, int, int, np.random.Generator], pd.DataFrame]
-"""A scenario: (one day's customers, the day's 0-based index, the number of days, rng) -> shifted customers."""
-
-
-def no_shift(frame: pd.DataFrame, _day: int, _days: int, _rng: np.random.Generator) -> pd.DataFrame:
-    """Ground truth: nothing changed, so no feature drifted."""
-    return frame
-
-
-def _scale_charges(frame: pd.DataFrame, factor: float) -> pd.DataFrame:
-    return frame.assign(**{name: (frame[name] * factor).round(CENT_DECIMALS) for name in CHARGES})
-
-
-def price_increase(frame: pd.DataFrame, _day: int, _days: int, _rng: np.random.Generator) -> pd.DataFrame:
-    """Ground truth: every bill is 15% higher (monthly_charges and total_charges), from the first day on."""
-    return _scale_charges(frame, 1 + PRICE_INCREASE)
-
-
-def contract_shift(frame: pd.DataFrame, _day: int, _days: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Ground truth: 35% of the customers on one- or two-year contracts are month-to-month instead."""
-    long_contracts = np.flatnonzero(frame[CONTRACT].isin(LONG_CONTRACTS).to_numpy())
-    moved = rng.choice(long_contracts, size=round(CONTRACT_SHIFT_SHARE * len(long_contracts)), replace=False)
-    contract = frame[CONTRACT].to_numpy(copy=True)
-    contract[moved] = MONTH_TO_MONTH
-    return frame.assign(**{CONTRACT: contract})
-
-
-def new_payment_method(frame: pd.DataFrame, _day: int, _days: int, rng: np.random.Generator) -> pd.DataFrame:
-    """Ground truth: 25% of the customers pay by "Digital wallet", a label neither schema nor model knows."""
-    paying = rng.choice(len(frame), size=round(NEW_PAYMENT_SHARE * len(frame)), replace=False)
-    payment_method = frame[PAYMENT_METHOD].to_numpy(copy=True)
-    payment_method[paying] = NEW_PAYMENT_METHOD
-    return frame.assign(**{PAYMENT_METHOD: payment_method})
-
-
-def gradual_price_drift(frame: pd.DataFrame, day: int, days: int, _rng: np.random.Generator) -> pd.DataFrame:
-    """Ground truth: bills grow a little every day, to +25% on the last one: a drift no single day shows."""
-    return _scale_charges(frame, 1 + GRADUAL_FINAL_INCREASE * (day + 1) / days)
-
-
-@dataclass(frozen=True)
-class ScenarioDefinition:
-    """A scenario's shift, and the features it rewrites: the schema must have them, and numbers are
-    clipped to its range, so only a scenario about a new label breaks the service's contract.
-    """
-
-    shift: Shift
-    changes: tuple[str, ...]
-
-
-SCENARIOS: dict[Scenario, ScenarioDefinition] = {
-    "none": ScenarioDefinition(no_shift, ()),
-    "price_increase": ScenarioDefinition(price_increase, CHARGES),
-    "contract_shift": ScenarioDefinition(contract_shift, (CONTRACT,)),
-    "new_payment_method": ScenarioDefinition(new_payment_method, (PAYMENT_METHOD,)),
-    "gradual": ScenarioDefinition(gradual_price_drift, CHARGES),
-}
-
 
 @dataclass(frozen=True)
 class DayTraffic:
-    """One simulated day: the customers as the model sees them, and what they really did."""
+    """One simulated day: the rows as the model sees them, their real outcomes, and what the scenario does
+    to the log besides (no rows at all on a day after the log went silent).
+    """
 
     day: date
     features: pd.DataFrame
-    churned: list[bool]
+    outcomes: NDArray[np.bool_]
+    """Whether each row is of the target's positive class, as the test split says."""
+    flipped: NDArray[np.bool_]
+    """Rows whose reported outcome is the opposite of the model's prediction instead."""
+    torn: NDArray[np.bool_]
+    """Rows whose line is preceded by a torn copy of itself."""
     timestamps: list[str]
     request_ids: list[str]
-
-
-def _clip_to_schema(frame: pd.DataFrame, names: tuple[str, ...], schema: FeatureSchema) -> pd.DataFrame:
-    numeric = schema.numeric_features
-    return frame.assign(
-        **{name: frame[name].clip(numeric[name].min, numeric[name].max) for name in names if name in numeric}
-    )
+    client_ids: list[str]
+    """Each row's id in the test split (the schema's id_column): the client id its request gives."""
 
 
 def day_traffic(
@@ -143,80 +70,116 @@ def day_traffic(
     start: date,
     rng: np.random.Generator,
 ) -> DayTraffic:
-    """Sample, shift and timestamp one day of customers; every random draw comes from `rng`, in a fixed order."""
+    """Sample, shift and timestamp one day of rows; every random draw comes from `rng`, in a fixed order."""
     day = start + timedelta(days=day_index)
-    sample = test.iloc[rng.integers(0, len(test), size=settings.rows_per_day)].reset_index(drop=True)
-    scenario = SCENARIOS[settings.scenario]
-    shifted = scenario.shift(sample[schema.feature_names], day_index, settings.days, rng)
+    scenario = settings.chosen_scenario()
+    rows = settings.rows_per_day if day_index < logged_days(scenario, settings.days) else 0
+    sample = test.iloc[rng.integers(0, len(test), size=rows)].reset_index(drop=True)
+    shifted = shift_day(sample[schema.feature_names], scenario, schema, day_index, settings.days, rng)
     midnight = datetime.combine(day, time(), tzinfo=UTC)
     # Whole microseconds, so no timestamp can round up into the next day.
-    offsets = np.sort(rng.integers(0, MICROSECONDS_PER_DAY, size=settings.rows_per_day))
+    offsets = np.sort(rng.integers(0, MICROSECONDS_PER_DAY, size=rows))
+    drawn = rng.bytes(16 * rows)
     return DayTraffic(
         day=day,
-        features=_clip_to_schema(shifted, scenario.changes, schema),
-        churned=(sample[schema.target.name] == schema.target.positive).tolist(),
+        features=shifted.features,
+        outcomes=(sample[schema.target.name] == schema.target.positive).to_numpy(dtype=bool),
+        flipped=shifted.flipped,
+        torn=shifted.torn,
         timestamps=[(midnight + timedelta(microseconds=int(offset))).isoformat() for offset in offsets],
-        request_ids=[uuid.UUID(bytes=rng.bytes(16), version=4).hex for _ in range(settings.rows_per_day)],
+        request_ids=[uuid.UUID(bytes=drawn[first : first + 16], version=4).hex for first in range(0, 16 * rows, 16)],
+        client_ids=sample[schema.id_column].astype(str).tolist(),
     )
+
+
+def _json_values(column: pd.Series, whole: bool) -> list[Any]:
+    """A column's values as JSON takes them: None for a missing one, ints for a whole-number feature."""
+    missing = column.isna().to_numpy()
+    values: list[Any] = (column.fillna(0).astype("int64") if whole else column).tolist()
+    for position in np.flatnonzero(missing):
+        values[position] = None
+    return values
 
 
 def customer_records(frame: pd.DataFrame, schema: FeatureSchema) -> list[dict[str, Any]]:
     """Rows as the service receives and logs them: JSON null for a missing value, integer features as ints."""
-    columns: dict[str, list[Any]] = {}
-    for name, feature in schema.features.items():
-        whole = isinstance(feature, NumericFeature) and feature.type == "integer"
-        columns[name] = [None if pd.isna(value) else int(value) if whole else value for value in frame[name].tolist()]
+    columns = {
+        name: _json_values(frame[name], isinstance(feature, NumericFeature) and feature.type == "integer")
+        for name, feature in schema.features.items()
+    }
     return [dict(zip(columns, values, strict=True)) for values in zip(*columns.values(), strict=True)]
 
 
 @dataclass(frozen=True)
 class DayResult:
-    """How one day's rows ended: logged (or answered by the service), or refused by it."""
+    """How one day's rows ended: logged (or answered by the service), or refused by it; and the torn lines written."""
 
     day: date
     delivered: int
     refused: int
+    corrupt_lines: int = 0
 
 
 Delivery = Callable[[DayTraffic], DayResult]
 
 
-def _log_writer(params: Params, schema: FeatureSchema, out: Path) -> Delivery:
-    """Predict in process and append the service's log lines, plus the day's labels, under `out`."""
+@dataclass(frozen=True)
+class LoggedModel:
+    """What the simulator needs of the trained model: its probabilities, its threshold and the version it logs."""
+
+    predict: Callable[[pd.DataFrame], NDArray[np.float64]]
+    threshold: float
+    version: str
+
+
+def load_logged_model(params: Params) -> LoggedModel:
+    """The trained model and its threshold; its version is `simulated:` and the start of the model file's SHA-256."""
     model = load_model(params.paths.model)
-    threshold = float(read_json(require(params.paths.model_metadata, "train"))["threshold"])
-    model_version = MODEL_VERSION_PREFIX + sha256_of(params.paths.model)[:MODEL_HASH_CHARS]
+    return LoggedModel(
+        predict=lambda features: churn_probability(model, features),
+        threshold=float(read_json(require(params.paths.model_metadata, "train"))["threshold"]),
+        version=MODEL_VERSION_PREFIX + sha256_of(params.paths.model)[:MODEL_HASH_CHARS],
+    )
+
+
+def _with_torn_copies(lines: list[bytes], torn: NDArray[np.bool_]) -> list[bytes]:
+    """Each torn row's line preceded by its first half: a write cut short, which is not JSON."""
+    return [
+        piece
+        for line, cut in zip(lines, torn, strict=True)
+        for piece in ([line[: len(line) // 2]] if cut else []) + [line]
+    ]
+
+
+def log_writer(model: LoggedModel, schema: FeatureSchema, out: Path) -> Delivery:
+    """Predict in process and append the service's log lines, plus the day's labels, under `out`."""
 
     def write_day(traffic: DayTraffic) -> DayResult:
-        probabilities = churn_probability(model, traffic.features).tolist()
+        if traffic.features.empty:
+            return DayResult(traffic.day, delivered=0, refused=0)
+        probabilities = model.predict(traffic.features)
+        predicted = probabilities >= model.threshold
+        outcomes = np.where(traffic.flipped, ~predicted, traffic.outcomes).tolist()
+        # Each simulated row is a request of its own: its row is the request's first.
+        row_ids = [prediction_id(request_id, 0) for request_id in traffic.request_ids]
         rows = zip(
             traffic.timestamps,
             traffic.request_ids,
+            row_ids,
+            traffic.client_ids,
             customer_records(traffic.features, schema),
-            probabilities,
+            probabilities.tolist(),
+            predicted.tolist(),
             strict=True,
         )
-        # Each simulated customer is a request of its own: its row is the request's first.
         lines = [
-            log_line(
-                timestamp,
-                request_id,
-                prediction_id(request_id, 0),
-                None,
-                model_version,
-                customer,
-                probability,
-                probability >= threshold,
-            )
-            for timestamp, request_id, customer, probability in rows
+            log_line(timestamp, request_id, row_id, client_id, model.version, customer, probability, positive)
+            for timestamp, request_id, row_id, client_id, customer, probability, positive in rows
         ]
-        labels = [
-            label_line(churned, row_id=prediction_id(request_id, 0))
-            for request_id, churned in zip(traffic.request_ids, traffic.churned, strict=True)
-        ]
-        append_lines(log_file(out, traffic.day), lines)
+        labels = [label_line(outcome, row_id=row_id) for row_id, outcome in zip(row_ids, outcomes, strict=True)]
+        append_lines(log_file(out, traffic.day), _with_torn_copies(lines, traffic.torn))
         append_lines(labels_file(out, traffic.day), labels)
-        return DayResult(traffic.day, delivered=len(lines), refused=0)
+        return DayResult(traffic.day, delivered=len(lines), refused=0, corrupt_lines=int(traffic.torn.sum()))
 
     return write_day
 
@@ -266,7 +229,10 @@ def _service_sender(url: str, max_batch_size: int, timeout_seconds: float, schem
     endpoint = url.rstrip("/") + "/predict_batch"
 
     def send_day(traffic: DayTraffic) -> DayResult:
-        customers = customer_records(traffic.features, schema)
+        customers = [
+            {schema.id_column: client_id} | customer
+            for client_id, customer in zip(traffic.client_ids, customer_records(traffic.features, schema), strict=True)
+        ]
         answered = refused = 0
         for first in range(0, len(customers), max_batch_size):
             batch = customers[first : first + max_batch_size]
@@ -282,7 +248,7 @@ def _service_sender(url: str, max_batch_size: int, timeout_seconds: float, schem
 class SimulationSummary:
     """What a run did, day by day, and the files it wrote (none when a service did the logging)."""
 
-    scenario: Scenario
+    scenario: str
     destination: str
     through_service: bool
     days: list[DayResult]
@@ -295,7 +261,8 @@ class SimulationSummary:
         lines = [f"scenario {self.scenario}: {len(self.days)} days {preposition} {self.destination}"]
         for result in self.days:
             refusals = f", {result.refused} refused" if self.through_service else ""
-            lines.append(f"{result.day:%Y-%m-%d}  {result.delivered} rows {verb}{refusals}")
+            corrupt = f", {result.corrupt_lines} corrupt lines" if result.corrupt_lines else ""
+            lines.append(f"{result.day:%Y-%m-%d}  {result.delivered} rows {verb}{refusals}{corrupt}")
         delivered = sum(result.delivered for result in self.days)
         refused = sum(result.refused for result in self.days)
         lines.append(f"total: {delivered} rows {verb}, {refused} refused")
@@ -308,15 +275,11 @@ def simulate(
 ) -> SimulationSummary:
     """Run the days from `start` into the inference log under `out`, or, with `url`, through that running service."""
     schema = load_schema(params.data.schema_file)
-    missing = [name for name in SCENARIOS[settings.scenario].changes if name not in schema.features]
-    if missing:
-        raise ConfigError(
-            f"simulate.scenario: {settings.scenario} changes {missing}, which {params.data.schema_file} does not "
-            f"declare; choose another scenario"
-        )
+    check_scenarios(settings.scenarios, schema, params.data.schema_file)
+    settings.chosen_scenario()  # a --scenario that params does not declare fails here, before anything is read
     test = read_table(params.paths.test, "split")
     deliver = (
-        _log_writer(params, schema, out)
+        log_writer(load_logged_model(params), schema, out)
         if url is None
         else _service_sender(url, params.serve.max_batch_size, settings.request_timeout_seconds, schema)
     )
@@ -327,5 +290,10 @@ def simulate(
     ]
     if url is not None:
         return SimulationSummary(settings.scenario, url, True, results, [])
-    files = [path for result in results for path in (log_file(out, result.day), labels_file(out, result.day))]
+    files = [
+        path
+        for result in results
+        if result.delivered
+        for path in (log_file(out, result.day), labels_file(out, result.day))
+    ]
     return SimulationSummary(settings.scenario, str(out), False, results, files)

@@ -16,12 +16,12 @@ what an on-call engineer must act on first:
 """
 
 from dataclasses import dataclass
-from typing import Literal, get_args
+from typing import get_args
 
-Status = Literal["stale", "contract_breach", "degraded", "drift", "insufficient_data", "no_drift"]
+from mlloop.config import Status
 
 RANKING: tuple[Status, ...] = get_args(Status)
-"""Every status, most urgent first."""
+"""Every status, most urgent first: the order config.Status declares them in."""
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import fsspec
 
+from mlloop.config import Status
 from mlloop.monitoring.drift_result import DriftReportFiles
 from mlloop.monitoring.history import DayStatus, History, parse_history, record_check, render_history
-from mlloop.monitoring.status import Status
 
 
 def _kept(store: str, *entries: DayStatus | str) -> None:

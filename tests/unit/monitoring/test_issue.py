@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 from tests.stand_ins.scripted_gh import ISSUE_URL, ScriptedGh
 
+from mlloop.config import Status
 from mlloop.errors import GitHubError, SourceError
 from mlloop.monitoring.drift_result import DriftReportFiles
 from mlloop.monitoring.issue import sync_issues
-from mlloop.monitoring.status import ALERTS, Status
+from mlloop.monitoring.status import ALERTS
 
 REASONS = "key features drifted: monthly_charges, payment_method"
 

@@ -21,10 +21,9 @@ from tests.git_cli import IDENTITY, git
 from tests.stand_ins.scripted_gh import PR_URL, ScriptedGh
 
 from mlloop.cli import main
-from mlloop.config import Params, load_params
+from mlloop.config import Params, Status, load_params
 from mlloop.errors import GitHubError, RemoteError, SourceError
 from mlloop.monitoring.retrain import BRANCH, dispatch_checks, dispatch_retraining, open_pull_request
-from mlloop.monitoring.status import Status
 
 PROJECT_ROOT = Path(__file__).parents[3]
 REFUSAL = (

@@ -1,5 +1,6 @@
-"""Simulated production traffic: held-out customers, day by day, in the service's log format, under
-scenarios whose ground truth is known, with the customers' real labels alongside."""
+"""Simulated production traffic: held-out rows, day by day, in the service's log format, under
+scenarios declared as data, with each row's delayed outcome alongside. The scenarios here are built
+from whatever columns the schema has, so these tests hold for any table."""
 
 import json
 import socket
@@ -16,16 +17,18 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from pydantic import TypeAdapter
 from tests.stub_http import JsonHandler, serving
 
 from mlloop.cli import main
-from mlloop.config import Params, Scenario, SimulateParams
+from mlloop.config import Params, ScenarioParams, SimulateParams
 from mlloop.core.model import build_pipeline
 from mlloop.core.schema import FeatureSchema, features_and_label
 from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring import simulator
+from mlloop.monitoring.log_window import read_window
 from mlloop.monitoring.outcomes import labels_file, read_labels
-from mlloop.monitoring.simulator import DayTraffic, SimulationSummary, customer_records, day_traffic
+from mlloop.monitoring.simulator import SimulationSummary, customer_records, day_traffic
 from mlloop.serving.inference_log import LOG_FILE_GLOB, log_file
 from mlloop.storage.files import sha256_of, write_json
 
@@ -38,11 +41,50 @@ LOG_KEYS = {
     "timestamp", "request_id", "prediction_id", "client_id", "model_version", "features", "churn_probability", "churn"
 }  # fmt: skip
 """The keys of every line the service's InferenceLog writes."""
+UNKNOWN_LABEL = "Never seen"
+
+
+def _category(schema: FeatureSchema) -> str:
+    """The first categorical feature: the scenarios below relabel it."""
+    names = [name for name, feature in schema.categorical_features.items() if len(feature.categories) >= 2]
+    if not names:
+        pytest.skip("the schema has no categorical feature with two labels")
+    return names[0]
+
+
+def _scenarios(schema: FeatureSchema) -> dict[str, ScenarioParams]:
+    """One scenario per kind of behaviour the simulator adds to the shifts, on the schema's own columns."""
+    category = _category(schema)
+    labels = schema.categorical_features[category].categories
+    declared = {
+        "none": {"expected": "no_drift", "shifts": []},
+        "relabel": {
+            "expected": "drift",
+            "shifts": [
+                {
+                    "kind": "move_labels",
+                    "column": category,
+                    "from_labels": labels[1:],
+                    "to_label": labels[0],
+                    "share": 0.35,
+                }
+            ],
+        },
+        "unknown": {
+            "expected": "contract_breach",
+            "shifts": [{"kind": "unknown_label", "column": category, "label": UNKNOWN_LABEL, "share": 0.25}],
+        },
+        "silent": {"expected": "stale", "shifts": [{"kind": "stop_logging", "after_day": 2}]},
+        "torn": {"expected": "contract_breach", "shifts": [{"kind": "corrupt_lines", "share": 0.1}]},
+        "decay": {"expected": "degraded", "shifts": [{"kind": "flip_outcomes", "share": 0.3}]},
+    }
+    return TypeAdapter(dict[str, ScenarioParams]).validate_python(declared)
 
 
 @pytest.fixture
 def simulation_params(params: Params, schema: FeatureSchema, valid_table: pd.DataFrame) -> Params:
-    """params whose test split, model and model metadata exist under tmp_path: a small fitted pipeline."""
+    """params whose test split, model and model metadata exist under tmp_path (a small fitted pipeline),
+    with the scenarios of this module declared."""
     params.paths.test.parent.mkdir(parents=True)
     valid_table.to_parquet(params.paths.test, index=False)
     features, label = features_and_label(valid_table, schema)
@@ -50,16 +92,28 @@ def simulation_params(params: Params, schema: FeatureSchema, valid_table: pd.Dat
     params.paths.model.parent.mkdir(parents=True)
     joblib.dump(pipeline, params.paths.model)
     write_json(params.paths.model_metadata, {"threshold": THRESHOLD})
-    return params
+    simulate = params.simulate.model_copy(update={"scenario": "none", "scenarios": _scenarios(schema)})
+    return params.model_copy(update={"simulate": simulate})
+
+
+def _settings(
+    params: Params, scenario: str = "none", days: int = 3, rows: int = 200, seed: int = SEED
+) -> SimulateParams:
+    return params.simulate.model_copy(
+        update={
+            "scenario": scenario,
+            "days": days,
+            "rows_per_day": rows,
+            "seed": seed,
+            "request_timeout_seconds": TIMEOUT_SECONDS,
+        }
+    )
 
 
 def _simulate(
-    params: Params, out: Path, scenario: Scenario = "none", days: int = 3, rows: int = 200, seed: int = SEED
+    params: Params, out: Path, scenario: str = "none", days: int = 3, rows: int = 200, seed: int = SEED
 ) -> SimulationSummary:
-    settings = SimulateParams(
-        scenario=scenario, days=days, rows_per_day=rows, seed=seed, request_timeout_seconds=TIMEOUT_SECONDS
-    )
-    return simulator.simulate(params, settings, START, out)
+    return simulator.simulate(params, _settings(params, scenario, days, rows, seed), START, out)
 
 
 def _days(count: int) -> list[date]:
@@ -81,9 +135,9 @@ def _as_key(customer: dict[str, Any]) -> str:
 def test_a_seed_gives_byte_identical_logs_and_labels_twice_and_another_seed_does_not(
     simulation_params: Params, tmp_path: Path
 ) -> None:
-    first = _simulate(simulation_params, tmp_path / "first", "contract_shift")
-    second = _simulate(simulation_params, tmp_path / "second", "contract_shift")
-    other_seed = _simulate(simulation_params, tmp_path / "other", "contract_shift", seed=SEED + 1)
+    first = _simulate(simulation_params, tmp_path / "first", "relabel")
+    second = _simulate(simulation_params, tmp_path / "second", "relabel")
+    other_seed = _simulate(simulation_params, tmp_path / "other", "relabel", seed=SEED + 1)
 
     assert len(first.files) == 6, "a log file and a labels file per day"
     for path, again, other in zip(first.files, second.files, other_seed.files, strict=True):
@@ -92,7 +146,7 @@ def test_a_seed_gives_byte_identical_logs_and_labels_twice_and_another_seed_does
 
 
 def test_each_day_file_holds_rows_per_day_lines_in_the_service_format_stamped_within_that_utc_day(
-    simulation_params: Params, schema: FeatureSchema, tmp_path: Path
+    simulation_params: Params, schema: FeatureSchema, valid_table: pd.DataFrame, tmp_path: Path
 ) -> None:
     out = tmp_path / "production"
 
@@ -103,6 +157,7 @@ def test_each_day_file_holds_rows_per_day_lines_in_the_service_format_stamped_wi
         (day, 120, 0) for day in _days(3)
     ]
     expected_version = "simulated:" + sha256_of(simulation_params.paths.model)[:12]
+    held_out_ids = set(valid_table[schema.id_column].astype(str))
     request_ids: set[str] = set()
     for day in _days(3):
         lines = _lines(log_file(out, day))
@@ -120,7 +175,7 @@ def test_each_day_file_holds_rows_per_day_lines_in_the_service_format_stamped_wi
             assert uuid.UUID(hex=line["request_id"]).version == 4
             assert len(line["request_id"]) == 32
             assert line["prediction_id"] == f"{line['request_id']}-0", "one customer per request"
-            assert line["client_id"] is None
+            assert line["client_id"] in held_out_ids, "the client id is the row's id in the test split"
         request_ids.update(line["request_id"] for line in lines)
     assert len(request_ids) == 3 * 120, "every simulated request has its own id"
 
@@ -131,9 +186,7 @@ def test_logged_lines_read_back_identically_with_a_plain_json_parse(
     # given: the first day's traffic, rebuilt from the same seed
     out = tmp_path / "production"
     _simulate(simulation_params, out, days=1, rows=150)
-    settings = SimulateParams(
-        scenario="none", days=1, rows_per_day=150, seed=SEED, request_timeout_seconds=TIMEOUT_SECONDS
-    )
+    settings = _settings(simulation_params, days=1, rows=150)
     traffic = day_traffic(valid_table, schema, settings, 0, START, np.random.default_rng(SEED))
     probabilities = joblib.load(simulation_params.paths.model).predict_proba(traffic.features)[:, 1].tolist()
 
@@ -148,15 +201,19 @@ def test_logged_lines_read_back_identically_with_a_plain_json_parse(
 
 
 def test_customers_are_rendered_as_the_service_receives_them(schema: FeatureSchema, valid_table: pd.DataFrame) -> None:
-    with_null = valid_table[valid_table["total_charges"].isna()]
-    assert len(with_null) == 1, "valid_table has one missing total_charges"
+    nullable = [name for name, feature in schema.features.items() if feature.max_null_fraction > 0]
+    with_null = valid_table[valid_table[nullable].isna().any(axis=1)] if nullable else valid_table
+    assert len(with_null) >= 1
 
-    (customer,) = customer_records(with_null, schema)
+    customer = customer_records(with_null, schema)[0]
 
     assert list(customer) == schema.feature_names
-    assert customer["total_charges"] is None, "a missing number is JSON null, never NaN"
-    assert all(type(customer[name]) is int for name, f in schema.numeric_features.items() if f.type == "integer")
-    assert type(customer["monthly_charges"]) is float
+    assert all(customer[name] is None for name in nullable if pd.isna(with_null.iloc[0][name])), (
+        "a missing value is JSON null, never NaN"
+    )
+    for name, feature in schema.numeric_features.items():
+        if customer[name] is not None:
+            assert type(customer[name]) is (int if feature.type == "integer" else float), name
     assert all(type(customer[name]) is str for name in schema.categorical_features)
 
 
@@ -173,84 +230,79 @@ def test_none_logs_held_out_customers_exactly_as_they_are(
     assert len({_as_key(customer) for customer in logged}) > len(held_out) / 2, "the sample covers the split"
 
 
-def test_price_increase_raises_both_charges_by_15_percent_within_the_schema_range_and_nothing_else(
+def test_a_declared_shift_reaches_the_log_and_the_model_still_answers_an_unknown_label(
     simulation_params: Params, schema: FeatureSchema, tmp_path: Path
 ) -> None:
-    # given: the same seed, so the same customers, with and without the scenario
-    _simulate(simulation_params, tmp_path / "none", "none", days=2)
-    _simulate(simulation_params, tmp_path / "price", "price_increase", days=2)
+    out = tmp_path / "production"
+    category = _category(schema)
+
+    _simulate(simulation_params, out, "unknown", days=2, rows=200)
 
     for day in _days(2):
-        before = _logged_features(tmp_path / "none", day)
-        after = _logged_features(tmp_path / "price", day)
-        for name in ("monthly_charges", "total_charges"):
-            ceiling = schema.numeric_features[name].max
-            expected = (before[name] * 1.15).round(2).clip(upper=ceiling)
-            assert np.allclose(after[name], expected, atol=0.011, equal_nan=True), name
-            assert after[name].max() <= ceiling
-            assert (after[name] == ceiling).any(), f"the test table has {name} that 15% more would exceed"
-        unchanged = [name for name in schema.feature_names if name not in ("monthly_charges", "total_charges")]
-        pd.testing.assert_frame_equal(after[unchanged], before[unchanged])
+        lines = _lines(log_file(out, day))
+        unknown = [line for line in lines if line["features"][category] == UNKNOWN_LABEL]
+        assert len(unknown) == 50, "exactly a quarter of 200 rows"
+        assert all(0 <= line["churn_probability"] <= 1 for line in unknown), "the model still answers"
 
 
-def test_contract_shift_moves_35_percent_of_long_contracts_to_month_to_month(
-    schema: FeatureSchema, valid_table: pd.DataFrame
-) -> None:
-    customers = valid_table[schema.feature_names]
-    long_contracts = customers["contract"].isin(["One year", "Two year"])
-
-    shifted = simulator.contract_shift(customers, 0, 7, np.random.default_rng(SEED))
-
-    moved = long_contracts & (shifted["contract"] == "Month-to-month")
-    assert moved.sum() == round(0.35 * long_contracts.sum())
-    month_to_month = customers["contract"] == "Month-to-month"
-    assert (shifted.loc[month_to_month, "contract"] == "Month-to-month").all(), "nobody leaves month-to-month"
-    assert (shifted["contract"] == "Month-to-month").mean() > month_to_month.mean()
-    others = [name for name in schema.feature_names if name != "contract"]
-    pd.testing.assert_frame_equal(shifted[others], customers[others])
-    assert (customers["contract"][long_contracts] != "Month-to-month").all(), "the input frame is left as it was"
-
-
-def test_new_payment_method_logs_digital_wallet_for_a_quarter_of_the_rows_each_day(
+def test_a_log_that_stops_writes_nothing_after_its_last_day_so_the_window_ends_there(
     simulation_params: Params, schema: FeatureSchema, tmp_path: Path
 ) -> None:
     out = tmp_path / "production"
 
-    _simulate(simulation_params, out, "new_payment_method", days=2, rows=200)
+    summary = _simulate(simulation_params, out, "silent", days=4, rows=50)
 
-    assert "Digital wallet" not in schema.categorical_features["payment_method"].categories
-    for day in _days(2):
-        lines = _lines(log_file(out, day))
-        wallet = [line for line in lines if line["features"]["payment_method"] == "Digital wallet"]
-        assert len(wallet) == 50, "exactly a quarter of 200 rows"
-        assert all(0 <= line["churn_probability"] <= 1 for line in wallet), "the model still answers"
+    assert [result.delivered for result in summary.days] == [50, 50, 0, 0]
+    assert sorted(out.glob(LOG_FILE_GLOB)) == [log_file(out, day) for day in _days(2)], "no file, not even empty"
+    assert sorted((out / "labels").iterdir()) == [labels_file(out, day) for day in _days(2)]
+    assert summary.files == [path for day in _days(2) for path in (log_file(out, day), labels_file(out, day))]
+    window = read_window(str(out), schema, simulation_params.drift, _days(4)[-1])
+    assert window.last_day == _days(2)[-1], "the newest line is two days old"
 
 
-def test_gradual_drift_raises_charges_every_day_to_plus_25_percent_on_the_last(
-    schema: FeatureSchema, valid_table: pd.DataFrame
+def test_corrupt_lines_are_torn_copies_that_the_log_reader_skips_and_counts(
+    simulation_params: Params, schema: FeatureSchema, tmp_path: Path
 ) -> None:
-    customers = valid_table[schema.feature_names]
-    rng = np.random.default_rng(SEED)
+    out = tmp_path / "production"
 
-    means = [simulator.gradual_price_drift(customers, day, 5, rng)["monthly_charges"].mean() for day in range(5)]
+    summary = _simulate(simulation_params, out, "torn", days=2, rows=100)
 
-    original = customers["monthly_charges"].mean()
-    assert all(earlier < later for earlier, later in zip([original, *means], means, strict=False)), means
-    assert means[-1] == pytest.approx(1.25 * original, rel=1e-3)
-    assert means[0] == pytest.approx(1.05 * original, rel=1e-3), "the first day is already a fifth of the way"
+    torn_total = 0
+    for day, result in zip(_days(2), summary.days, strict=True):
+        raw = log_file(out, day).read_bytes().splitlines()
+        torn = [index for index, line in enumerate(raw) if not line.endswith(b"}")]
+        assert len(torn) == result.corrupt_lines == 10, "a tenth of 100 rows"
+        assert len(raw) == 110, "every row is logged whole as well"
+        assert result.delivered == 100
+        for index in torn:
+            with pytest.raises(json.JSONDecodeError):
+                json.loads(raw[index])
+            assert raw[index + 1].startswith(raw[index]), "a torn line is the first half of the next one"
+        torn_total += len(torn)
+    assert "corrupt lines" in summary.lines()[1]
+    window = read_window(str(out), schema, simulation_params.drift, _days(2)[-1])
+    assert (len(window.rows), window.skipped_lines) == (200, torn_total)
 
 
-def test_price_scenarios_clip_charges_to_the_schema_maximum(schema: FeatureSchema, valid_table: pd.DataFrame) -> None:
-    ceiling = schema.numeric_features["monthly_charges"].max
-    assert ceiling is not None
-    near_ceiling = valid_table.assign(monthly_charges=0.95 * ceiling)
-    settings = SimulateParams(
-        scenario="price_increase", days=1, rows_per_day=50, seed=SEED, request_timeout_seconds=TIMEOUT_SECONDS
+def test_flipped_outcomes_contradict_the_model_for_their_share_and_keep_the_real_ones_elsewhere(
+    simulation_params: Params, schema: FeatureSchema, valid_table: pd.DataFrame, tmp_path: Path
+) -> None:
+    # given: the first day's traffic rebuilt from the same seed, so which rows flip is known
+    out = tmp_path / "production"
+    traffic = day_traffic(
+        valid_table, schema, _settings(simulation_params, "decay", 1, 200), 0, START, np.random.default_rng(SEED)
     )
 
-    traffic: DayTraffic = day_traffic(near_ceiling, schema, settings, 0, START, np.random.default_rng(SEED))
+    # when
+    _simulate(simulation_params, out, "decay", days=1, rows=200)
 
-    assert (traffic.features["monthly_charges"] == ceiling).all()
+    # then
+    predicted = np.array([line["churn"] for line in _lines(log_file(out, START))])
+    outcomes = np.array([label["churn"] for label in _lines(labels_file(out, START))])
+    assert traffic.flipped.sum() == 60, "30% of 200 rows"
+    assert (outcomes[traffic.flipped] != predicted[traffic.flipped]).all(), "a flipped outcome contradicts the model"
+    assert (outcomes[~traffic.flipped] == traffic.outcomes[~traffic.flipped]).all(), "the others are the real ones"
+    assert customer_records(traffic.features, schema) == [line["features"] for line in _lines(log_file(out, START))]
 
 
 def test_labels_files_hold_each_logged_prediction_id_with_the_customers_real_label(
@@ -258,8 +310,8 @@ def test_labels_files_hold_each_logged_prediction_id_with_the_customers_real_lab
 ) -> None:
     out = tmp_path / "production"
     churned_by_customer = {
-        _as_key(customer): label == "Yes"
-        for customer, label in zip(customer_records(valid_table, schema), valid_table["churn"], strict=True)
+        _as_key(customer): label == schema.target.positive
+        for customer, label in zip(customer_records(valid_table, schema), valid_table[schema.target.name], strict=True)
     }
 
     _simulate(simulation_params, out, "none", days=2, rows=150)
@@ -283,10 +335,13 @@ def _refuse_constant(constant: str) -> NoReturn:
 
 
 class _StubService(JsonHandler):
-    """/predict_batch as the service answers it: a 400 naming each customer with an unknown payment method."""
+    """/predict_batch as the service answers it: a 400 naming each customer with a label `column` does not have."""
 
+    column: ClassVar[str] = ""
     categories: ClassVar[list[str]] = []
+    id_column: ClassVar[str] = ""
     batch_sizes: ClassVar[list[int]] = []
+    client_ids: ClassVar[list[object]] = []
     delay_seconds: ClassVar[float] = 0.0
 
     def do_POST(self) -> None:
@@ -298,10 +353,11 @@ class _StubService(JsonHandler):
             self.answer(HTTPStatus.BAD_REQUEST, {"error": "invalid", "detail": [{"type": "json_invalid", "loc": []}]})
             return
         type(self).batch_sizes.append(len(customers))
+        type(self).client_ids += [customer.get(self.id_column) for customer in customers]
         details = [
-            {"type": "literal_error", "loc": ["customers", position, "payment_method"], "msg": "bad", "input": "x"}
+            {"type": "literal_error", "loc": ["customers", position, self.column], "msg": "bad", "input": "x"}
             for position, customer in enumerate(customers)
-            if customer["payment_method"] not in self.categories
+            if customer[self.column] not in self.categories
         ]
         if details:
             self.answer(HTTPStatus.BAD_REQUEST, {"error": "invalid", "detail": details})
@@ -311,29 +367,33 @@ class _StubService(JsonHandler):
 
 @pytest.fixture
 def stub_service(schema: FeatureSchema) -> Iterator[str]:
-    _StubService.categories = schema.categorical_features["payment_method"].categories
+    _StubService.column = _category(schema)
+    _StubService.categories = schema.categorical_features[_StubService.column].categories
+    _StubService.id_column = schema.id_column
     _StubService.batch_sizes = []
+    _StubService.client_ids = []
     _StubService.delay_seconds = 0.0
     with serving(_StubService) as url:
         yield f"{url}/"
 
 
 def test_url_mode_sends_batches_of_at_most_max_batch_size_and_counts_the_refused_rows(
-    simulation_params: Params, stub_service: str, tmp_path: Path
+    simulation_params: Params, schema: FeatureSchema, valid_table: pd.DataFrame, stub_service: str, tmp_path: Path
 ) -> None:
     params = simulation_params.model_copy(
         update={"serve": simulation_params.serve.model_copy(update={"max_batch_size": 100})}
     )
-    settings = SimulateParams(
-        scenario="new_payment_method", days=2, rows_per_day=240, seed=SEED, request_timeout_seconds=TIMEOUT_SECONDS
-    )
+    settings = _settings(simulation_params, "unknown", days=2, rows=240)
 
     summary = simulator.simulate(params, settings, START, tmp_path / "unused", stub_service)
 
     assert [(result.delivered, result.refused) for result in summary.days] == [(180, 60), (180, 60)], (
-        "the quarter paying by digital wallet is refused, the rest answered"
+        "the quarter with an unknown label is refused, the rest answered"
     )
     assert max(_StubService.batch_sizes) <= 100
+    assert set(_StubService.client_ids) <= set(valid_table[schema.id_column].astype(str)), (
+        "each customer is sent with its id in the test split as its client id"
+    )
     assert summary.files == [], "the service, not the simulator, logs"
     assert not (tmp_path / "unused").exists(), "the service, not the simulator, logs"
     assert "total: 360 rows answered, 120 refused" in summary.lines()
@@ -344,7 +404,7 @@ def test_url_mode_waits_for_each_answer_as_long_as_simulate_request_timeout_seco
 ) -> None:
     # given: a service that takes half a second to answer
     _StubService.delay_seconds = 0.5
-    settings = SimulateParams(scenario="none", days=1, rows_per_day=5, seed=SEED, request_timeout_seconds=0.1)
+    settings = _settings(simulation_params, days=1, rows=5).model_copy(update={"request_timeout_seconds": 0.1})
 
     # when / then: a tenth of a second is too short a wait, five seconds are enough
     with pytest.raises(SourceError, match="timed out"):
@@ -385,7 +445,7 @@ def test_the_command_line_ends_on_today_by_default_and_prints_the_summary(
     simulation_params: Params, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "simulated"
-    arguments = ["simulate", "--scenario", "gradual", "--days", "2", "--rows-per-day", "5", "--out", str(out)]
+    arguments = ["simulate", "--scenario", "relabel", "--days", "2", "--rows-per-day", "5", "--out", str(out)]
 
     code = main(["--params", str(_params_file(simulation_params, tmp_path)), *arguments])
 
@@ -393,23 +453,40 @@ def test_the_command_line_ends_on_today_by_default_and_prints_the_summary(
     today = datetime.now(UTC).date()
     assert sorted(out.glob(LOG_FILE_GLOB)) == [log_file(out, today - timedelta(days=1)), log_file(out, today)]
     printed = capsys.readouterr().out
-    assert "scenario gradual: 2 days" in printed, printed
+    assert "scenario relabel: 2 days" in printed, printed
     assert "total: 10 rows logged, 0 refused" in printed, printed
 
 
-def test_a_scenario_about_a_feature_the_schema_lacks_is_a_config_error(
+def test_a_scenario_params_does_not_declare_exits_2_naming_those_it_does(
+    simulation_params: Params, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    arguments = ["simulate", "--scenario", "price_hike", "--days", "1", "--out", str(tmp_path / "simulated")]
+
+    code = main(["--params", str(_params_file(simulation_params, tmp_path)), *arguments])
+
+    assert code == 2
+    err = capsys.readouterr().err
+    declared = "(decay, none, relabel, silent, torn, unknown)"
+    assert f"simulate.scenario: 'price_hike' is not declared in simulate.scenarios {declared}" in err, err
+    assert not (tmp_path / "simulated").exists(), "nothing is written"
+
+
+def test_a_scenario_about_a_feature_the_schema_lacks_is_a_config_error_before_any_traffic(
     simulation_params: Params, schema: FeatureSchema, tmp_path: Path
 ) -> None:
-    without_contract = schema.model_dump(mode="json")
-    del without_contract["features"]["contract"]
+    category = _category(schema)
+    without_it = schema.model_dump(mode="json")
+    del without_it["features"][category]
     schema_file = tmp_path / "schema.yaml"
-    schema_file.write_text(yaml.safe_dump(without_contract))
+    schema_file.write_text(yaml.safe_dump(without_it))
     params = simulation_params.model_copy(
         update={"data": simulation_params.data.model_copy(update={"schema_file": schema_file})}
     )
-    settings = SimulateParams(
-        scenario="contract_shift", days=1, rows_per_day=5, seed=SEED, request_timeout_seconds=TIMEOUT_SECONDS
-    )
 
-    with pytest.raises(ConfigError, match=r"contract_shift changes \['contract'\]"):
-        simulator.simulate(params, settings, START, tmp_path / "production")
+    with pytest.raises(ConfigError) as raised:
+        simulator.simulate(params, _settings(params), START, tmp_path / "production")
+
+    assert f"simulate.scenarios.relabel.shifts[0] (move_labels): column '{category}' is not a feature of " in str(
+        raised.value
+    )
+    assert not (tmp_path / "production").exists(), "not even the scenario that was run, none, wrote anything"
