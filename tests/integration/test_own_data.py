@@ -11,48 +11,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import pytest
 import yaml
 
 from tests.demo_dataset import DEMO_SOURCE
+from tests.integration.own_table import TABLE_FILE, own_table_params, write_own_table
 from tests.integration.repository import copy_repository
 
 pytestmark = pytest.mark.integration
-
-ROWS = 3000
-SEED = 11
-OWN_SCHEMA = {
-    "id_column": "account",
-    "target": {"name": "defaulted", "positive": "yes", "negative": "no"},
-    "features": {
-        "age": {"type": "integer", "min": 18, "max": 100},
-        "income": {"type": "number", "min": 0, "max": 1000000, "max_null_fraction": 0.05, "fill_missing": 0},
-        "utilisation": {"type": "number", "min": 0, "max": 1},
-        "region": {"type": "category", "categories": ["north", "south", "east", "west"]},
-        "product": {"type": "category", "categories": ["card", "loan", "mortgage"]},
-    },
-}
-
-
-def _own_table() -> pd.DataFrame:
-    """Loan accounts whose default depends on utilisation, age and product: another shape, another domain."""
-    rng = np.random.default_rng(SEED)
-    table = pd.DataFrame(
-        {
-            "account": [f"acc-{index:05d}" for index in range(ROWS)],
-            "age": rng.integers(18, 90, ROWS),
-            "income": np.round(rng.lognormal(10.5, 0.5, ROWS), 2),
-            "utilisation": np.round(rng.uniform(0, 1, ROWS), 3),
-            "region": rng.choice(["north", "south", "east", "west"], ROWS),
-            "product": rng.choice(["card", "loan", "mortgage"], ROWS),
-        }
-    )
-    risk = 4 * table["utilisation"] - 0.03 * (table["age"] - 18) + (table["product"] == "card") - 1.5
-    table["defaulted"] = np.where(rng.uniform(0, 1, ROWS) < 1 / (1 + np.exp(-risk)), "yes", "no")
-    table.loc[rng.choice(ROWS, ROWS // 100, replace=False), "income"] = np.nan
-    return table
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +27,8 @@ def own_data_repository(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("own-data")
     copy_repository(root)
     (root / ".venv").symlink_to(Path(sys.executable).parents[1])
-    _own_table().to_csv(root / "accounts.csv", index=False)
-    (root / "schema.yaml").write_text(yaml.safe_dump(OWN_SCHEMA))
-    params = yaml.safe_load((root / "params.yaml").read_text())
-    params["data"] |= {"source": "accounts.csv", "rename": {}}
-    params["drift"]["key_features"] = ["utilisation"]
-    params["gate"]["worst_acceptable"] = {"roc_auc": 0.75, "log_loss": 0.6}
+    write_own_table(root, "schema.yaml")
+    params = own_table_params(yaml.safe_load((root / "params.yaml").read_text()), TABLE_FILE, "schema.yaml")
     (root / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return root
 
