@@ -3,18 +3,21 @@
 Accuracy: for each current size, each scenario of params.yaml `simulate.scenarios` and each seed,
 the simulator writes a week of traffic ending today (log lines and delayed labels, as `mlloop
 simulate` does) into a temporary directory, and the check judges it as `mlloop drift` does
-(drift.read_inputs, then drift.check: the log reader, the data contract, the realised outcomes,
-every score and the status). The run counts how often the status is the scenario's `expected` one, and which other
-statuses it got. Per status: detection is the share of runs of the scenarios expecting it that got
-it; false alarms, the share of runs of the other scenarios that got it. The model is called once per distinct
-row: a week resamples the same held-out rows, so its probabilities are cached by the row's hash.
+(drift.read_current, then drift.check: the log reader, the data contract, the realised outcomes,
+every score and the status). The run counts how often the status is the scenario's `expected`
+one, and which other statuses it got. Per status: detection is the share of runs of the scenarios
+expecting it that got it; false alarms, the share of runs of the other scenarios that got it. What
+every check shares (the reference, evaluate's probabilities, metrics.json, the test split, the
+model) is read once per process, and the model is called once per distinct row: a week resamples
+the same held-out rows, so its probabilities are cached by the row's hash. `--workers N` spreads
+the checks over N processes; each check is timed on its own, so seconds per check do not depend on N.
 Speed: `mlloop drift` end to end (reading the JSONL log included) on a simulated log of about
 a million lines, wall time and peak memory from /usr/bin/time.
 
 Needs the reproduced pipeline (`dvc repro`) in this working copy. Prints JSON and writes
 bench/results/drift.json.
 
-    python bench/drift.py [--seeds 200] [--sizes 1000 10000 100000] [--scenarios NAME ...]
+    python bench/drift.py [--seeds 200] [--sizes 1000 10000 100000] [--scenarios NAME ...] [--workers 1]
         [--speed-rows 1000000 | --no-speed]
         [--evidently-python PATH [--versus-sizes 10000 1000000] [--only-versus]]
 
@@ -29,9 +32,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
-from collections.abc import Mapping
+from collections import Counter, defaultdict
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,7 +48,7 @@ from threadpoolctl import threadpool_limits
 
 from mlloop.config import Params, Status, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
-from mlloop.monitoring.drift import PREDICTION, check, read_inputs, score_columns, verdict
+from mlloop.monitoring.drift import PREDICTION, DriftInputs, check, read_current, read_inputs, score_columns, verdict
 from mlloop.monitoring.shifts import check_scenarios
 from mlloop.monitoring.simulator import LoggedModel, day_traffic, load_logged_model, log_writer
 from mlloop.serving.inference_log import LOG_FILE_GLOB
@@ -51,6 +57,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT / "bench" / "results" / "drift.json"
 DAYS = 7
 START = date(2026, 11, 1)
+TASKS_PER_HANDOFF = 4
+"""Checks a worker process takes at a time: few, so the last ones spread over the workers too."""
 
 
 def _inputs() -> tuple[Params, FeatureSchema, pd.DataFrame, pd.DataFrame, pd.Series]:
@@ -101,22 +109,63 @@ def _memoised(model: LoggedModel) -> LoggedModel:
     return LoggedModel(predict=predict, threshold=model.threshold, version=model.version)
 
 
-def _judged(
-    params: Params, schema: FeatureSchema, test: pd.DataFrame, model: LoggedModel, scenario: str, size: int, seed: int
-) -> Status:
-    """One week written as `mlloop simulate` writes it, ending today, and judged as `mlloop drift` judges it."""
-    settings = params.simulate.model_copy(
-        update={"scenario": scenario, "days": DAYS, "rows_per_day": size // DAYS, "seed": seed}
-    )
-    now = datetime.now(UTC)
-    start = now.date() - timedelta(days=DAYS - 1)
-    with tempfile.TemporaryDirectory() as directory:
-        write_day = log_writer(model, schema, Path(directory))
-        rng = np.random.default_rng(seed)
-        for day in range(DAYS):
-            write_day(day_traffic(test, schema, settings, day, start, rng))
-        inputs = read_inputs(params, schema, None, directory, now)
-    return check(inputs, schema, params, now).status
+@dataclass(frozen=True)
+class _Judge:
+    """What every check of a run shares, read once per process: params, the schema, the test split, the model
+    (memoised) and the check's inputs but the log (the reference, evaluate's probabilities, metrics.json)."""
+
+    params: Params
+    schema: FeatureSchema
+    test: pd.DataFrame
+    model: LoggedModel
+    inputs: DriftInputs
+
+    def status(self, scenario: str, size: int, seed: int) -> Status:
+        """One week written as `mlloop simulate` writes it, ending today, and judged as `mlloop drift` judges it."""
+        settings = self.params.simulate.model_copy(
+            update={"scenario": scenario, "days": DAYS, "rows_per_day": size // DAYS, "seed": seed}
+        )
+        now = datetime.now(UTC)
+        start = now.date() - timedelta(days=DAYS - 1)
+        with tempfile.TemporaryDirectory() as directory:
+            write_day = log_writer(self.model, self.schema, Path(directory))
+            rng = np.random.default_rng(seed)
+            for day in range(DAYS):
+                write_day(day_traffic(self.test, self.schema, settings, day, start, rng))
+            window, labels = read_current(directory, self.schema, self.params.drift, now.date())
+        inputs = replace(self.inputs, source=directory, window=window, labels=labels)
+        return check(inputs, self.schema, self.params, now).status
+
+
+@cache
+def _judge() -> _Judge:
+    """This process's judge, made on its first check."""
+    # One native thread: the model is called on a few rows at a time, where idle OpenMP threads
+    # spinning on a shared machine cost a hundred times the prediction itself.
+    threadpool_limits(limits=1)
+    params = load_params(PROJECT / "params.yaml")
+    schema = load_schema(PROJECT / params.data.schema_file)
+    with tempfile.TemporaryDirectory() as empty_log:
+        inputs = read_inputs(params, schema, None, empty_log, datetime.now(UTC))
+    model = _memoised(load_logged_model(params))
+    return _Judge(params, schema, pd.read_parquet(PROJECT / params.paths.test), model, inputs)
+
+
+def _judged(task: tuple[int, str, int]) -> tuple[Status, float]:
+    """One (size, scenario, seed): the status, and the seconds it took."""
+    size, scenario, seed = task
+    started = time.perf_counter()
+    status = _judge().status(scenario, size, seed)
+    return status, time.perf_counter() - started
+
+
+def _runs(tasks: list[tuple[int, str, int]], workers: int) -> Iterator[tuple[Status, float]]:
+    """Each task's status and seconds, in order: in this process, or spread over `workers` processes."""
+    if workers == 1:
+        yield from map(_judged, tasks)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        yield from pool.map(_judged, tasks, chunksize=TASKS_PER_HANDOFF)
 
 
 def _per_status(results: dict[str, Any], expected: Mapping[str, Status], seeds: int) -> dict[str, Any]:
@@ -138,30 +187,29 @@ def _per_status(results: dict[str, Any], expected: Mapping[str, Status], seeds: 
     }
 
 
-def accuracy(seeds: int, sizes: list[int], scenarios: list[str] | None) -> dict[str, Any]:
+def accuracy(seeds: int, sizes: list[int], scenarios: list[str] | None, workers: int) -> dict[str, Any]:
     """Per size: each scenario's statuses over the seeds, and each status's detection and false alarms."""
-    params, schema, _, test, _ = _inputs()
-    # One native thread: the model is called on a few rows at a time, where idle OpenMP threads
-    # spinning on a shared machine cost a hundred times the prediction itself.
-    threadpool_limits(limits=1)
-    check_scenarios(params.simulate.scenarios, schema, params.data.schema_file)
-    model = _memoised(load_logged_model(params))
+    params = load_params(PROJECT / "params.yaml")
+    check_scenarios(params.simulate.scenarios, load_schema(PROJECT / params.data.schema_file), params.data.schema_file)
     names = scenarios or list(params.simulate.scenarios)
     expected = {name: params.simulate.scenarios[name].expected for name in names}
-    results: dict[str, Any] = {}
-    for size in sizes:
-        by_scenario: dict[str, Any] = {}
-        for name in names:
-            started = time.perf_counter()
-            statuses = Counter(_judged(params, schema, test, model, name, size, seed) for seed in range(seeds))
-            by_scenario[name] = {
-                "expected": expected[name],
-                "hit_rate": statuses[expected[name]] / seeds,
-                "statuses": dict(statuses),
-                "seconds_per_check": (time.perf_counter() - started) / seeds,
-            }
-            print(size, name, by_scenario[name], file=sys.stderr)
-        results[str(size)] = {"scenarios": by_scenario, "statuses": _per_status(by_scenario, expected, seeds)}
+    tasks = [(size, name, seed) for size in sizes for name in names for seed in range(seeds)]
+    runs: dict[tuple[int, str], list[tuple[Status, float]]] = defaultdict(list)
+    results: dict[str, Any] = {str(size): {"scenarios": {}} for size in sizes}
+    for (size, name, _), run in zip(tasks, _runs(tasks, workers), strict=True):
+        runs[size, name].append(run)
+        if len(runs[size, name]) < seeds:
+            continue
+        statuses = Counter(status for status, _ in runs[size, name])
+        results[str(size)]["scenarios"][name] = scenario = {
+            "expected": expected[name],
+            "hit_rate": statuses[expected[name]] / seeds,
+            "statuses": dict(statuses),
+            "seconds_per_check": sum(seconds for _, seconds in runs[size, name]) / seeds,
+        }
+        print(size, name, scenario, file=sys.stderr, flush=True)
+    for by_size in results.values():
+        by_size["statuses"] = _per_status(by_size["scenarios"], expected, seeds)
     return results
 
 
@@ -222,6 +270,7 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--scenarios", nargs="+", help="these scenarios of params simulate.scenarios (default: all)")
+    parser.add_argument("--workers", type=int, default=1, help="processes the accuracy checks are spread over")
     parser.add_argument("--speed-rows", type=int, default=1_000_000)
     parser.add_argument("--no-speed", action="store_true", help="accuracy only")
     parser.add_argument(
@@ -232,7 +281,7 @@ def main() -> None:
     arguments = parser.parse_args()
     results: dict[str, Any] = {}
     if not arguments.only_versus:
-        results = {"accuracy": accuracy(arguments.seeds, arguments.sizes, arguments.scenarios)}
+        results = {"accuracy": accuracy(arguments.seeds, arguments.sizes, arguments.scenarios, arguments.workers)}
         if not arguments.no_speed:
             results["speed"] = speed(arguments.speed_rows)
     if arguments.evidently_python:

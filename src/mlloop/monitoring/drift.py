@@ -13,7 +13,7 @@ by drift_markdown) and one PNG per drifted feature.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -301,6 +301,12 @@ def _test_metrics(path: Path) -> dict[str, float]:
         raise SourceError(f"{path}: not a metrics file of the evaluate stage ({error}); re-run 'evaluate'") from error
 
 
+def read_current(source: str, schema: FeatureSchema, drift: DriftParams, today: date) -> tuple[LogWindow, Labels]:
+    """The log's window ending `today`, and the delayed labels that can be for its rows (none for an empty window)."""
+    window = read_window(source, schema, drift, today)
+    return window, read_labels(source, since=window.first_day) if len(window.rows) else NO_LABELS
+
+
 def read_inputs(
     params: Params, schema: FeatureSchema, reference_path: Path | None, current: str | None, now: datetime
 ) -> DriftInputs:
@@ -310,14 +316,14 @@ def read_inputs(
     predictions = read_table(params.paths.predictions, "evaluate")[PREDICTION]
     test_metrics = _test_metrics(params.paths.metrics)
     source = current or params.serve.inference_log_dir.as_posix()
-    window = read_window(source, schema, params.drift, now.date())
+    window, labels = read_current(source, schema, params.drift, now.date())
     return DriftInputs(
         reference=reference,
         reference_file=ReferenceFile(path=reference_file.as_posix(), sha256=sha256_of(reference_file)),
         predictions=predictions,
         source=source,
         window=window,
-        labels=read_labels(source, since=window.first_day) if len(window.rows) else NO_LABELS,
+        labels=labels,
         test_metrics=test_metrics,
         commit=_head_commit(),
     )
