@@ -332,7 +332,7 @@ Shift = Annotated[
 
 
 class ScenarioParams(Frozen):
-    """Simulated traffic with a known ground truth: the shifts applied, in order, and the verdict they must get."""
+    """Traffic with a known ground truth: the shifts applied, in order, and the status the drift check must reach."""
 
     expected: Status
     shifts: list[Shift]
