@@ -222,11 +222,9 @@ def _type_error(schema: FeatureSchema, name: str | None) -> str:
     )
 
 
-def _below_the_minimum(schema: FeatureSchema, name: str) -> float:
-    """One under the feature's min, whole for an integer feature (a fractional one would break its type first)."""
-    feature = schema.numeric_features[name]
-    minimum = feature.min if feature.min is not None else 0.0
-    return math.floor(minimum) - 1 if feature.type == "integer" else minimum - 1
+def _one_below(minimum: float, integer: bool) -> float:
+    """One under a minimum, whole for an integer feature (a fractional value would break its type first)."""
+    return math.floor(minimum) - 1 if integer else minimum - 1
 
 
 class _Removed:
@@ -242,14 +240,20 @@ def _bad_inputs(schema: FeatureSchema) -> list[Any]:
     numeric, categorical = schema.numeric_features, schema.categorical_features
     number = next(iter(numeric), None)
     integer = next((name for name, feature in numeric.items() if feature.type == "integer"), None)
-    bounded = next((name for name, feature in numeric.items() if feature.min is not None), None)
+    minimums = {name: feature.min for name, feature in numeric.items() if feature.min is not None}
+    bounded = next(iter(minimums), None)
     category = next(iter(categorical), None)
     required = next((name for name, feature in schema.features.items() if feature.max_null_fraction == 0), None)
     cases: list[tuple[str, str | None, object, str]] = [
         ("missing field", schema.feature_names[0], REMOVED, "missing"),
         ("wrong type", number, "12", _type_error(schema, number)),
         ("null", required, None, _type_error(schema, required)),
-        ("out of range", bounded, bounded and _below_the_minimum(schema, bounded), "greater_than_equal"),
+        (
+            "out of range",
+            bounded,
+            bounded and _one_below(minimums[bounded], numeric[bounded].type == "integer"),
+            "greater_than_equal",
+        ),
         ("unknown category", category, category and f"not {categorical[category].categories[0]}", "literal_error"),
         ("extra field", "not_in_the_schema", 3, "extra_forbidden"),
         ("fractional integer", integer, 2.5, "int_type"),
