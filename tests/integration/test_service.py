@@ -36,11 +36,10 @@ import psutil
 import pytest
 import yaml
 
-from mlloop.config import ServiceSettings, load_params
+from mlloop.config import ColumnShift, ServiceSettings, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.serving.bento_model import LOG_DIRECTORY_VARIABLE, MODEL_NAME, service_settings
 from mlloop.serving.inference_log import CLOSED_FILE, LOG_FILE_GLOB, log_file
-from tests.demo_dataset import DEMO_SCHEMA_FILE, skip_unless_demo_features
 from tests.integration.repository import PROJECT, copy_repository, run
 from tests.model_processes import model_processes
 
@@ -672,19 +671,28 @@ def _log_of(project: Path, prediction_ids: Collection[str], destination: Path) -
     return destination
 
 
+def _drift_scenario() -> tuple[str, str]:
+    """The first scenario params.yaml declares as drift, and the feature its first shift moves; a skip naming
+    params.yaml when it declares none over this schema's features (scenarios are the user's to declare)."""
+    for name, scenario in PARAMS.simulate.scenarios.items():
+        columns = [shift.column for shift in scenario.shifts if isinstance(shift, ColumnShift)]
+        if scenario.expected == "drift" and columns and set(columns) <= set(SCHEMA.feature_names):
+            return name, columns[0]
+    pytest.skip("params.yaml declares no drift scenario over the features of this schema: declare one")
+
+
 def test_simulated_traffic_through_the_service_is_caught_by_the_drift_check(
     project: Path, service: str, tmp_path: Path
 ) -> None:
-    # The scenario raises the demo's bills: on a table without its columns, skip, naming the demo dataset
-    skip_unless_demo_features(PARAMS, SCHEMA, load_schema(DEMO_SCHEMA_FILE).feature_names)
-    # Given a day of price-increase traffic sent to the running service, which logs it
+    # Given a day of traffic of the first scenario params.yaml declares as drift, sent to the running service
+    scenario, shifted = _drift_scenario()
     before = len(_logged_lines(project))
     run(
         [
             "mlloop",
             "simulate",
             "--scenario",
-            "price_increase",
+            scenario,
             "--days",
             "1",
             "--rows-per-day",
@@ -703,12 +711,12 @@ def test_simulated_traffic_through_the_service_is_caught_by_the_drift_check(
     # When the drift check reads the service's lines
     result = run(["mlloop", "drift", "--current", str(log_directory), "--out", str(tmp_path / "drift")], project)
 
-    # Then it reports the price rise, and counts the foreign lines instead of failing
+    # Then it reports the shifted feature, and counts the foreign lines instead of failing
     report = json.loads((tmp_path / "drift" / "drift.json").read_text())
     assert report["status"] == "drift", result.stdout
-    assert any("monthly_charges" in reason for reason in report["reasons"]), report["reasons"]
+    assert any(shifted in reason for reason in report["reasons"]), report["reasons"]
     assert report["rows"]["skipped_lines"] == 2
-    assert (tmp_path / "drift" / "plots" / "monthly_charges.png").is_file()
+    assert (tmp_path / "drift" / "plots" / f"{shifted}.png").is_file()
     assert report["model_versions"]
     assert all(version.startswith(f"{MODEL_NAME}:") for version in report["model_versions"])
 
