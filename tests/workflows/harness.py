@@ -261,13 +261,18 @@ class World:
 
     def _runner_environment(self, artifacts: Path) -> dict[str, str]:
         """What a fresh runner has: its tools, a HOME without credentials, and the stand-ins' services."""
-        home = self.directory / "home"
+        home, temporary = self.directory / "home", self.directory / "tmp"
         home.mkdir(exist_ok=True)
+        temporary.mkdir(exist_ok=True)
         system_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         registry_access = {name: value for name, value in os.environ.items() if _reaches_registries(name)}
         return registry_access | {
             "PATH": f"{self.prepared.runner_tools}:{system_path}",
             "HOME": str(home),
+            # A runner's temporary directory is its own. Sharing this machine's, the `make test` of ci.yml's
+            # job deleted at its exit, as pytest does, the temporary directories of earlier pytest sessions
+            # (it keeps three): earlier scenarios' worlds, tens of thousands of files, up to 90 s of the job.
+            "TMPDIR": str(temporary),
             "LANG": "C.UTF-8",
             # One thread per native pool, as in the test session (tests/conftest.py): on a busy 2-core
             # machine OpenMP's spin-waiting makes one evaluation take minutes instead of seconds.
