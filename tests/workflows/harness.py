@@ -63,6 +63,7 @@ class Prepared:
     origin: Path  # a directory of bare repositories: <origin>/<owner>/<name>, main with the pipeline's commit
     dvc_remote: Path  # the DVC remote holding main's data and models
     dvc_cache: Path  # the .dvc/cache of a run of main, as a restored actions/cache would hold it
+    mypy_cache: Path  # the .mypy_cache of `make lint` on main, as ci.yml's cache would hold it
     workspace: Path  # main checked out with its outputs: where the harness makes inference logs
     environment: Path  # the project's .venv, relocatable, kubectl swapped for the stand-in
     tools: Path  # launchers: `action` (the pinned actions' stand-ins)
@@ -356,7 +357,7 @@ def world(prepared: Prepared, directory: Path) -> Iterator[World]:
 
 
 def _seed_cache(prepared: Prepared, directory: Path, workspace: Path) -> None:
-    """The entries earlier runs of main would have saved: the environment under its key, and the DVC cache.
+    """The entries earlier runs of main would have saved: the environment under its key, the DVC cache, mypy's.
 
     The environment is this world's own hard-link copy of the prepared one, and the cache entry
     links to it, so each job's restore is a symlink: act neither walks nor deletes 50,000 files per job.
@@ -370,6 +371,9 @@ def _seed_cache(prepared: Prepared, directory: Path, workspace: Path) -> None:
     dvc_entry = store / f"dvc-Linux-{hash_files(workspace, 'dvc.lock')}" / ".dvc" / "cache"
     dvc_entry.parent.mkdir(parents=True)
     subprocess.run(["cp", "-al", str(prepared.dvc_cache), str(dvc_entry)], check=True)
+    mypy_entry = store / f"mypy-Linux-py3.11-{git(workspace, 'rev-parse', 'HEAD')}" / ".mypy_cache"
+    mypy_entry.parent.mkdir(parents=True)
+    subprocess.run(["cp", "-al", str(prepared.mypy_cache), str(mypy_entry)], check=True)
 
 
 def pull_request_event(scenario: World, branch: str, head_repository: str = REPOSITORY) -> tuple[dict[str, Any], str]:
