@@ -14,13 +14,16 @@ from tests.stand_ins import install
 from tests.workflows.harness import PROJECT, REPOSITORY, SUMMARIES, Prepared, World, pipeline, world
 
 # The scenarios' repository measures less than the project does: fewer importance repeats, latency
-# calls and bootstrap resamples. The workflows do the same steps on it, in a third of the time
-# (bench/README.md). A knob that a later params.yaml renames is left as it is.
+# calls, serving-cost pairs and bootstrap resamples. The workflows do the same steps on it, in a third
+# of the time (bench/README.md). A knob that a later params.yaml renames is left as it is.
 LIGHTER_EVALUATION = {
     ("evaluate", "importance", "repeats"): 1,
     ("evaluate", "latency", "single_row_calls"): 20,
     ("evaluate", "latency", "batch_calls"): 2,
     ("report", "bootstrap", "resamples"): 200,
+    ("report", "serving_cost", "single_row_calls"): 20,
+    ("report", "serving_cost", "batch_calls"): 5,
+    ("report", "serving_cost", "resamples"): 200,
 }
 
 
