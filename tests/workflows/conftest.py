@@ -11,7 +11,19 @@ from ruamel.yaml import YAML
 from tests.git_cli import git
 from tests.integration.repository import copy_repository
 from tests.stand_ins import install
-from tests.workflows.harness import PROJECT, REPOSITORY, SUMMARIES, Prepared, World, pipeline, world
+from tests.workflows.harness import (
+    PROJECT,
+    REPOSITORY,
+    SUMMARIES,
+    Prepared,
+    RetrainingOnDrift,
+    World,
+    daily_drift_check,
+    pipeline,
+    run_dispatched,
+    simulate,
+    world,
+)
 
 # The scenarios' repository measures less than the project does: fewer importance repeats, latency
 # calls, serving-cost pairs and bootstrap resamples. The workflows do the same steps on it, in a third
@@ -133,3 +145,22 @@ def github(prepared: Prepared, tmp_path: Path) -> Iterator[World]:
     """A fresh repository on the stand-in GitHub, main as prepared, for one scenario."""
     with world(prepared, tmp_path) as scenario:
         yield scenario
+
+
+@pytest.fixture(scope="session")
+def retraining_on_drift(prepared: Prepared, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RetrainingOnDrift]:
+    """drift.yml starts retrain.yml, GitHub runs it and the pr.yml it dispatches, then a second check finds drift
+    while the retraining pull request is open: one repository for test_drift.py and test_retrain.py."""
+    with world(prepared, tmp_path_factory.mktemp("retraining")) as github:
+        github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "drifted", "price_increase"))
+        github.variables["RETRAIN_ON_DRIFT"] = "true"
+        github.api.actions_can_open_pull_requests = True
+        checks = [daily_drift_check(github)]
+        checked = len(github.api.dispatches)
+        retrainings = run_dispatched(github, "retrain.yml", since=0)
+        dispatched_by_retraining = github.api.dispatches[checked:]
+        reports = run_dispatched(github, "pr.yml", since=checked)
+        later = len(github.api.dispatches)
+        checks.append(daily_drift_check(github))
+        retrainings += run_dispatched(github, "retrain.yml", since=later)
+        yield RetrainingOnDrift(github, checks, retrainings, dispatched_by_retraining, reports)

@@ -23,7 +23,7 @@ from typing import Any
 from tests.git_cli import IDENTITY, git
 from tests.git_origin import GitOrigin, serving_origin
 from tests.stand_ins.common import recorded
-from tests.workflows.services.github_api import GitHubApi, serving_api
+from tests.workflows.services.github_api import Dispatch, GitHubApi, serving_api
 from tests.workflows.triggers import starts
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -44,6 +44,8 @@ PINNED_ACTIONS = {
     "docker/setup-buildx-action@37fe631027851001ddb9b187196cc803df7f5f0e": "setup-buildx",
     "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121": "login",
 }
+DRIFT_SCHEDULE = {"schedule": "17 5 * * *", "ref": "refs/heads/main"}
+"""The schedule event of drift.yml's daily check."""
 SUMMARIES: list[str] = []
 """One line per workflow run of the session, printed at its end (conftest.py)."""
 
@@ -310,6 +312,17 @@ class World:
         return f"{run.workflow} on {run.event}: {outcome} ({run.seconds:.0f} s)"
 
 
+@dataclass(frozen=True)
+class RetrainingOnDrift:
+    """Two daily checks of a drifted log with RETRAIN_ON_DRIFT, and every run of retrain.yml and pr.yml they lead to."""
+
+    github: World
+    checks: list[Run]
+    retrainings: list[Run]  # the retrain.yml runs the checks dispatched
+    dispatched_by_retraining: list[Dispatch]  # what the first check's retraining dispatched
+    reports: list[Run]  # the pr.yml runs that retraining dispatched, on its branch
+
+
 def _reaches_registries(variable: str) -> bool:
     """Whether a variable of this machine says how to reach the package registries (certificates, proxies, pip)."""
     name = variable.upper()
@@ -401,6 +414,27 @@ def push_event(scenario: World, branch: str, before: str) -> tuple[dict[str, Any
     after = git(scenario.developer, "rev-parse", f"origin/{branch}")
     event = {"ref": f"refs/heads/{branch}", "before": before, "after": after, "head_commit": {"id": after}}
     return event, after
+
+
+def daily_drift_check(scenario: World) -> Run:
+    """drift.yml on its schedule, on main as the origin holds it."""
+    main = git(scenario.developer, "rev-parse", "origin/main")
+    return scenario.run("drift.yml", "schedule", DRIFT_SCHEDULE, at=main)
+
+
+def run_dispatched(scenario: World, workflow: str, since: int) -> list[Run]:
+    """Run each dispatch of `workflow` recorded after the first `since`, as GitHub would: on its ref's head."""
+    git(scenario.developer, "fetch", "--quiet", "origin")
+    return [
+        scenario.run(
+            workflow,
+            "workflow_dispatch",
+            {"ref": f"refs/heads/{dispatch.ref}", "inputs": dispatch.inputs},
+            at=scenario.origin.refs(REPOSITORY)[f"refs/heads/{dispatch.ref}"],
+        )
+        for dispatch in scenario.api.dispatches[since:]
+        if dispatch.workflow == workflow
+    ]
 
 
 def pipeline(command: list[str], cwd: Path) -> None:
