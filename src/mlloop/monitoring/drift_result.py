@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from mlloop.core.drift_scores import ColumnScores
+from mlloop.core.column_scores import ColumnScores
 from mlloop.errors import SourceError
 from mlloop.monitoring.status import Status
 from mlloop.storage.files import json_text, read_json
