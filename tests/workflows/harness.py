@@ -436,11 +436,32 @@ def run_dispatched(scenario: World, workflow: str, since: int) -> list[Run]:
     ]
 
 
+def _developer_environment() -> dict[str, str]:
+    """The developer's: this session's tools first, one thread per native pool (see the runner's)."""
+    tools = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
+    return os.environ | tools | IDENTITY
+
+
 def pipeline(command: list[str], cwd: Path) -> None:
-    """Run a pipeline command (dvc, mlloop) as the developer, one thread per native pool (see the runner's)."""
-    environment = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, cwd=cwd, env=environment | IDENTITY, capture_output=True, text=True)
+    """Run a pipeline command (dvc, mlloop) as the developer."""
+    result = subprocess.run(command, cwd=cwd, env=_developer_environment(), capture_output=True, text=True)
     assert result.returncode == 0, f"{command} failed: {result.stdout}{result.stderr}"
+
+
+@contextmanager
+def pipeline_alongside(command: list[str], cwd: Path) -> Iterator[None]:
+    """Run a command as the developer while the block runs, on the other core; it must succeed too."""
+    process = subprocess.Popen(
+        command, cwd=cwd, env=_developer_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        yield
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    output, _ = process.communicate()
+    assert process.returncode == 0, f"{command} failed: {output}"
 
 
 def simulate(scenario: World, name: str, kind: str, days: int = 7, start: date | None = None) -> Path:
