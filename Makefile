@@ -235,8 +235,10 @@ test: $(ENVIRONMENT) ## lint and format check, then the whole test suite, failin
 	ruff format --check .
 	pytest --cov
 
+# Each scenario is a chain of one-core steps, so workers run scenarios side by side (one per core, up to four,
+# each with its own prepared repository); a class's tests share one run, so a class goes to one worker.
 test-workflows: $(ENVIRONMENT) ## run the workflow files under act against loopback stand-ins for GitHub (make test includes them)
-	pytest -m workflows tests/workflows
+	pytest -m workflows --numprocesses auto --maxprocesses 4 --dist loadscope tests/workflows
 
 test-fast: $(ENVIRONMENT) ## the unit tier (code, data and model behaviour; no servers, no workflows), for the inner loop
 	pytest tests/unit tests/data tests/model

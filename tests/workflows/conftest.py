@@ -2,7 +2,7 @@
 
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +16,9 @@ from tests.workflows.harness import (
     REPOSITORY,
     SUMMARIES,
     Prepared,
-    RetrainingOnDrift,
     World,
-    daily_drift_check,
     pipeline,
     pipeline_alongside,
-    run_dispatched,
-    simulate,
     world,
 )
 
@@ -77,11 +73,31 @@ def _relocatable_environment(environment: Path, kubectl: Path) -> None:
     shutil.copy2(kubectl, environment / "bin" / "kubectl")
 
 
+WORKFLOW_RUN = "workflow run"
+"""The user property that carries a run's line from the process that ran it (an xdist worker) to the report."""
+REPORTED_RUNS: list[str] = []
+"""Every run's line, as the test reports brought them in."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport() -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Each run's line goes with the report of the test phase (a fixture's setup, a call) that ran it."""
+    report = yield
+    report.user_properties.extend((WORKFLOW_RUN, line) for line in SUMMARIES)
+    SUMMARIES.clear()
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the runs' lines where the session is reported: the only process, or xdist's controller."""
+    REPORTED_RUNS.extend(str(line) for name, line in report.user_properties if name == WORKFLOW_RUN)
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line per workflow run: the workflow, the event, each job's result and what the stand-ins recorded."""
-    if SUMMARIES:
+    if REPORTED_RUNS:
         terminalreporter.section("workflow runs")
-        for line in SUMMARIES:
+        for line in REPORTED_RUNS:
             terminalreporter.write_line(line)
 
 
@@ -147,22 +163,3 @@ def github(prepared: Prepared, tmp_path: Path) -> Iterator[World]:
     """A fresh repository on the stand-in GitHub, main as prepared, for one scenario."""
     with world(prepared, tmp_path) as scenario:
         yield scenario
-
-
-@pytest.fixture(scope="session")
-def retraining_on_drift(prepared: Prepared, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RetrainingOnDrift]:
-    """drift.yml starts retrain.yml, GitHub runs it and the pr.yml it dispatches, then a second check finds drift
-    while the retraining pull request is open: one repository for test_drift.py and test_retrain.py."""
-    with world(prepared, tmp_path_factory.mktemp("retraining")) as github:
-        github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "drifted", "price_increase"))
-        github.variables["RETRAIN_ON_DRIFT"] = "true"
-        github.api.actions_can_open_pull_requests = True
-        checks = [daily_drift_check(github)]
-        checked = len(github.api.dispatches)
-        retrainings = run_dispatched(github, "retrain.yml", since=0)
-        dispatched_by_retraining = github.api.dispatches[checked:]
-        reports = run_dispatched(github, "pr.yml", since=checked)
-        later = len(github.api.dispatches)
-        checks.append(daily_drift_check(github))
-        retrainings += run_dispatched(github, "retrain.yml", since=later)
-        yield RetrainingOnDrift(github, checks, retrainings, dispatched_by_retraining, reports)

@@ -23,7 +23,7 @@ from typing import Any
 from tests.git_cli import IDENTITY, git
 from tests.git_origin import GitOrigin, serving_origin
 from tests.stand_ins.common import recorded
-from tests.workflows.services.github_api import Dispatch, GitHubApi, serving_api
+from tests.workflows.services.github_api import GitHubApi, serving_api
 from tests.workflows.triggers import starts
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -47,7 +47,7 @@ PINNED_ACTIONS = {
 DRIFT_SCHEDULE = {"schedule": "17 5 * * *", "ref": "refs/heads/main"}
 """The schedule event of drift.yml's daily check."""
 SUMMARIES: list[str] = []
-"""One line per workflow run of the session, printed at its end (conftest.py)."""
+"""One line per workflow run of this process, until conftest.py hands it to the test report; printed at the end."""
 
 
 def hash_files(workspace: Path, *names: str) -> str:
@@ -310,17 +310,6 @@ class World:
         said = ", ".join(f"{name} {count}" for name, count in recorded.items() if count)
         outcome = f"{jobs or 'no job ran'}; recorded: {said or 'nothing'}"
         return f"{run.workflow} on {run.event}: {outcome} ({run.seconds:.0f} s)"
-
-
-@dataclass(frozen=True)
-class RetrainingOnDrift:
-    """Two daily checks of a drifted log with RETRAIN_ON_DRIFT, and every run of retrain.yml and pr.yml they lead to."""
-
-    github: World
-    checks: list[Run]
-    retrainings: list[Run]  # the retrain.yml runs the checks dispatched
-    dispatched_by_retraining: list[Dispatch]  # what the first check's retraining dispatched
-    reports: list[Run]  # the pr.yml runs that retraining dispatched, on its branch
 
 
 def _reaches_registries(variable: str) -> bool:

@@ -1,6 +1,7 @@
 """drift.yml, run for real under act on its schedule: the check's status alone decides. One issue per
 alert status under its own label, kept in step; retraining for drift and degraded at most once, never
-for a silent log or broken data; the status history kept with the published reports."""
+for a silent log or broken data; the status history kept with the published reports. And retrain.yml,
+as the check starts it: the retraining branch, its pull request, and the PR loop on it."""
 
 import json
 from dataclasses import dataclass
@@ -10,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.workflows.harness import RetrainingOnDrift, Run, World, daily_drift_check, simulate
+from tests.workflows.harness import REPOSITORY, Run, World, daily_drift_check, run_dispatched, simulate
+from tests.workflows.services.github_api import Dispatch
 
 pytestmark = pytest.mark.workflows
 
@@ -178,16 +180,75 @@ def test_degraded_outcomes_open_their_issue_and_start_a_retraining(github: World
     assert _retrainings(github) == ["retrain.yml"]
 
 
-def test_with_retrain_on_drift_at_most_one_retraining_pull_request_is_open(
-    retraining_on_drift: RetrainingOnDrift,
-) -> None:
-    # Given a drifted log, RETRAIN_ON_DRIFT, and the setting that lets Actions open pull requests,
-    # when two daily checks find drift, and GitHub runs each retraining they dispatch (conftest.py)
-    github, checks = retraining_on_drift.github, retraining_on_drift.checks
+@dataclass(frozen=True)
+class RetrainingOnDrift:
+    """Two daily checks of a drifted log with RETRAIN_ON_DRIFT, and every run of retrain.yml and pr.yml they lead to."""
 
-    # Then retraining ran, every run stayed green, and one retraining pull request is open
-    assert all(check.jobs == {"check": "success", "issue": "success"} for check in checks), checks[-1].output[-3000:]
-    retrain_runs = [run.jobs for run in retraining_on_drift.retrainings]
-    assert retrain_runs, "drift with RETRAIN_ON_DRIFT started no retraining"
-    assert all(jobs == {"retrain": "success"} for jobs in retrain_runs), retrain_runs
-    assert len([pull for pull in github.api.pulls() if pull.state == "open"]) == 1, github.api.pulls()
+    github: World
+    checks: list[Run]
+    retrainings: list[Run]  # the retrain.yml runs the checks dispatched
+    dispatched_by_retraining: list[Dispatch]  # what the first check's retraining dispatched
+    reports: list[Run]  # the pr.yml runs that retraining dispatched, on its branch
+
+
+@pytest.fixture(scope="class")
+def retraining_on_drift(shared_github: World) -> RetrainingOnDrift:
+    """drift.yml starts retrain.yml; GitHub runs it, and the pr.yml it dispatches; then a second check finds drift
+    while the retraining pull request is still open."""
+    github = shared_github
+    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "drifted", "price_increase"))
+    github.variables["RETRAIN_ON_DRIFT"] = "true"
+    github.api.actions_can_open_pull_requests = True
+    checks = [daily_drift_check(github)]
+    checked = len(github.api.dispatches)
+    retrainings = run_dispatched(github, "retrain.yml", since=0)
+    dispatched_by_retraining = github.api.dispatches[checked:]
+    reports = run_dispatched(github, "pr.yml", since=checked)
+    later = len(github.api.dispatches)
+    checks.append(daily_drift_check(github))
+    retrainings += run_dispatched(github, "retrain.yml", since=later)
+    return RetrainingOnDrift(github, checks, retrainings, dispatched_by_retraining, reports)
+
+
+class TestRetrainingOnDrift:
+    """drift.yml with RETRAIN_ON_DRIFT on a drifted log, twice, and the retrain.yml and pr.yml runs it leads to."""
+
+    def test_with_retrain_on_drift_at_most_one_retraining_pull_request_is_open(
+        self, retraining_on_drift: RetrainingOnDrift
+    ) -> None:
+        github, checks = retraining_on_drift.github, retraining_on_drift.checks
+        # Retraining ran, every run stayed green, and one retraining pull request is open
+        assert all(check.jobs == {"check": "success", "issue": "success"} for check in checks), [
+            check.output[-3000:] for check in checks
+        ]
+        retrain_runs = [run.jobs for run in retraining_on_drift.retrainings]
+        assert retrain_runs, "drift with RETRAIN_ON_DRIFT started no retraining"
+        assert all(jobs == {"retrain": "success"} for jobs in retrain_runs), retrain_runs
+        assert len([pull for pull in github.api.pulls() if pull.state == "open"]) == 1, github.api.pulls()
+
+    def test_retraining_pushes_a_branch_opens_a_pull_request_and_dispatches_the_pr_loop_which_reports(
+        self, retraining_on_drift: RetrainingOnDrift
+    ) -> None:
+        github = retraining_on_drift.github
+        assert retraining_on_drift.retrainings, "the drifted check started no retraining"
+        run = retraining_on_drift.retrainings[0]
+        # The branch reaches the origin with the run's credentials, a pull request is opened for it, and pr.yml
+        # is dispatched on it (with ci.yml), since a pull request opened with GITHUB_TOKEN (no RETRAIN_TOKEN)
+        # starts no workflow
+        assert run.jobs == {"retrain": "success"}, run.output[-3000:]
+        pushed = [ref for push in github.origin.pushes for _, _, ref in push.updates if ref.startswith("refs/heads/")]
+        assert len(pushed) == 1, github.origin.pushes
+        branch = pushed[0].removeprefix("refs/heads/")
+        assert [(pull.head, pull.state) for pull in github.api.pulls()] == [(branch, "open")]
+        dispatched = {(dispatch.workflow, dispatch.ref) for dispatch in retraining_on_drift.dispatched_by_retraining}
+        assert dispatched == {("pr.yml", branch), ("ci.yml", branch)}, retraining_on_drift.dispatched_by_retraining
+        # The dispatched pr.yml reports on the retraining pull request's head, and comments on the pull request
+        assert [report.jobs for report in retraining_on_drift.reports] == [{"model-report": "success"}], [
+            report.output[-3000:] for report in retraining_on_drift.reports
+        ]
+        head = github.origin.refs(REPOSITORY)[f"refs/heads/{branch}"]
+        checkouts = [call["checkout"] for call in github.recorded("actions") if "checkout" in call]
+        assert [checkout["sha"] for checkout in checkouts if checkout["ref"] == f"refs/heads/{branch}"] == [head]
+        comments = github.api.comments_on(github.api.pulls()[0].number)
+        assert len(comments) == 1, comments
+        assert "| metric | main | this PR |" in comments[0].body
