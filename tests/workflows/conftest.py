@@ -71,6 +71,12 @@ def _relocatable_environment(environment: Path, kubectl: Path) -> None:
         replacement.replace(script)
     (environment / "bin" / "kubectl").unlink()
     shutil.copy2(kubectl, environment / "bin" / "kubectl")
+    # The mark of the last sync gets a file of its own. Hard-linked, the `touch` of every job's sync (each
+    # checkout is newer, so `make` syncs the environment to that job's workspace) would date the project's
+    # mark and every other worker's, and a worker's next job would then skip its sync and run the scripts
+    # that an earlier job's sync pointed at that job's deleted workspace.
+    (environment / ".synced").unlink()
+    (environment / ".synced").touch()
 
 
 WORKFLOW_RUN = "workflow run"

@@ -362,8 +362,9 @@ def _seed_cache(prepared: Prepared, directory: Path, workspace: Path) -> None:
     """The entries earlier runs of main would have saved: the environment under its key, the DVC cache, mypy's.
 
     The environment's entry links to the prepared one, so each job's restore is a symlink: act
-    neither walks nor deletes 77,000 files per job, nor each world a copy of them. Jobs run one at
-    a time, and each job's first `make` syncs it to that job's workspace (its checkout is newer).
+    neither walks nor deletes 77,000 files per job, nor each world a copy of them. A session (an
+    xdist worker) runs its jobs one at a time, each job's first `make` syncing the environment to
+    that job's workspace (its checkout is newer than the environment's mark, conftest.py).
     """
     store = directory / "cache"
     venv_entry = store / f"venv-Linux-py3.11-{hash_files(workspace, 'uv.lock', 'pyproject.toml')}"
