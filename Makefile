@@ -13,9 +13,6 @@ UV_VERSION := $(shell sed -n 's/.*"uv==\([^"]*\)".*/\1/p' pyproject.toml)
 
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export UV_PYTHON_DOWNLOADS := never
-# Precompiled bytecode: each DVC stage is a fresh process, and compiling scikit-learn's
-# and pandas' sources on every start would cost seconds per stage.
-export UV_COMPILE_BYTECODE := 1
 # Nothing here phones home: BentoML's and CML's usage statistics are off (DVC's are off in .dvc/config).
 export BENTOML_DO_NOT_TRACK := true
 export ITERATIVE_DO_NOT_TRACK := true
@@ -74,9 +71,13 @@ endif
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
 
+# A new environment is byte-compiled as it is installed: each DVC stage is a fresh process, and the first
+# start of each would otherwise compile scikit-learn's and pandas' sources. An existing one (a CI cache
+# restores it, and a fresh checkout makes it look older than uv.lock) is not: compiling then rechecks all
+# 19,000 files of the environment, 1.5 s of every job, for the one package a sync reinstalls.
 $(ENVIRONMENT): pyproject.toml uv.lock
 	@test -x $(BIN)/uv || { python3 -m venv $(VENV) && $(BIN)/pip install --quiet uv==$(UV_VERSION); }
-	$(BIN)/uv sync --frozen
+	$(BIN)/uv sync --frozen $(if $(wildcard $(ENVIRONMENT)),,--compile-bytecode)
 	@touch $@
 
 install: $(ENVIRONMENT) ## create .venv from uv.lock
@@ -234,8 +235,10 @@ test: $(ENVIRONMENT) ## lint and format check, then the whole test suite, failin
 	ruff format --check .
 	pytest --cov
 
+# Each scenario is a chain of one-core steps, so workers run scenarios side by side (one per core, up to four,
+# each with its own prepared repository); a class's tests share one run, so a class goes to one worker.
 test-workflows: $(ENVIRONMENT) ## run the workflow files under act against loopback stand-ins for GitHub (make test includes them)
-	pytest -m workflows tests/workflows
+	pytest -m workflows --numprocesses auto --maxprocesses 4 --dist loadscope tests/workflows
 
 test-fast: $(ENVIRONMENT) ## the unit tier (code, data and model behaviour; no servers, no workflows), for the inner loop
 	pytest tests/unit tests/data tests/model

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from mlloop.config import Status
-from mlloop.core.drift_scores import ColumnScores
+from mlloop.core.column_scores import ColumnScores
 from mlloop.monitoring.drift_result import (
     ColumnReport,
     DriftReportFiles,

@@ -2,7 +2,7 @@
 
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,16 +11,28 @@ from ruamel.yaml import YAML
 from tests.git_cli import git
 from tests.integration.repository import copy_repository
 from tests.stand_ins import install
-from tests.workflows.harness import PROJECT, REPOSITORY, SUMMARIES, Prepared, World, pipeline, world
+from tests.workflows.harness import (
+    PROJECT,
+    REPOSITORY,
+    SUMMARIES,
+    Prepared,
+    World,
+    pipeline,
+    pipeline_alongside,
+    world,
+)
 
 # The scenarios' repository measures less than the project does: fewer importance repeats, latency
-# calls and bootstrap resamples. The workflows do the same steps on it, in a third of the time
-# (bench/README.md). A knob that a later params.yaml renames is left as it is.
+# calls, serving-cost pairs and bootstrap resamples. The workflows do the same steps on it, in a third
+# of the time (bench/README.md). A knob that a later params.yaml renames is left as it is.
 LIGHTER_EVALUATION = {
     ("evaluate", "importance", "repeats"): 1,
     ("evaluate", "latency", "single_row_calls"): 20,
     ("evaluate", "latency", "batch_calls"): 2,
     ("report", "bootstrap", "resamples"): 200,
+    ("report", "serving_cost", "single_row_calls"): 20,
+    ("report", "serving_cost", "batch_calls"): 5,
+    ("report", "serving_cost", "resamples"): 200,
 }
 
 
@@ -59,13 +71,39 @@ def _relocatable_environment(environment: Path, kubectl: Path) -> None:
         replacement.replace(script)
     (environment / "bin" / "kubectl").unlink()
     shutil.copy2(kubectl, environment / "bin" / "kubectl")
+    # The mark of the last sync gets a file of its own. Hard-linked, the `touch` of every job's sync (each
+    # checkout is newer, so `make` syncs the environment to that job's workspace) would date the project's
+    # mark and every other worker's, and a worker's next job would then skip its sync and run the scripts
+    # that an earlier job's sync pointed at that job's deleted workspace.
+    (environment / ".synced").unlink()
+    (environment / ".synced").touch()
+
+
+WORKFLOW_RUN = "workflow run"
+"""The user property that carries a run's line from the process that ran it (an xdist worker) to the report."""
+REPORTED_RUNS: list[str] = []
+"""Every run's line, as the test reports brought them in."""
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport() -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Each run's line goes with the report of the test phase (a fixture's setup, a call) that ran it."""
+    report = yield
+    report.user_properties.extend((WORKFLOW_RUN, line) for line in SUMMARIES)
+    SUMMARIES.clear()
+    return report
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Collect the runs' lines where the session is reported: the only process, or xdist's controller."""
+    REPORTED_RUNS.extend(str(line) for name, line in report.user_properties if name == WORKFLOW_RUN)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """One line per workflow run: the workflow, the event, each job's result and what the stand-ins recorded."""
-    if SUMMARIES:
+    if REPORTED_RUNS:
         terminalreporter.section("workflow runs")
-        for line in SUMMARIES:
+        for line in REPORTED_RUNS:
             terminalreporter.write_line(line)
 
 
@@ -89,9 +127,14 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
     copy_repository(seed)
     _lighten(seed / "params.yaml")
     git(seed, "commit", "--quiet", "--all", "--message", "a lighter evaluation for the scenarios")
-    pipeline(["dvc", "remote", "modify", "--local", "local", "url", str(dvc_remote)], seed)
-    pipeline(["dvc", "repro", "--quiet"], seed)
-    pipeline(["dvc", "push", "--quiet"], seed)
+    # mypy's cache as ci.yml's last run on main saved it (started from the project's own, if it has one),
+    # made while the pipeline runs: each takes one core, for about 20 s.
+    if (PROJECT / ".mypy_cache").is_dir():
+        shutil.copytree(PROJECT / ".mypy_cache", seed / ".mypy_cache")
+    with pipeline_alongside(["mypy"], seed):
+        pipeline(["dvc", "remote", "modify", "--local", "local", "url", str(dvc_remote)], seed)
+        pipeline(["dvc", "repro", "--quiet"], seed)
+        pipeline(["dvc", "push", "--quiet"], seed)
     if git(seed, "status", "--porcelain"):
         git(seed, "commit", "--quiet", "--all", "--message", "the pipeline's outputs")
     origin = root / "origin"
@@ -104,6 +147,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
         origin=origin,
         dvc_remote=dvc_remote,
         dvc_cache=seed / ".dvc" / "cache",
+        mypy_cache=seed / ".mypy_cache",
         workspace=seed,
         environment=environment,
         tools=tools,

@@ -44,8 +44,10 @@ PINNED_ACTIONS = {
     "docker/setup-buildx-action@37fe631027851001ddb9b187196cc803df7f5f0e": "setup-buildx",
     "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121": "login",
 }
+DRIFT_SCHEDULE = {"schedule": "17 5 * * *", "ref": "refs/heads/main"}
+"""The schedule event of drift.yml's daily check."""
 SUMMARIES: list[str] = []
-"""One line per workflow run of the session, printed at its end (conftest.py)."""
+"""One line per workflow run of this process, until conftest.py hands it to the test report; printed at the end."""
 
 
 def hash_files(workspace: Path, *names: str) -> str:
@@ -63,6 +65,7 @@ class Prepared:
     origin: Path  # a directory of bare repositories: <origin>/<owner>/<name>, main with the pipeline's commit
     dvc_remote: Path  # the DVC remote holding main's data and models
     dvc_cache: Path  # the .dvc/cache of a run of main, as a restored actions/cache would hold it
+    mypy_cache: Path  # the .mypy_cache of `make lint` on main, as ci.yml's cache would hold it
     workspace: Path  # main checked out with its outputs: where the harness makes inference logs
     environment: Path  # the project's .venv, relocatable, kubectl swapped for the stand-in
     tools: Path  # launchers: `action` (the pinned actions' stand-ins)
@@ -261,13 +264,18 @@ class World:
 
     def _runner_environment(self, artifacts: Path) -> dict[str, str]:
         """What a fresh runner has: its tools, a HOME without credentials, and the stand-ins' services."""
-        home = self.directory / "home"
+        home, temporary = self.directory / "home", self.directory / "tmp"
         home.mkdir(exist_ok=True)
+        temporary.mkdir(exist_ok=True)
         system_path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
         registry_access = {name: value for name, value in os.environ.items() if _reaches_registries(name)}
         return registry_access | {
             "PATH": f"{self.prepared.runner_tools}:{system_path}",
             "HOME": str(home),
+            # A runner's temporary directory is its own. Sharing this machine's, the `make test` of ci.yml's
+            # job deleted at its exit, as pytest does, the temporary directories of earlier pytest sessions
+            # (it keeps three): earlier scenarios' worlds, tens of thousands of files, up to 90 s of the job.
+            "TMPDIR": str(temporary),
             "LANG": "C.UTF-8",
             # One thread per native pool, as in the test session (tests/conftest.py): on a busy 2-core
             # machine OpenMP's spin-waiting makes one evaluation take minutes instead of seconds.
@@ -351,20 +359,23 @@ def world(prepared: Prepared, directory: Path) -> Iterator[World]:
 
 
 def _seed_cache(prepared: Prepared, directory: Path, workspace: Path) -> None:
-    """The entries earlier runs of main would have saved: the environment under its key, and the DVC cache.
+    """The entries earlier runs of main would have saved: the environment under its key, the DVC cache, mypy's.
 
-    The environment is this world's own hard-link copy of the prepared one, and the cache entry
-    links to it, so each job's restore is a symlink: act neither walks nor deletes 50,000 files per job.
+    The environment's entry links to the prepared one, so each job's restore is a symlink: act
+    neither walks nor deletes 77,000 files per job, nor each world a copy of them. A session (an
+    xdist worker) runs its jobs one at a time, each job's first `make` syncing the environment to
+    that job's workspace (its checkout is newer than the environment's mark, conftest.py).
     """
     store = directory / "cache"
-    environment = directory / "environment"
-    subprocess.run(["cp", "-al", str(prepared.environment), str(environment)], check=True)
     venv_entry = store / f"venv-Linux-py3.11-{hash_files(workspace, 'uv.lock', 'pyproject.toml')}"
     venv_entry.mkdir(parents=True)
-    (venv_entry / ".venv").symlink_to(environment)
+    (venv_entry / ".venv").symlink_to(prepared.environment)
     dvc_entry = store / f"dvc-Linux-{hash_files(workspace, 'dvc.lock')}" / ".dvc" / "cache"
     dvc_entry.parent.mkdir(parents=True)
     subprocess.run(["cp", "-al", str(prepared.dvc_cache), str(dvc_entry)], check=True)
+    mypy_entry = store / f"mypy-Linux-py3.11-{git(workspace, 'rev-parse', 'HEAD')}" / ".mypy_cache"
+    mypy_entry.parent.mkdir(parents=True)
+    subprocess.run(["cp", "-al", str(prepared.mypy_cache), str(mypy_entry)], check=True)
 
 
 def pull_request_event(scenario: World, branch: str, head_repository: str = REPOSITORY) -> tuple[dict[str, Any], str]:
@@ -394,11 +405,53 @@ def push_event(scenario: World, branch: str, before: str) -> tuple[dict[str, Any
     return event, after
 
 
+def daily_drift_check(scenario: World) -> Run:
+    """drift.yml on its schedule, on main as the origin holds it."""
+    main = git(scenario.developer, "rev-parse", "origin/main")
+    return scenario.run("drift.yml", "schedule", DRIFT_SCHEDULE, at=main)
+
+
+def run_dispatched(scenario: World, workflow: str, since: int) -> list[Run]:
+    """Run each dispatch of `workflow` recorded after the first `since`, as GitHub would: on its ref's head."""
+    git(scenario.developer, "fetch", "--quiet", "origin")
+    return [
+        scenario.run(
+            workflow,
+            "workflow_dispatch",
+            {"ref": f"refs/heads/{dispatch.ref}", "inputs": dispatch.inputs},
+            at=scenario.origin.refs(REPOSITORY)[f"refs/heads/{dispatch.ref}"],
+        )
+        for dispatch in scenario.api.dispatches[since:]
+        if dispatch.workflow == workflow
+    ]
+
+
+def _developer_environment() -> dict[str, str]:
+    """The developer's: this session's tools first, one thread per native pool (see the runner's)."""
+    tools = {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
+    return os.environ | tools | IDENTITY
+
+
 def pipeline(command: list[str], cwd: Path) -> None:
-    """Run a pipeline command (dvc, mlloop) as the developer, one thread per native pool (see the runner's)."""
-    environment = os.environ | {"PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(command, cwd=cwd, env=environment | IDENTITY, capture_output=True, text=True)
+    """Run a pipeline command (dvc, mlloop) as the developer."""
+    result = subprocess.run(command, cwd=cwd, env=_developer_environment(), capture_output=True, text=True)
     assert result.returncode == 0, f"{command} failed: {result.stdout}{result.stderr}"
+
+
+@contextmanager
+def pipeline_alongside(command: list[str], cwd: Path) -> Iterator[None]:
+    """Run a command as the developer while the block runs, on the other core; it must succeed too."""
+    process = subprocess.Popen(
+        command, cwd=cwd, env=_developer_environment(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    try:
+        yield
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
+    output, _ = process.communicate()
+    assert process.returncode == 0, f"{command} failed: {output}"
 
 
 def simulate(scenario: World, name: str, kind: str, days: int = 7, start: date | None = None) -> Path:

@@ -1,9 +1,11 @@
 """pr.yml, run for real under act: the pull-request loop's one comment, its update, the gate, and forks."""
 
+from dataclasses import dataclass
+
 import pytest
 
 from tests.stand_ins.cml import watermark
-from tests.workflows.harness import READ_TOKEN, World, pull_request_event
+from tests.workflows.harness import READ_TOKEN, Run, World, pull_request_event
 
 pytestmark = pytest.mark.workflows
 
@@ -14,51 +16,65 @@ def _propose(github: World, branch: str, old: str, new: str) -> None:
     github.commit(f"params: {new}", {"params.yaml": github.edit("params.yaml", old, new, branch)}, branch=branch)
 
 
-def test_a_hyperparameter_change_gets_one_comment_with_the_metrics_and_verdict_updated_on_the_next_push(
-    github: World,
-) -> None:
-    # Given a pull request that changes one hyperparameter
+@dataclass(frozen=True)
+class TwoPushes:
+    """Two runs of pr.yml on one pull request, and its comment as the first left it."""
+
+    github: World
+    number: int
+    first: Run
+    first_comment: str  # empty unless the first run left exactly one comment
+    second: Run
+
+
+@pytest.fixture(scope="class")
+def two_pushes(shared_github: World) -> TwoPushes:
+    """A pull request that changes one hyperparameter, through pr.yml, then its next push, which breaks the gate
+    (boosting cut to two rounds: far below the gate's floors), through pr.yml again."""
+    github = shared_github
     _propose(github, "faster", "learning_rate: 0.03", "learning_rate: 0.04")
     event, merge = pull_request_event(github, "faster")
-
-    # When pr.yml runs on it, and again after a second push
     first = github.run("pr.yml", "pull_request", event, at=merge)
     comments = github.api.comments_on(event["number"])
-    first_body = comments[0].body if comments else ""
-    _propose(github, "faster", "learning_rate: 0.04", "learning_rate: 0.05")
+    first_comment = comments[0].body if len(comments) == 1 else ""
+    _propose(github, "faster", "max_iter: 300", "max_iter: 2")
     event, merge = pull_request_event(github, "faster")
     second = github.run("pr.yml", "pull_request", event, at=merge)
-
-    # Then the job is green both times, and the one comment holds the report, updated in place
-    assert first.jobs == {"model-report": "success"}, first.output[-3000:]
-    assert second.jobs == {"model-report": "success"}, second.output[-3000:]
-    assert len(comments) == 1, f"the first run posted {len(comments)} comments"
-    assert "| metric | main | this PR |" in first_body, "the comment lacks the metrics table"
-    assert "| metric | Δ observed | 95% interval | verdict |" in first_body, (
-        "the comment lacks the significance verdict"
-    )
-    assert "`0.03` | `0.04`" in first_body, "the comment does not name the changed hyperparameter"
-    assert watermark(REPORT_TITLE) in first_body, "the comment lacks CML's watermark, so no update could find it"
-    after = github.api.comments_on(event["number"])
-    assert [comment.id for comment in after] == [comments[0].id], "the second push did not update the same comment"
-    assert "`0.03` | `0.05`" in after[0].body, "the updated comment still shows the first push's report"
-    assert [request.method for request in github.api.writes()] == ["POST", "PATCH"]
-    assert "serving cost: as the report measured it" in second.output, "make gate timed the models a second time"
+    return TwoPushes(github, event["number"], first, first_comment, second)
 
 
-def test_a_pull_request_that_breaks_the_gate_is_still_reported_and_fails(github: World) -> None:
-    # Given a pull request that cuts boosting to two rounds: far below the gate's floors
-    _propose(github, "weak", "max_iter: 300", "max_iter: 2")
-    event, merge = pull_request_event(github, "weak")
+class TestAHyperparameterChangeThenAPushThatBreaksTheGate:
+    """pr.yml on a pull request that changes one hyperparameter, and on its next push, which breaks the gate."""
 
-    # When pr.yml runs on it
-    run = github.run("pr.yml", "pull_request", event, at=merge)
+    def test_a_hyperparameter_change_gets_one_comment_with_the_metrics_and_the_verdict(
+        self, two_pushes: TwoPushes
+    ) -> None:
+        first, first_body = two_pushes.first, two_pushes.first_comment
+        assert first.jobs == {"model-report": "success"}, first.output[-3000:]
+        assert first_body, "the first run did not post exactly one comment"
+        assert "| metric | main | this PR |" in first_body, "the comment lacks the metrics table"
+        assert "| metric | Δ observed | 95% interval | verdict |" in first_body, (
+            "the comment lacks the significance verdict"
+        )
+        assert "`0.03` | `0.04`" in first_body, "the comment does not name the changed hyperparameter"
+        assert watermark(REPORT_TITLE) in first_body, "the comment lacks CML's watermark, so no update could find it"
 
-    # Then the comment is posted with the failed gate, and the job is red
-    assert run.jobs == {"model-report": "failure"}, run.output[-3000:]
-    comments = github.api.comments_on(event["number"])
-    assert len(comments) == 1, f"{len(comments)} comments on a failing pull request"
-    assert "**Gate: ❌" in comments[0].body, comments[0].body[:500]
+    def test_the_next_push_updates_that_comment(self, two_pushes: TwoPushes) -> None:
+        github = two_pushes.github
+        after = github.api.comments_on(two_pushes.number)
+        assert len(after) == 1, f"{len(after)} comments after the second push"
+        assert [request.method for request in github.api.writes()] == ["POST", "PATCH"]
+        assert "`300` | `2`" in after[0].body, "the updated comment still shows the first push's report"
+
+    def test_a_push_that_breaks_the_gate_is_still_reported_and_fails(self, two_pushes: TwoPushes) -> None:
+        assert two_pushes.second.jobs == {"model-report": "failure"}, two_pushes.second.output[-3000:]
+        (comment,) = two_pushes.github.api.comments_on(two_pushes.number)
+        assert "**Gate: ❌" in comment.body, comment.body[:500]
+
+    def test_the_gate_reads_the_serving_cost_the_report_measured(self, two_pushes: TwoPushes) -> None:
+        assert "serving cost: as the report measured it" in two_pushes.second.output, (
+            "make gate timed the models a second time"
+        )
 
 
 def test_a_pull_request_from_a_fork_gets_no_comment_and_uses_no_secret(github: World) -> None:

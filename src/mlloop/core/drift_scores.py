@@ -5,28 +5,12 @@ reference's spread, PSI and Jensen-Shannon distance. KS and chi-square p-values 
 for reading only, because at tens of thousands of rows they flag shifts too small to matter.
 """
 
-from dataclasses import dataclass
-
 import numpy as np
 import pandas as pd
 from scipy import stats
 from scipy.spatial.distance import jensenshannon
 
-
-@dataclass(frozen=True)
-class ColumnScores:
-    """Every score of one column. Those that do not apply to its type are None, and so are the
-    distances when either side has no values at all (the null-share change still says so).
-    """
-
-    wasserstein: float | None
-    jensen_shannon: float | None
-    psi: float | None
-    unseen_share: float | None
-    null_share_change: float
-    p_value: float | None
-    unseen_labels: dict[str, int] | None = None
-    """Categorical only: each label the reference never had, with its count in the current rows."""
+from mlloop.core.column_scores import ColumnScores
 
 
 def _psi(reference_shares: np.ndarray, current_shares: np.ndarray, epsilon: float) -> float:

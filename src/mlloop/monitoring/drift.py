@@ -20,7 +20,8 @@ import pandas as pd
 from pydantic import TypeAdapter, ValidationError
 
 from mlloop.config import DriftParams, Params, Status
-from mlloop.core.drift_scores import ColumnScores, categorical_scores, numeric_scores
+from mlloop.core.column_scores import ColumnScores
+from mlloop.core.drift_scores import categorical_scores, numeric_scores
 from mlloop.core.metrics import METRICS
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.errors import ConfigError, SourceError

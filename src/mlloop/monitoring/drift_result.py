@@ -12,7 +12,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from mlloop.config import Status
-from mlloop.core.drift_scores import ColumnScores
+from mlloop.core.column_scores import ColumnScores
 from mlloop.errors import SourceError
 from mlloop.storage.files import json_text, read_json
 

@@ -27,7 +27,7 @@ import pandas as pd
 import pytest
 
 from mlloop.config import DriftParams, Params
-from mlloop.core.drift_scores import ColumnScores
+from mlloop.core.column_scores import ColumnScores
 from mlloop.core.schema import FeatureSchema
 from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring.drift import ColumnResult, rule_text, run_drift, score_columns, staleness, verdict

@@ -3,7 +3,7 @@ the rules it applied, the window and its newest line, the realised outcomes with
 contract breaches with the lines that broke it (fenced, whatever they hold), then one table row per
 column in the result's order (most drifted first), and the labels the training data never had."""
 
-from mlloop.core.drift_scores import ColumnScores
+from mlloop.core.column_scores import ColumnScores
 from mlloop.monitoring.drift_markdown import render_markdown
 from mlloop.monitoring.drift_result import ContractBreach, DriftResult, ExampleLine, Finding
 
