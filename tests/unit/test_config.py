@@ -169,6 +169,30 @@ def test_a_shutdown_that_outlasts_the_pods_grace_period_is_rejected_naming_every
 
 
 @pytest.mark.parametrize(
+    ("bad_value", "said"),
+    [("sometimes", "'off', 'shadow' or 'split'"), (False, 'a bare off is false in YAML: write mode: "off"')],
+    ids=["unknown mode", "unquoted off"],
+)
+def test_a_champion_challenger_mode_that_is_not_one_is_rejected_naming_the_field_and_the_modes(
+    tmp_path: Path, bad_value: object, said: str
+) -> None:
+    path = _write_params(tmp_path, _setting(("ab", "mode"), bad_value))
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert "ab.mode: " in message, message
+    assert said in message, message
+    assert repr(bad_value) in message, message
+
+
+@pytest.mark.parametrize("share", [0, 1])
+def test_a_challenger_share_that_leaves_either_model_no_traffic_is_rejected(tmp_path: Path, share: float) -> None:
+    with pytest.raises(ConfigError, match=rf"ab\.challenger_share: .*\(got {share}\)"):
+        load_params(_write_params(tmp_path, _setting(("ab", "challenger_share"), share)))
+
+
+@pytest.mark.parametrize(
     ("where", "bad_value"),
     [
         (("drift", "max_silence_hours"), 0),

@@ -6,8 +6,8 @@ from collections.abc import Generator, Iterator
 from pathlib import Path
 
 import pytest
-from ruamel.yaml import YAML
 
+from mlloop.monitoring.fold_in import params_round_trip
 from tests.git_cli import git
 from tests.integration.repository import copy_repository
 from tests.stand_ins import install
@@ -38,7 +38,7 @@ LIGHTER_EVALUATION = {
 
 def _lighten(params_file: Path) -> None:
     """Apply LIGHTER_EVALUATION to a params.yaml, keeping its comments and layout."""
-    yaml = YAML()
+    yaml = params_round_trip()
     params = yaml.load(params_file)
     for (*sections, knob), value in LIGHTER_EVALUATION.items():
         table = params

@@ -42,7 +42,7 @@ def labelled_production_rows(params: Params, current: str | None, day: date) -> 
     return table
 
 
-def _params_yaml() -> YAML:
+def params_round_trip() -> YAML:
     """A round-trip YAML that writes params.yaml as it is laid out: comments, quotes, order and long lines kept."""
     yaml = YAML()
     yaml.preserve_quotes = True
@@ -53,7 +53,7 @@ def _params_yaml() -> YAML:
 
 def point_params_at(params_file: Path, source: str) -> None:
     """Set data.source in params.yaml, keeping every comment and every other line as it is."""
-    yaml = _params_yaml()
+    yaml = params_round_trip()
     document = yaml.load(params_file.read_text())
     section = document.get("data") if isinstance(document, CommentedMap) else None
     if not isinstance(section, CommentedMap) or "source" not in section:

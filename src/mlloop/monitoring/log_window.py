@@ -34,7 +34,7 @@ from mlloop.core.schema import FeatureSchema
 from mlloop.errors import SourceError
 from mlloop.monitoring.drift_result import ContractRule, ExampleLine
 from mlloop.monitoring.log_contract import LINE, ContractCounts, RuleCount, violations
-from mlloop.serving.inference_log import day_of_log_file
+from mlloop.serving.inference_log import Variant, day_of_log_file
 from mlloop.storage.store_errors import diagnose
 
 
@@ -44,7 +44,7 @@ class LogWindow:
     line that broke the schema.
 
     prediction_id and client_id are null in lines written before the log carried them
-    (monitoring.outcomes derives the prediction_id of those).
+    (monitoring.outcomes derives the prediction_id of those); their variant is the champion.
     """
 
     rows: pd.DataFrame
@@ -61,7 +61,12 @@ class LogWindow:
     contract: ContractCounts
 
 
-COLUMNS = ("churn_probability", "timestamp", "request_id", "model_version", "prediction_id", "client_id")
+NUMBER_COLUMNS = ("churn_probability", "challenger_probability")
+LABEL_COLUMNS = ("model_version", "variant", "challenger_version")
+"""Few distinct values each: read as categoricals."""
+TEXT_COLUMNS = ("timestamp", "request_id", "prediction_id", "client_id", *LABEL_COLUMNS)
+COLUMNS = NUMBER_COLUMNS + TEXT_COLUMNS
+CHAMPION: Variant = "champion"
 
 JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", list: "array", dict: "object"}
 """The JSON type of a parsed value, by its Python type (bool first: a bool is an int)."""
@@ -116,8 +121,8 @@ def _read_lines(stream: BinaryIO, schema: FeatureSchema) -> _FileRows:
                 type_names.setdefault(name, Counter())[JSON_TYPES.get(type(value), type(value).__name__)] += 1
                 value = None
             record[name] = value
-        record["churn_probability"] = line["churn_probability"]
-        record |= {column: value if isinstance(value := line.get(column), str) else None for column in COLUMNS[1:]}
+        record |= {column: value if _is_number(value := line.get(column)) else None for column in NUMBER_COLUMNS}
+        record |= {column: value if isinstance(value := line.get(column), str) else None for column in TEXT_COLUMNS}
         records.append(record)
         positions.append(position)
     frame = pd.DataFrame.from_records(records, columns=[*schema.feature_names, *COLUMNS])
@@ -136,8 +141,9 @@ def _arrow_schema(schema: FeatureSchema) -> pa.Schema:
         for name in schema.feature_names
     ]
     return pa.schema(
-        [pa.field("features", pa.struct(features)), pa.field("churn_probability", pa.float64())]
-        + [pa.field(column, pa.string()) for column in COLUMNS[1:]]
+        [pa.field("features", pa.struct(features))]
+        + [pa.field(column, pa.float64()) for column in NUMBER_COLUMNS]
+        + [pa.field(column, pa.string()) for column in TEXT_COLUMNS]
     )
 
 
@@ -155,7 +161,7 @@ def _read_columnar(data: bytes, schema: FeatureSchema) -> _FileRows | None:
     readable_rows = readable.to_numpy(zero_copy_only=False)
     flat = table.flatten()
     # Labels as pandas categoricals: a million rows of ten label columns stay small and count fast.
-    labelled = {f"features.{name}" for name in schema.categorical_features} | {"model_version"}
+    labelled = {f"features.{name}" for name in schema.categorical_features} | set(LABEL_COLUMNS)
     flat = pa.table(
         [
             column.dictionary_encode() if name in labelled else column
@@ -236,6 +242,14 @@ def _count(
         counts.rules[key].examples += [ExampleLine(file=name, line=quoted[p][0], text=quoted[p][1]) for p in positions]
 
 
+def _champion_where_unnamed(variants: pd.Series) -> pd.Series:
+    """Lines written before the log named a variant were all the champion's (a bento held one model)."""
+    labels = variants.astype("category")
+    if CHAMPION not in labels.cat.categories:
+        labels = labels.cat.add_categories(CHAMPION)
+    return labels.fillna(CHAMPION)
+
+
 def _newest_line(frames: list[pd.DataFrame], day: date) -> datetime:
     """The newest timestamp of a day's rows; the day's midnight (UTC) when none of them parses."""
     stamps = pd.concat([frame["timestamp"] for frame in frames], ignore_index=True)
@@ -282,10 +296,11 @@ def read_window(source: str, schema: FeatureSchema, drift: DriftParams, today: d
         ]
         last_seen = _newest_line(newest_frames, newest)
     every = [frame for day in chosen for frame in frames[day]]
-    empty = pd.DataFrame(columns=[*schema.feature_names, *COLUMNS])
+    window = pd.concat(every, ignore_index=True) if every else pd.DataFrame(columns=[*schema.feature_names, *COLUMNS])
+    window["variant"] = _champion_where_unnamed(window["variant"])
     unreadable = counts.rules.get((LINE, "unreadable"))
     return LogWindow(
-        rows=pd.concat(every, ignore_index=True) if every else empty,
+        rows=window,
         skipped_lines=unreadable.count if unreadable else 0,
         start=start,
         end=today,

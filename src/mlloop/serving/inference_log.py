@@ -8,10 +8,15 @@ Line format (one JSON object per line, UTF-8):
     prediction_id     one id per row, `<request_id>-<position>` (the row's 0-based position in
                       its request); the service's answer returns it for that row
     client_id         the id the request gave the customer (the schema's id_column), or null
-    model_version     the model's tag in the BentoML store
+    model_version     the tag in the BentoML store of the model that answered
+    variant           "champion" or "challenger": which of a bento's models answered (params `ab`);
+                      lines written before the log carried it were the champion's
     features          the request's features, by schema name (null where allowed)
     churn_probability the model's probability of the positive class
     churn             churn_probability >= the model's threshold
+    challenger_version, challenger_probability
+                      in shadow mode, the challenger's tag and probability for the row, logged and never
+                      returned; null otherwise
 Files: one per UTC day in `<directory>`, named by log_file; and CLOSED_FILE once the service has
 stopped writing.
 """
@@ -20,9 +25,10 @@ import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic_core import to_json
 
@@ -36,6 +42,18 @@ LOG_FILE_GLOB = _LOG_FILES.glob
 CLOSED_FILE = "closed"
 """Created in the log's directory by InferenceLog.close, removed when a log opens: the cue for the pod's log
 shipper that no more lines will come, so its last upload holds everything (bento/k8s/base/deployment.yaml)."""
+
+
+Variant = Literal["champion", "challenger"]
+"""Which of a bento's two models answered a row: the one in production, or the one being tried."""
+
+
+@dataclass(frozen=True)
+class ShadowAnswer:
+    """The challenger's answer to a row in shadow mode: logged beside the champion's, to judge both on the same rows."""
+
+    model_version: str
+    probability: float
 
 
 def log_file(directory: Path, day: date) -> Path:
@@ -72,6 +90,8 @@ def log_line(
     features: dict[str, Any],
     churn_probability: float,
     churn: bool,
+    variant: Variant = "champion",
+    shadow: ShadowAnswer | None = None,
 ) -> bytes:
     """One line of the log, without its newline: the service and the simulator both render through
     here, so their lines cannot differ. `timestamp` is an aware UTC datetime's isoformat().
@@ -87,6 +107,9 @@ def log_line(
             "features": features,
             "churn_probability": churn_probability,
             "churn": churn,
+            "variant": variant,
+            "challenger_version": shadow.model_version if shadow else None,
+            "challenger_probability": shadow.probability if shadow else None,
         }
     )
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import fsspec
+import pandas as pd
 import pytest
 import s3fs
 
@@ -55,6 +56,9 @@ def _line(
             "features": features,
             "churn_probability": probability,
             "churn": probability >= 0.5,
+            "variant": "champion",
+            "challenger_version": None,
+            "challenger_probability": None,
         }
     )
 
@@ -203,11 +207,14 @@ def test_each_row_holds_the_features_the_probability_and_where_it_came_from(
     assert list(window.rows.columns) == [
         *schema.feature_names,
         "churn_probability",
+        "challenger_probability",
         "timestamp",
         "request_id",
-        "model_version",
         "prediction_id",
         "client_id",
+        "model_version",
+        "variant",
+        "challenger_version",
     ]
     row = window.rows.iloc[0]
     assert row["tenure"] == 17
@@ -217,6 +224,27 @@ def test_each_row_holds_the_features_the_probability_and_where_it_came_from(
     assert row["model_version"] == MODEL_VERSION
     assert row["timestamp"] == "2026-11-24T10:00:00+00:00"
     assert row["contract"] == example_customer(schema)["contract"]
+    assert row["variant"] == "champion"
+    assert pd.isna(row["challenger_probability"])
+
+
+@pytest.mark.parametrize("corrupt", [False, True], ids=["columnar", "line by line"])
+def test_each_row_names_the_variant_that_answered_and_a_shadow_challengers_probability(
+    tmp_path: Path, schema: FeatureSchema, params: Params, corrupt: bool
+) -> None:
+    shadowed = _foreign(schema, "shadowed", challenger_version="churn:new", challenger_probability=0.6)
+    answered = _foreign(schema, "answered", variant="challenger")
+    old = _foreign(schema, "old", variant=None)
+    _write_day(tmp_path, TODAY, [shadowed, answered, old, *(["not json"] if corrupt else [])])
+
+    rows = _read(tmp_path, schema, params).rows.set_index("request_id")
+
+    shadowed_row, answered_row = rows.loc["shadowed"], rows.loc["answered"]
+    assert (shadowed_row["variant"], shadowed_row["challenger_version"]) == ("champion", "churn:new")
+    assert shadowed_row["challenger_probability"] == 0.6
+    assert answered_row["variant"] == "challenger"
+    assert pd.isna(answered_row["challenger_probability"])
+    assert rows.loc["old", "variant"] == "champion", "a line from before variants was the champion's"
 
 
 @pytest.mark.parametrize("corrupt", [False, True], ids=["columnar", "line by line"])

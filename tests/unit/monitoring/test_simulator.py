@@ -38,7 +38,8 @@ THRESHOLD = 0.5
 TIMEOUT_SECONDS = 30.0
 """How long the simulator waits for the stub service, unless a test is about the wait."""
 LOG_KEYS = {
-    "timestamp", "request_id", "prediction_id", "client_id", "model_version", "features", "churn_probability", "churn"
+    "timestamp", "request_id", "prediction_id", "client_id", "model_version", "features", "churn_probability", "churn",
+    "variant", "challenger_version", "challenger_probability",
 }  # fmt: skip
 """The keys of every line the service's InferenceLog writes."""
 UNKNOWN_LABEL = "Never seen"

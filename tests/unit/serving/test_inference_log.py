@@ -17,8 +17,10 @@ from mlloop.serving.inference_log import (
     CLOSED_FILE,
     LOG_FILE_GLOB,
     InferenceLog,
+    ShadowAnswer,
     day_of_log_file,
     log_file,
+    log_line,
     prediction_id,
 )
 
@@ -52,6 +54,17 @@ def test_each_prediction_becomes_one_json_line_in_the_days_file(tmp_path: Path) 
     assert {line["model_version"] for line in lines} == {"churn:abc"}
     assert datetime.fromisoformat(lines[0]["timestamp"]).tzinfo is not None, "timestamps must be UTC-aware"
     assert failures == []
+
+
+def test_a_line_names_the_variant_that_answered_and_in_shadow_mode_the_challengers_answer() -> None:
+    shadowed = log_line("t", "r", "r-0", None, "churn:old", {}, 0.2, False, shadow=ShadowAnswer("churn:new", 0.7))
+    answered = log_line("t", "r", "r-1", None, "churn:new", {}, 0.7, True, variant="challenger")
+
+    first, second = json.loads(shadowed), json.loads(answered)
+    assert (first["variant"], first["model_version"], first["churn_probability"]) == ("champion", "churn:old", 0.2)
+    assert (first["challenger_version"], first["challenger_probability"]) == ("churn:new", 0.7)
+    assert (second["variant"], second["model_version"]) == ("challenger", "churn:new")
+    assert (second["challenger_version"], second["challenger_probability"]) == (None, None)
 
 
 def test_each_row_of_a_request_has_its_own_prediction_id_from_the_request_id_and_its_position() -> None:
