@@ -230,10 +230,13 @@ rollback: ## return DEPLOY_ENV to the revision `make deploy` recorded before its
 		$(KUBECTL) rollout status $(DEPLOYMENT) --timeout=5m; \
 	fi
 
-test: $(ENVIRONMENT) ## lint and format check, then the whole test suite, failing under the coverage floor
+# The workflow scenarios run in their own session, side by side (test-workflows): in the first, one process
+# shares one reproduced pipeline and one built bento, and measures coverage.
+test: $(ENVIRONMENT) ## lint and format check, the suite under the coverage floor, then the workflow scenarios
 	ruff check .
 	ruff format --check .
-	pytest --cov
+	pytest --cov -m "not workflows"
+	$(MAKE) --no-print-directory test-workflows
 
 # Each scenario is a chain of one-core steps, so workers run scenarios side by side (one per core, up to four,
 # each with its own prepared repository); a class's tests share one run, so a class goes to one worker.

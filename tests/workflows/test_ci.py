@@ -7,9 +7,10 @@ from tests.workflows.harness import World, push_event
 
 pytestmark = pytest.mark.workflows
 
-# The job's `make test` is the whole suite, this scenario included: run inside it, it would recurse
-# and take the suite's quarter of an hour. The runner narrows pytest to one module (and so lifts the
-# coverage floor); the step, its target and everything around it run as they are.
+# The job's `make test` is the whole suite, this scenario included: inside it, the workflow scenarios skip
+# (tests/workflows/conftest.py), and the rest would take the suite's quarter of an hour. The runner narrows
+# pytest to one module (and so lifts the coverage floor); the step, its target and everything around it
+# run as they are.
 ONE_TEST_MODULE = {"PYTEST_ADDOPTS": "--cov-fail-under=0 tests/unit/test_config.py"}
 
 
@@ -28,6 +29,7 @@ def test_a_push_to_a_branch_runs_lint_and_the_tests_green(github: World) -> None
     assert checkout == [{"ref": "refs/heads/note", "sha": sha, "depth": 1, "persist": False}]
     assert "Success - Main make lint" in run.output
     assert " passed" in run.output, "make test ran no test"
+    assert "a workflow scenario inside a workflow run by act would run itself again" in run.output
     assert github.api.requests == [], "ci.yml called the GitHub API"
 
 
