@@ -362,7 +362,7 @@ def _drift_status(params: Params, _arguments: argparse.Namespace) -> None:
 STAGES = {
     "ingest": "read the source named in params.yaml into the raw table",
     "validate": "check the raw table against the feature schema (exit 3 on violations)",
-    "split": "stratified, seeded train/test split of the validated table",
+    "split": "the validated table into train, traffic and evaluation (test) pools, by a seeded hash of each row",
     "train": "fit the model pipeline chosen in params.yaml",
     "evaluate": "metrics, latency, plot data and PNG plots on the test split",
 }
