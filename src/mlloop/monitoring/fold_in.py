@@ -67,7 +67,7 @@ def labelled_production_rows(params: Params, current: str | None, day: date, bas
         raise SourceError(
             f"{source}: every labelled production row of the window is about an evaluation customer "
             f"({int(by_id.sum())} by client id, {int(by_features.sum())} by feature values), which judge a model "
-            "and are never trained on: nothing to fold in; simulate traffic from the traffic pool (--pool traffic)"
+            "and are never trained on: nothing to fold in (simulated traffic to train on comes from --pool traffic)"
         )
     table = kept[schema.feature_names].copy()
     table[schema.id_column] = pools.PRODUCTION_ID_PREFIX + kept["prediction_id"].astype(str)
