@@ -176,8 +176,8 @@ drift-summary: $(ENVIRONMENT) ## append the drift report and the status history 
 drift-issue: $(ENVIRONMENT) ## open, update or close one issue per alert status (stale, contract breach, degraded, drift) to match the last check (gh)
 	mlloop drift-issue
 
-simulate: $(ENVIRONMENT) ## append simulated days of traffic to the inference log (SCENARIO, DAYS: default params.yaml)
-	mlloop simulate $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DAYS),--days $(DAYS))
+simulate: $(ENVIRONMENT) ## append simulated days of traffic to the inference log (SCENARIO, DAYS, POOL: default params.yaml)
+	mlloop simulate $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DAYS),--days $(DAYS)) $(if $(POOL),--pool $(POOL))
 
 # The labels are computed in the recipe, whose shell has the exported PATH: `$(shell ...)` does not
 # (GNU Make 4.3), and would find no mlloop on a runner. The assignment stops the recipe if it fails.

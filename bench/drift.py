@@ -7,9 +7,10 @@ simulate` does) into a temporary directory, and the check judges it as `mlloop d
 every score and the status). The run counts how often the status is the scenario's `expected`
 one, and which other statuses it got. Per status: detection is the share of runs of the scenarios
 expecting it that got it; false alarms, the share of runs of the other scenarios that got it. What
-every check shares (the reference, evaluate's probabilities, metrics.json, the test split, the
-model) is read once per process, and the model is called once per distinct row: a week resamples
-the same held-out rows, so its probabilities are cached by the row's hash. `--workers N` spreads
+every check shares (the reference, evaluate's probabilities, metrics.json, the customers of the
+pool params `simulate.pool` names, the model) is read once per process, and the model is called
+once per distinct row: a week resamples the same held-out rows, so its probabilities are cached by
+the row's hash. `--workers N` spreads
 the checks over N processes; each check is timed on its own, so seconds per check do not depend on N.
 Speed: `mlloop drift` end to end (reading the JSONL log included) on a simulated log of about
 a million lines, wall time and peak memory from /usr/bin/time.
@@ -50,7 +51,7 @@ from mlloop.config import Params, Status, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.monitoring.drift import PREDICTION, DriftInputs, check, read_current, read_inputs, score_columns, verdict
 from mlloop.monitoring.shifts import check_scenarios
-from mlloop.monitoring.simulator import LoggedModel, day_traffic, load_logged_model, log_writer
+from mlloop.monitoring.simulator import LoggedModel, day_traffic, load_logged_model, log_writer, pool_path
 from mlloop.serving.inference_log import LOG_FILE_GLOB
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -62,20 +63,21 @@ TASKS_PER_HANDOFF = 4
 
 
 def _inputs() -> tuple[Params, FeatureSchema, pd.DataFrame, pd.DataFrame, pd.Series]:
-    """Params, schema, the training split (reference), the test split (customers) and evaluate's probabilities."""
+    """Params, schema, the training split (reference), the simulated customers (the pool of params simulate.pool,
+    as `mlloop simulate` draws them) and evaluate's probabilities."""
     params = load_params(PROJECT / "params.yaml")
     return (
         params,
         load_schema(PROJECT / params.data.schema_file),
         pd.read_parquet(PROJECT / params.paths.train),
-        pd.read_parquet(PROJECT / params.paths.test),
+        pd.read_parquet(PROJECT / pool_path(params, params.simulate.pool)),
         pd.read_parquet(PROJECT / params.paths.predictions)[PREDICTION],
     )
 
 
 def _week(
     params: Params,
-    test: pd.DataFrame,
+    customers: pd.DataFrame,
     schema: FeatureSchema,
     scenario: str,
     size: int,
@@ -88,7 +90,7 @@ def _week(
     )
     rng = np.random.default_rng(seed)
     week = pd.concat(
-        [day_traffic(test, schema, settings, day, START, rng).features for day in range(DAYS)], ignore_index=True
+        [day_traffic(customers, schema, settings, day, START, rng).features for day in range(DAYS)], ignore_index=True
     )
     week[PREDICTION] = predictions.sample(len(week), replace=True, random_state=seed).to_numpy()
     return week
@@ -111,12 +113,12 @@ def _memoised(model: LoggedModel) -> LoggedModel:
 
 @dataclass(frozen=True)
 class _Judge:
-    """What every check of a run shares, read once per process: params, the schema, the test split, the model
+    """What every check of a run shares, read once per process: params, the schema, the simulated customers, the model
     (memoised) and the check's inputs but the log (the reference, evaluate's probabilities, metrics.json)."""
 
     params: Params
     schema: FeatureSchema
-    test: pd.DataFrame
+    customers: pd.DataFrame
     model: LoggedModel
     inputs: DriftInputs
 
@@ -131,7 +133,7 @@ class _Judge:
             write_day = log_writer(self.model, self.schema, Path(directory))
             rng = np.random.default_rng(seed)
             for day in range(DAYS):
-                write_day(day_traffic(self.test, self.schema, settings, day, start, rng))
+                write_day(day_traffic(self.customers, self.schema, settings, day, start, rng))
             window, labels = read_current(directory, self.schema, self.params.drift, now.date())
         inputs = replace(self.inputs, source=directory, window=window, labels=labels)
         return check(inputs, self.schema, self.params, now).status
@@ -148,7 +150,8 @@ def _judge() -> _Judge:
     with tempfile.TemporaryDirectory() as empty_log:
         inputs = read_inputs(params, schema, None, empty_log, datetime.now(UTC))
     model = _memoised(load_logged_model(params))
-    return _Judge(params, schema, pd.read_parquet(PROJECT / params.paths.test), model, inputs)
+    customers = pd.read_parquet(PROJECT / pool_path(params, params.simulate.pool))
+    return _Judge(params, schema, customers, model, inputs)
 
 
 def _judged(task: tuple[int, str, int]) -> tuple[Status, float]:
@@ -234,7 +237,7 @@ def speed(rows: int) -> dict[str, float]:
 
 def versus_evidently(evidently_python: str, sizes: list[int]) -> dict[str, Any]:
     """Both checks on the same in-memory frames, timed around the statistics only, one after the other."""
-    params, schema, reference, test, predictions = _inputs()
+    params, schema, reference, customers, predictions = _inputs()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as directory:
         scratch = Path(directory)
@@ -243,7 +246,7 @@ def versus_evidently(evidently_python: str, sizes: list[int]) -> dict[str, Any]:
         (scratch / "columns.json").write_text(json.dumps(columns))
         for size in sizes:
             for scenario in ("none", "price_increase"):
-                week = _week(params, test, schema, scenario, size, 0, predictions)
+                week = _week(params, customers, schema, scenario, size, 0, predictions)
                 week[schema.feature_names].to_parquet(scratch / "current.parquet")
                 started = time.perf_counter()
                 scored = score_columns(reference, week, predictions, schema, params.drift)

@@ -19,9 +19,9 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
-from mlloop.config import DEFAULT_PARAMS_FILE, Params, load_params
+from mlloop.config import DEFAULT_PARAMS_FILE, HeldOutPool, Params, load_params
 from mlloop.errors import MlloopError, exit_codes
 
 if TYPE_CHECKING:
@@ -212,7 +212,10 @@ def _drift(params: Params, arguments: argparse.Namespace) -> None:
 def _fold_in(params: Params, arguments: argparse.Namespace) -> None:
     from mlloop.monitoring import fold_in
 
-    print(fold_in.fold_in(params, arguments.params, arguments.current, _today()))
+    folded = fold_in.fold_in(params, arguments.params, arguments.current, _today())
+    for line in folded.lines():
+        print(line, file=sys.stderr)
+    print(folded.path)
 
 
 def _drift_issue(params: Params, _arguments: argparse.Namespace) -> None:
@@ -288,6 +291,12 @@ def _simulate_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--scenario", metavar="NAME", help="one of params simulate.scenarios (default: params simulate.scenario)"
     )
+    command.add_argument(
+        "--pool",
+        choices=get_args(HeldOutPool),
+        help="the split's pool the customers come from: evaluation for traffic that judges a model, which "
+        "fold-in refuses (default: params simulate.pool)",
+    )
     command.add_argument("--days", type=_positive_int, metavar="N", help=defaults % "days")
     command.add_argument("--rows-per-day", type=_positive_int, metavar="N", help=defaults % "rows_per_day")
     command.add_argument("--seed", type=int, metavar="N", help=defaults % "seed")
@@ -306,6 +315,7 @@ def _simulate(params: Params, arguments: argparse.Namespace) -> None:
 
     overrides = {
         "scenario": arguments.scenario,
+        "pool": arguments.pool,
         "days": arguments.days,
         "rows_per_day": arguments.rows_per_day,
         "seed": arguments.seed,
@@ -352,7 +362,7 @@ def _drift_status(params: Params, _arguments: argparse.Namespace) -> None:
 STAGES = {
     "ingest": "read the source named in params.yaml into the raw table",
     "validate": "check the raw table against the feature schema (exit 3 on violations)",
-    "split": "stratified, seeded train/test split of the validated table",
+    "split": "the validated table into train, traffic and evaluation (test) pools, by a seeded hash of each row",
     "train": "fit the model pipeline chosen in params.yaml",
     "evaluate": "metrics, latency, plot data and PNG plots on the test split",
 }

@@ -32,6 +32,7 @@ class Paths(Frozen):
     raw: FilePath
     validation_report: FilePath
     train: FilePath
+    traffic: FilePath
     test: FilePath
     model: FilePath
     model_metadata: FilePath
@@ -53,10 +54,23 @@ class DataParams(Frozen):
 
 
 class SplitParams(Frozen):
-    """Stratified hold-out split."""
+    """The shares of the three pools (pipeline.pools): evaluation (the test split), traffic, and train, the rest."""
 
     test_size: float = Field(gt=0, lt=1)
+    """Share of the table that judges a model: metrics.json, the gate, A/B traffic."""
+    traffic_size: float = Field(gt=0, lt=1)
+    """Share of the table that drives simulated production traffic, which fold-in may add to training."""
     seed: int
+
+    @model_validator(mode="after")
+    def _leaves_rows_to_train_on(self) -> "SplitParams":
+        """Both held-out pools together must leave some of the table to train on."""
+        if self.test_size + self.traffic_size >= 1:
+            raise ValueError(
+                f"test_size ({self.test_size}) + traffic_size ({self.traffic_size}) must be below 1, "
+                "or no row is left to train on"
+            )
+        return self
 
 
 class TrainParams(Frozen):
@@ -357,11 +371,17 @@ class ScenarioParams(Frozen):
     shifts: list[Shift]
 
 
+HeldOutPool = Literal["traffic", "evaluation"]
+"""The held-out pools of the split (pipeline.pools) a simulation draws its customers from: traffic, whose rows
+fold-in may train on, or evaluation, the customers that judge a model (A/B traffic), which fold-in refuses."""
+
+
 class SimulateParams(Frozen):
     """The default run of `make simulate`, the scenarios it can run, and how long it waits for a service's answer."""
 
     scenario: str
     scenarios: dict[str, ScenarioParams] = Field(min_length=1)
+    pool: HeldOutPool
     days: int = Field(ge=1)
     rows_per_day: int = Field(ge=1)
     seed: int

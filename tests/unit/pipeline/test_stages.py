@@ -125,7 +125,7 @@ def test_validate_writes_the_report_and_raises_when_the_table_breaks_the_schema(
     assert "Three year" in message, message
 
 
-def test_split_writes_train_and_test_covering_the_raw_table(
+def test_split_writes_the_three_pools_covering_the_raw_table_each_customer_once(
     params: Params, valid_table: pd.DataFrame, schema: FeatureSchema
 ) -> None:
     _write_raw(valid_table, params)
@@ -133,9 +133,10 @@ def test_split_writes_train_and_test_covering_the_raw_table(
 
     split_stage.run(params)
 
-    train, test = pd.read_parquet(params.paths.train), pd.read_parquet(params.paths.test)
-    assert len(test) == round(len(valid_table) * params.split.test_size)
-    assert sorted([*train[schema.id_column], *test[schema.id_column]]) == sorted(valid_table[schema.id_column])
+    paths = params.paths
+    pools = [pd.read_parquet(path)[schema.id_column] for path in (paths.train, paths.traffic, paths.test)]
+    assert all(len(pool) for pool in pools), [len(pool) for pool in pools]
+    assert sorted(pd.concat(pools)) == sorted(valid_table[schema.id_column])
 
 
 def test_split_refuses_a_table_that_failed_validation(params: Params, valid_table: pd.DataFrame) -> None:
@@ -150,6 +151,7 @@ def test_split_refuses_a_table_that_failed_validation(params: Params, valid_tabl
     with pytest.raises(DataValidationError, match="did not pass validation"):
         split_stage.run(params)
     assert not params.paths.train.exists()
+    assert not params.paths.traffic.exists()
     assert not params.paths.test.exists()
 
 
