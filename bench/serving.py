@@ -102,10 +102,12 @@ def load(url: str, body: str, connections: int, seconds: int, scratch: Path) -> 
         check=True,
     ).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    # A percentile's own line of the latency distribution: a thread statistic's share ("71.50%") ends likewise.
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
     return {
         "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
-        "p50_ms": milliseconds(re.search(r"50%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
-        "p99_ms": milliseconds(re.search(r"99%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+        "p50_ms": milliseconds(percentiles["50"]),
+        "p99_ms": milliseconds(percentiles["99"]),
         "errors": float(errors.group(1)) if errors else 0.0,
     }
 
