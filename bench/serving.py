@@ -1,14 +1,19 @@
 """Service benchmark, all in one run on this machine: the in-process limit of predict_proba,
-a minimal FastAPI peer, and the BentoML service, loaded over loopback with wrk.
+a minimal FastAPI peer, and the BentoML service, loaded over loopback with wrk; then the cost of
+a challenger: the same bento served with params ab.mode "off" and "shadow" side by side, their
+runs alternating point by point, so that load on the machine falls on both alike.
 
-Setup (not timed): a fresh clone of the committed repository, `dvc repro`, `make bento` into a
-temporary BENTOML_HOME. Needs `wrk` (Debian package). Prints a Markdown table and writes
-bench/results/service.json.
+Setup (not timed): a fresh clone of the committed repository whose first commit trains a champion
+(the same estimator, another learning rate: the same number of trees, so the same cost a call),
+registered and at stage prod; then the committed params trained as the challenger, and `make bento`
+with each mode into a temporary BENTOML_HOME of its own. Needs `wrk` (Debian package). Prints the
+results and writes bench/results/service.json.
 
-    python bench/serving.py [--seconds 10]
+    python bench/serving.py [--seconds 10] [--rounds 3] [--ab-only]
 """
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -27,6 +32,9 @@ from typing import Any
 
 import joblib
 import pandas as pd
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from mlloop.monitoring.fold_in import params_round_trip
 
 PROJECT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT / "bench" / "results" / "service.json"
@@ -35,6 +43,14 @@ CONCURRENCY = (1, 8, 32)
 BATCH_ROWS = 1000
 """Rows per /predict_batch request: serve.max_batch_size, the largest batch a client may send."""
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+MODES = ("off", "shadow")
+CHAMPION_LEARNING_RATE = 0.05
+IDENTITY = {
+    "GIT_AUTHOR_NAME": "bench",
+    "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+    "GIT_COMMITTER_NAME": "bench",
+    "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+}
 
 
 def environment(**extra: str) -> dict[str, str]:
@@ -86,10 +102,12 @@ def load(url: str, body: str, connections: int, seconds: int, scratch: Path) -> 
         check=True,
     ).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    # A percentile's own line of the latency distribution: a thread statistic's share ("71.50%") ends likewise.
+    percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
     return {
         "requests_per_second": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
-        "p50_ms": milliseconds(re.search(r"50%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
-        "p99_ms": milliseconds(re.search(r"99%\s+(\S+)", output).group(1)),  # type: ignore[union-attr]
+        "p50_ms": milliseconds(percentiles["50"]),
+        "p99_ms": milliseconds(percentiles["99"]),
         "errors": float(errors.group(1)) if errors else 0.0,
     }
 
@@ -116,47 +134,133 @@ def in_process(model: Any, rows: pd.DataFrame) -> dict[str, float]:
     } | rates
 
 
+def set_params(root: Path, settings: dict[tuple[str, ...], Any]) -> None:
+    """Set knobs of params.yaml, keeping its layout and quotes (a bare off would be false)."""
+    yaml = params_round_trip()
+    document = yaml.load(root / "params.yaml")
+    for (*sections, knob), value in settings.items():
+        table = document
+        for section in sections:
+            table = table[section]
+        table[knob] = DoubleQuotedScalarString(value) if isinstance(value, str) else value
+    yaml.dump(document, root / "params.yaml")
+
+
+def prepare(scratch: Path) -> tuple[Path, dict[str, Path]]:
+    """The clone with a champion at stage prod and the committed params trained beside it; a BentoML home per mode."""
+    clone = scratch / "clone"
+    subprocess.run(["git", "clone", "--quiet", str(PROJECT), str(clone)], check=True)
+    (clone / ".venv").symlink_to(TOOLS.parent)
+    env = environment(**IDENTITY)
+
+    def run(*command: str, **extra: str) -> None:
+        subprocess.run(command, cwd=clone, env=env | extra, check=True, capture_output=True)
+
+    set_params(clone, {("train", "hyperparameters", "learning_rate"): CHAMPION_LEARNING_RATE})
+    run("dvc", "repro", "--quiet")
+    run("git", "commit", "--quiet", "--all", "--message", "the champion")
+    run("gto", "register", "churn", "HEAD", "--version", "v0.1.0")
+    run("gto", "assign", "churn", "--version", "v0.1.0", "--stage", "prod")
+    run("git", "checkout", "HEAD~1", "--", "params.yaml")
+    run("dvc", "repro", "--quiet")
+    homes = {}
+    for mode in MODES:
+        homes[mode] = scratch / f"bentoml-{mode}"
+        set_params(clone, {("ab", "mode"): mode})
+        run("make", "bento", "-o", ".venv/.synced", BENTOML_HOME=str(homes[mode]))
+    return clone, homes
+
+
+def median_point(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the runs of one point."""
+    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+
+
+def side_by_side(
+    urls: dict[str, str], bodies: dict[str, str], seconds: int, rounds: int, scratch: Path
+) -> dict[str, dict[str, Any]]:
+    """Every point in every mode, `rounds` times; at each point the modes alternate which goes first."""
+    points = {f"c{c}": ("/predict", bodies["single"], c) for c in CONCURRENCY} | {
+        "batch_c4": ("/predict_batch", bodies["batch"], 4)
+    }
+    runs: dict[str, dict[str, list[dict[str, float]]]] = {mode: {point: [] for point in points} for mode in MODES}
+    for round_number in range(rounds):
+        for point, (path, body, connections) in points.items():
+            for mode in MODES if round_number % 2 == 0 else MODES[::-1]:
+                measured = load(f"{urls[mode]}{path}", body, connections, seconds, scratch)
+                if point.startswith("batch"):
+                    measured["rows_per_second"] = measured["requests_per_second"] * BATCH_ROWS
+                runs[mode][point].append(measured)
+    return {
+        mode: {point: median_point(measured) | {"runs": measured} for point, measured in by_point.items()}
+        for mode, by_point in runs.items()
+    }
+
+
+def targets(modes: dict[str, dict[str, Any]]) -> dict[str, float]:
+    """The issue's figures: shadow / off single-row throughput at c=32, p99 at c=8, shadow / off batch rows/s."""
+    off, shadow = modes["off"], modes["shadow"]
+    return {
+        "shadow_over_off_c32_requests_per_second": shadow["c32"]["requests_per_second"]
+        / off["c32"]["requests_per_second"],
+        "shadow_c8_p99_ms": shadow["c8"]["p99_ms"],
+        "shadow_over_off_batch_rows_per_second": shadow["batch_c4"]["rows_per_second"]
+        / off["batch_c4"]["rows_per_second"],
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
-    seconds = parser.parse_args().seconds
-    results: dict[str, Any] = {"cpus": os.cpu_count(), "seconds_per_point": seconds}
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each point in each mode, alternating")
+    parser.add_argument("--ab-only", action="store_true", help="skip the in-process limit and the FastAPI peer")
+    arguments = parser.parse_args()
+    seconds = arguments.seconds
+    results: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "seconds_per_point": seconds,
+        "rounds": arguments.rounds,
+        "load_average_before": os.getloadavg(),
+    }
     with tempfile.TemporaryDirectory() as directory:
         scratch = Path(directory)
-        clone = scratch / "clone"
-        subprocess.run(["git", "clone", "--quiet", str(PROJECT), str(clone)], check=True)
-        (clone / ".venv").symlink_to(TOOLS.parent)
-        env = environment(BENTOML_HOME=str(scratch / "bentoml"))
-        subprocess.run(["dvc", "repro", "--quiet"], cwd=clone, env=env, check=True)
-        subprocess.run(["make", "bento", "-o", ".venv/.synced"], cwd=clone, env=env, check=True, capture_output=True)
-
+        clone, homes = prepare(scratch)
         model = joblib.load(clone / "models" / "model.joblib")
         features = json.loads((clone / "models" / "model.json").read_text())["schema"]["features"]
         test = pd.read_parquet(clone / "data" / "prepared" / "test.parquet")[list(features)]
-        results["in_process"] = in_process(model, test)
         customer = json.loads(test.iloc[[1]].to_json(orient="records"))[0]
-        single_body = json.dumps(customer)
-        batch_body = json.dumps({"customers": [customer] * BATCH_ROWS})
+        bodies = {"single": json.dumps(customer), "batch": json.dumps({"customers": [customer] * BATCH_ROWS})}
 
-        port = free_port()
-        peer = [str(TOOLS / "uvicorn"), "fastapi_peer:app", "--port", str(port), "--log-level", "warning"]
-        peer_env = environment(MODEL_PATH=str(clone / "models" / "model.joblib"), PYTHONPATH=str(PROJECT / "bench"))
-        with serving(peer, clone, f"http://127.0.0.1:{port}/docs", peer_env):
-            results["fastapi_peer"] = {
-                f"c{c}": load(f"http://127.0.0.1:{port}/predict", single_body, c, seconds, scratch) for c in CONCURRENCY
-            }
+        if not arguments.ab_only:
+            results["in_process"] = in_process(model, test)
+            port = free_port()
+            peer = [str(TOOLS / "uvicorn"), "fastapi_peer:app", "--port", str(port), "--log-level", "warning"]
+            peer_env = environment(MODEL_PATH=str(clone / "models" / "model.joblib"), PYTHONPATH=str(PROJECT / "bench"))
+            with serving(peer, clone, f"http://127.0.0.1:{port}/docs", peer_env):
+                results["fastapi_peer"] = {
+                    f"c{c}": load(f"http://127.0.0.1:{port}/predict", bodies["single"], c, seconds, scratch)
+                    for c in CONCURRENCY
+                }
 
-        port = free_port()
-        service = ["make", "serve", f"PORT={port}", "-o", ".venv/.synced"]
-        with serving(service, clone, f"http://127.0.0.1:{port}/readyz", env):
-            url = f"http://127.0.0.1:{port}"
-            results["bentoml_service"] = {
-                f"c{c}": load(f"{url}/predict", single_body, c, seconds, scratch) for c in CONCURRENCY
-            }
-            batch = load(f"{url}/predict_batch", batch_body, 4, seconds, scratch)
-            results["bentoml_service"]["batch_c4"] = batch | {
-                "rows_per_second": batch["requests_per_second"] * BATCH_ROWS
-            }
+        ports = {mode: free_port() for mode in MODES}
+        urls = {mode: f"http://127.0.0.1:{port}" for mode, port in ports.items()}
+        with contextlib.ExitStack() as servers:
+            for mode in MODES:
+                command = [
+                    "bentoml",
+                    "serve",
+                    "churn_service:latest",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(ports[mode]),
+                ]
+                env = environment(BENTOML_HOME=str(homes[mode]), MLLOOP_INFERENCE_LOG_DIR=str(scratch / f"log-{mode}"))
+                servers.enter_context(serving(command, clone, f"{urls[mode]}/readyz", env))
+            modes = side_by_side(urls, bodies, seconds, arguments.rounds, scratch)
+        results["bentoml_service"] = modes["off"]
+        results["champion_and_challenger"] = {"modes": modes, "targets": targets(modes)}
+    results["load_average_after"] = os.getloadavg()
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))

@@ -7,6 +7,12 @@ Every request, single or batch, goes through one adaptive-batching queue, so con
 share one model call: the model's cost is mostly per call, not per row. The model runs in a
 process of its own, so it never waits for the event loop's GIL, nor the event loop for it
 (bench/README.md).
+
+A bento may hold two models (params `ab`, README "Champion and challenger"): the champion, in
+production, and the challenger, this commit's. Both run in the one model process, in the same
+call: in shadow mode the champion answers and the challenger's probability is logged beside its
+answer; in split mode a fixed share of customers, chosen by a hash of their id, is answered by the
+challenger (mlloop.serving.routing).
 """
 
 import gc
@@ -31,17 +37,25 @@ from mlloop.serving.bento_model import (
     METADATA_FILE,
     MODEL_FILE,
     MODEL_NAME,
+    ab_settings,
+    champion_tag,
     service_settings,
 )
 from mlloop.serving.contract import Prediction, Predictions, customer_model, customer_record
-from mlloop.serving.inference_log import InferenceLog, prediction_id
+from mlloop.serving.inference_log import InferenceLog, Variant, prediction_id
 from mlloop.serving.model_process import ModelProcess
 from mlloop.serving.request_guard import RequestGuard
+from mlloop.serving.routing import Router
 
 MODEL = bentoml.models.BentoModel(f"{MODEL_NAME}:latest")
+"""This commit's model: the challenger when the bento holds a champion beside it, else the champion."""
 SCHEMA = FeatureSchema.model_validate(json.loads(Path(MODEL.stored.path_of(METADATA_FILE)).read_text())["schema"])
 SETTINGS = service_settings(MODEL.stored.info.metadata)
 """params.yaml's serve settings, as `mlloop import-model` stored them with the model (params.yaml explains each)."""
+AB = ab_settings(MODEL.stored.info.metadata)
+"""params.yaml's ab settings, stored with the model likewise."""
+CHAMPION_TAG = champion_tag(MODEL.stored.info.metadata)
+"""The model in production, which `mlloop import-model` found at the registry's stage prod; None: MODEL is it."""
 Customer = customer_model(SCHEMA, SETTINGS.max_client_id_chars)
 CustomerRecord = customer_record(SCHEMA, SETTINGS.max_client_id_chars)
 CLIENT_ID = SCHEMA.id_column
@@ -78,12 +92,27 @@ class ChurnService:
     """
 
     model = MODEL
+    if CHAMPION_TAG is not None:  # a class attribute only then: BentoML packs every model the class declares
+        champion = bentoml.models.BentoModel(CHAMPION_TAG)
 
     def __init__(self) -> None:
-        # On an instance, BentoML has already resolved the class attribute to the stored model.
-        self.predictor = ModelProcess(Path(self.model.path_of(MODEL_FILE)), SCHEMA, SETTINGS.model_threads)
-        self.threshold = float(self.model.info.metadata["threshold"])
-        self.version = str(self.model.tag)
+        # On an instance, BentoML has already resolved the class attributes to the stored models.
+        self.models: dict[Variant, Any] = (
+            {"champion": self.model} if CHAMPION_TAG is None else {"champion": self.champion, "challenger": self.model}
+        )
+        self.predictor = ModelProcess(
+            {variant: Path(model.path_of(MODEL_FILE)) for variant, model in self.models.items()},
+            SCHEMA,
+            SETTINGS.model_threads,
+        )
+        self.thresholds = {variant: float(model.info.metadata["threshold"]) for variant, model in self.models.items()}
+        self.versions = {variant: str(model.tag) for variant, model in self.models.items()}
+        self.router = Router(AB.mode, AB.challenger_share, has_challenger=CHAMPION_TAG is not None)
+        LOGGER.info(
+            "serving %s (ab.mode %s)",
+            " and ".join(f"the {variant} {version}" for variant, version in self.versions.items()),
+            self.router.mode,
+        )
         self.log = InferenceLog(LOG_DIRECTORY, SETTINGS.inference_log_queue_lines, LOG_FAILURES.inc)
         # BentoML's adaptive-batching dispatcher, which it applies only to APIs that take a batch;
         # used directly so /predict keeps its one-customer contract. It sheds (503) only requests
@@ -126,34 +155,57 @@ class ChurnService:
     def _predict_requests(self, requests: Sequence[list[dict[str, Any]]]) -> list[list[Prediction]]:
         """One model call for the rows of all queued requests; one log record per request.
 
-        The model reads only the features, so a row's client id is taken out of it here, for the log alone.
+        The model reads only the features, so a row's client id is taken out of it here, for the log
+        and for routing alone.
         """
+        request_ids = [uuid.uuid4().hex for _ in requests]
+        row_ids = [
+            [prediction_id(request_id, position) for position in range(len(rows))]
+            for request_id, rows in zip(request_ids, requests, strict=True)
+        ]
+        client_ids = [[row.pop(CLIENT_ID, None) for row in rows] for rows in requests]
         rows_of_all = [row for rows in requests for row in rows]
         MODEL_CALL_ROWS.observe(len(rows_of_all))
+        keys = (
+            [
+                client or row
+                for ids, clients in zip(row_ids, client_ids, strict=True)
+                for row, client in zip(ids, clients, strict=True)
+            ]
+            if self.router.needs_keys
+            else []
+        )
+        plan = self.router.plan(keys)
         try:
-            probabilities = self.predictor.probabilities(rows_of_all)
+            probabilities = self.predictor.probabilities(rows_of_all, plan.scored)
         except BrokenProcessPool:
             raise ServiceUnavailable("the model's process exited; it has been restarted, retry the request") from None
+        answered = plan.answers(probabilities)
         answers = []
         start = 0
-        for rows in requests:
-            mine = probabilities[start : start + len(rows)]
-            start += len(rows)
-            decisions = [p >= self.threshold for p in mine]
-            request_id = uuid.uuid4().hex
-            row_ids = [prediction_id(request_id, position) for position in range(len(rows))]
-            client_ids = [row.pop(CLIENT_ID, None) for row in rows]
-            self.log.record(request_id, self.version, zip(row_ids, client_ids, rows, mine, decisions, strict=True))
+        for request_id, rows, ids, clients in zip(request_ids, requests, row_ids, client_ids, strict=True):
+            end = start + len(rows)
+            variants, mine = answered.variants[start:end], answered.probabilities[start:end]
+            shadows = answered.shadow_probabilities[start:end]
+            start = end
+            thresholds = [self.thresholds[variant] for variant in variants]
+            decisions = [p >= threshold for p, threshold in zip(mine, thresholds, strict=True)]
+            self.log.record(
+                request_id, self.versions, zip(ids, clients, rows, mine, decisions, variants, shadows, strict=True)
+            )
             answers.append(
                 [
                     Prediction(
                         churn_probability=p,
                         churn=churn,
-                        threshold=self.threshold,
-                        model_version=self.version,
+                        threshold=threshold,
+                        model_version=self.versions[variant],
+                        variant=variant,
                         prediction_id=row_id,
                     )
-                    for p, churn, row_id in zip(mine, decisions, row_ids, strict=True)
+                    for p, churn, threshold, variant, row_id in zip(
+                        mine, decisions, thresholds, variants, ids, strict=True
+                    )
                 ]
             )
         return answers

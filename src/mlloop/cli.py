@@ -389,7 +389,8 @@ COMMANDS = (
     ),
     Command(
         "import-model",
-        "copy the trained model into the BentoML model store, labelled with commit and metrics",
+        "copy the trained model into the BentoML model store, labelled with commit and metrics, and with params ab "
+        "the champion (the registry's version at stage prod) beside it",
         _import_model,
     ),
     Command(

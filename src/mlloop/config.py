@@ -208,8 +208,10 @@ class ServeParams(ServiceSettings):
 AbMode = Literal["off", "shadow", "split"]
 
 
-class AbParams(Frozen):
-    """How a bento holding a champion and a challenger serves them (params.yaml explains each mode)."""
+class AbSettings(Frozen):
+    """How a bento holding a champion and a challenger serves them (params.yaml explains each mode):
+    what the running service reads, so these travel in its model's metadata, as ServiceSettings do.
+    """
 
     mode: AbMode
     challenger_share: float = Field(gt=0, lt=1)
@@ -222,6 +224,10 @@ class AbParams(Frozen):
         if value is False:
             raise ValueError('a bare off is false in YAML: write mode: "off"')
         return value
+
+
+class AbParams(AbSettings):
+    """params.yaml `ab`: the service's settings (AbSettings), and what else champion and challenger need."""
 
 
 class DriftThresholds(Frozen):

@@ -1,6 +1,9 @@
 """The prediction service for real: `make bento` in a temporary copy of the repository, the
 bento served on a free loopback port, and requests sent over HTTP.
 
+Champion and challenger have a copy of their own, with a model version at the registry's stage prod:
+its bento of two models is built and served once per mode (shadow, split) for the module.
+
 The requests are the test split's rows and the bad ones are built from schema.yaml, so the tests hold for
 whatever table the project reads; a scenario named on the demo dataset's columns skips on any other.
 A drift check judges one test's lines alone, copied by their prediction ids from the log the
@@ -24,6 +27,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,11 +39,15 @@ import pandas as pd
 import psutil
 import pytest
 import yaml
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from mlloop.config import ColumnShift, ServiceSettings, load_params
+from mlloop.config import AbMode, AbSettings, ColumnShift, ServiceSettings, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
-from mlloop.serving.bento_model import LOG_DIRECTORY_VARIABLE, MODEL_NAME, service_settings
+from mlloop.monitoring.fold_in import params_round_trip
+from mlloop.serving.bento_model import LOG_DIRECTORY_VARIABLE, MODEL_NAME, ab_settings, champion_tag, service_settings
 from mlloop.serving.inference_log import CLOSED_FILE, LOG_FILE_GLOB, log_file
+from mlloop.serving.registry import PRODUCTION_STAGE
+from mlloop.serving.routing import assigned_variant
 from tests.integration.repository import PROJECT, copy_repository, run
 from tests.model_processes import model_processes
 
@@ -178,6 +186,7 @@ def test_single_predictions_equal_the_in_process_model(project: Path, service: s
         assert body["churn"] == (probability >= body["threshold"])
         assert body["threshold"] == PARAMS.train.threshold
         assert body["model_version"].startswith(f"{MODEL_NAME}:")
+        assert body["variant"] == "champion", "a bento of one model answers as the champion"
 
 
 def test_batch_predictions_equal_the_in_process_model(project: Path, service: str, customers: pd.DataFrame) -> None:
@@ -429,6 +438,10 @@ def test_the_inference_log_receives_exactly_the_rows_served(
     assert [line["prediction_id"] for line in new] == [f"{request_id}-{position}" for position in range(7)]
     assert [answer["prediction_id"] for answer in answers] == [line["prediction_id"] for line in new]
     assert [line["client_id"] for line in new] == client_ids
+    # And, with ab.mode off, each line is the champion's, with no challenger beside it
+    assert {(line["variant"], line["challenger_version"], line["challenger_probability"]) for line in new} == {
+        ("champion", None, None)
+    }
 
 
 def test_outcomes_sent_back_by_prediction_id_or_client_id_join_their_own_rows_of_a_batch(
@@ -795,3 +808,325 @@ def test_a_crashed_model_process_costs_one_503_and_is_restarted(
     assert status == 503, body
     assert post(f"{url}/predict", record)[0] == 200
     assert [process.pid for process in model_processes(psutil.Process(pid))] != [model_process.pid]
+
+
+# Champion and challenger: a second copy of the repository, whose first commit's model is registered and at the
+# registry's stage prod (the champion), and whose workspace trains another (the challenger); one bento of both
+# per mode, each served once for the module. Both models are logistic regressions, so the copy costs little.
+
+SIGMAS = 4
+"""Binomial tolerance of the challenger's share: 4 standard deviations, 54 customers of 2,000 at a 10 % share."""
+SPLIT_CUSTOMERS = 2000
+CHAMPION_VERSION = "v0.1.0"
+CHAMPION_PARAMS: dict[tuple[str, ...], Any] = {
+    ("evaluate", "importance", "repeats"): 1,
+    ("evaluate", "latency", "single_row_calls"): 20,
+    ("evaluate", "latency", "batch_calls"): 2,
+    ("train", "estimator"): "logistic_regression",
+    ("train", "hyperparameters"): {"C": 0.05},
+}
+"""The champion's params: a lighter evaluation, and a quick model."""
+CHALLENGER_PARAMS: dict[tuple[str, ...], Any] = {("train", "hyperparameters"): {"C": 1.0}}
+"""The challenger's: another model of the same features."""
+
+
+def _set_params(root: Path, settings: dict[tuple[str, ...], Any]) -> None:
+    """Set knobs of the copy's params.yaml, keeping its layout and quotes (a bare off would be false)."""
+    yaml_file = params_round_trip()
+    document = yaml_file.load(root / "params.yaml")
+    for (*sections, knob), value in settings.items():
+        table = document
+        for section in sections:
+            table = table[section]
+        table[knob] = DoubleQuotedScalarString(value) if isinstance(value, str) else value
+    yaml_file.dump(document, root / "params.yaml")
+
+
+@dataclass(frozen=True)
+class AbProject:
+    """The copy, the champion's model file as trained, and what `mlloop import-model` said at its first release."""
+
+    root: Path
+    champion_model: Path
+    first_release_output: str
+    first_release_store: Path
+
+
+@pytest.fixture(scope="module")
+def ab_project(tmp_path_factory: pytest.TempPathFactory) -> AbProject:
+    root = tmp_path_factory.mktemp("champion-and-challenger")
+    scratch = tmp_path_factory.mktemp("champion-and-challenger-scratch")
+    copy_repository(root)
+    (root / ".venv").symlink_to(Path(sys.executable).parents[1])
+    _set_params(root, CHAMPION_PARAMS | {("ab", "mode"): "shadow"})
+    run(["dvc", "repro"], root)
+    run(["git", "add", "--all"], root)
+    run(["git", "commit", "--quiet", "--message", "the champion"], root)
+    first_release_store = scratch / "first-release"
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("BENTOML_HOME", str(first_release_store))
+        first_release_output = run(["mlloop", "import-model"], root).stdout
+    run(["gto", "register", MODEL_NAME, "HEAD", "--version", CHAMPION_VERSION], root)
+    run(["gto", "assign", MODEL_NAME, "--version", CHAMPION_VERSION, "--stage", PRODUCTION_STAGE], root)
+    champion_model = scratch / "champion.joblib"
+    shutil.copy(root / PARAMS.paths.model, champion_model)
+    _set_params(root, CHALLENGER_PARAMS)
+    run(["dvc", "repro"], root)
+    return AbProject(root, champion_model, first_release_output, first_release_store)
+
+
+@dataclass(frozen=True)
+class ServedAb:
+    """A bento of both models served in one mode: its URL, its BentoML store and its log directory."""
+
+    url: str
+    mode: AbMode
+    store: Path
+    log: Path
+
+
+@contextlib.contextmanager
+def _served_in_mode(ab_project: AbProject, mode: AbMode, scratch: Path) -> Iterator[ServedAb]:
+    """`make bento` with params ab.mode set to `mode`, into a store of its own, served on a free port."""
+    store, log = scratch / "bentoml-home", scratch / "log"
+    _set_params(ab_project.root, {("ab", "mode"): mode})
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("BENTOML_HOME", str(store))
+        run(["make", "bento", "-o", ".venv/.synced"], ab_project.root)
+    port = _free_port()
+    output = scratch / "serve.log"
+    with output.open("w") as output_stream:
+        server = subprocess.Popen(
+            ["bentoml", "serve", "churn_service:latest", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ab_project.root,
+            env=os.environ
+            | {
+                "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+                "BENTOML_DO_NOT_TRACK": "true",
+                "BENTOML_HOME": str(store),
+                LOG_DIRECTORY_VARIABLE: str(log),
+            },
+            stdout=output_stream,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    _wait_until_ready(url, server, output)
+    try:
+        yield ServedAb(url, mode, store, log)
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def shadow_service(ab_project: AbProject, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedAb]:
+    with _served_in_mode(ab_project, "shadow", tmp_path_factory.mktemp("shadow")) as served:
+        yield served
+
+
+@pytest.fixture(scope="module")
+def split_service(ab_project: AbProject, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServedAb]:
+    with _served_in_mode(ab_project, "split", tmp_path_factory.mktemp("split")) as served:
+        yield served
+
+
+def _stored_metadata(store: Path, tag: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """A model's model.yaml in a BentoML store: its labels and metadata."""
+    monkeypatch.setenv("BENTOML_HOME", str(store))
+    monkeypatch.setenv("COLUMNS", "1000")  # BentoML's console wraps the printed path at the terminal width
+    path = Path(run(["bentoml", "models", "get", tag, "-o", "path"], store.parent).stdout.strip())
+    stored: dict[str, Any] = yaml.safe_load((path / "model.yaml").read_text())
+    return stored
+
+
+def _probabilities(model_file: Path, frame: pd.DataFrame) -> np.ndarray:
+    return np.asarray(joblib.load(model_file).predict_proba(frame)[:, 1])
+
+
+def _models(ab_project: AbProject) -> dict[str, Path]:
+    return {"champion": ab_project.champion_model, "challenger": ab_project.root / PARAMS.paths.model}
+
+
+def _lines_of(served: ServedAb, prediction_ids: Collection[str]) -> dict[str, dict[str, Any]]:
+    """The logged lines of these predictions, by prediction id, once all are written."""
+    wanted = set(prediction_ids)
+    deadline = time.monotonic() + 10
+    while True:
+        lines = {
+            line["prediction_id"]: line for line in _logged_lines_in(served.log) if line["prediction_id"] in wanted
+        }
+        if len(lines) >= len(wanted) or time.monotonic() > deadline:
+            return lines
+        time.sleep(0.1)
+
+
+def _customers_with_ids(ab_project: AbProject, count: int, prefix: str) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
+    """`count` test-split rows (cycled), and their records, each with the client id `<prefix>-<index>`."""
+    test = _test_split(ab_project.root)
+    frame = test.iloc[np.arange(count) % len(test)].reset_index(drop=True)
+    records = [record | {SCHEMA.id_column: f"{prefix}-{index}"} for index, record in enumerate(_records(frame))]
+    return frame, records
+
+
+def _post_batches(url: str, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    answers = []
+    for start in range(0, len(records), PARAMS.serve.max_batch_size):
+        status, body = post(
+            f"{url}/predict_batch", json.dumps({"customers": records[start : start + PARAMS.serve.max_batch_size]})
+        )
+        assert status == 200, body
+        answers += body["predictions"]
+    return answers
+
+
+def test_a_first_release_is_served_alone_as_the_champion_whatever_ab_mode_says(ab_project: AbProject) -> None:
+    # `mlloop import-model` with ab.mode shadow, before any version was at stage prod
+    assert "no version of churn is at stage prod (a first release)" in ab_project.first_release_output
+    assert re.search(r"^churn:\S+: the champion$", ab_project.first_release_output, re.MULTILINE)
+    assert sorted(path.name for path in (ab_project.first_release_store / "models").iterdir()) == [MODEL_NAME]
+
+
+def test_the_bento_holds_the_champion_at_stage_prod_and_the_workspaces_model_with_the_ab_settings(
+    ab_project: AbProject, shadow_service: ServedAb, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given: the bento built in shadow mode, and the models it packs
+    monkeypatch.setenv("BENTOML_HOME", str(shadow_service.store))
+    monkeypatch.setenv("COLUMNS", "1000")
+    bento = yaml.safe_load(run(["bentoml", "get", "churn_service:latest", "-o", "yaml"], ab_project.root).stdout)
+    (service,) = bento["services"]
+    packed = sorted(model["tag"] for model in service["models"])
+
+    # then: the challenger, whose metadata carries params ab and names the champion, and the champion
+    challenger = _stored_metadata(shadow_service.store, f"{MODEL_NAME}:latest", monkeypatch)
+    settings = load_params(ab_project.root / "params.yaml").ab
+    assert ab_settings(challenger["metadata"]).model_dump() == settings.model_dump(include=set(AbSettings.model_fields))
+    champion_tag_stored = champion_tag(challenger["metadata"])
+    assert champion_tag_stored is not None
+    assert packed == sorted([champion_tag_stored, f"{MODEL_NAME}:{challenger['version']}"])
+    champion = _stored_metadata(shadow_service.store, champion_tag_stored, monkeypatch)
+    assert (champion["labels"]["version"], champion["labels"]["stage"]) == (CHAMPION_VERSION, PRODUCTION_STAGE)
+
+
+def test_shadow_the_champion_answers_every_row_and_the_challengers_answer_is_logged_never_returned(
+    ab_project: AbProject, shadow_service: ServedAb
+) -> None:
+    # given: 200 customers in one batch, and 40 more sent one by one, 16 at a time, so that they share model calls
+    frame, records = _customers_with_ids(ab_project, 240, "shadow")
+    answers = _post_batches(shadow_service.url, records[:200])
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        singles = list(
+            pool.map(lambda record: post(f"{shadow_service.url}/predict", json.dumps(record)), records[200:])
+        )
+    assert {status for status, _ in singles} == {200}, singles
+    answers += [body for _, body in singles]
+
+    # then: every answer is the champion's, with its version
+    expected = {variant: _probabilities(path, frame) for variant, path in _models(ab_project).items()}
+    assert {answer["variant"] for answer in answers} == {"champion"}
+    (champion_version,) = {answer["model_version"] for answer in answers}
+    assert champion_version.startswith(f"{MODEL_NAME}_champion:")
+    served = np.array([answer["churn_probability"] for answer in answers])
+    assert np.max(np.abs(served - expected["champion"])) <= TOLERANCE
+    # and each row's line logs the challenger's answer beside it, which differs from the champion's
+    lines = _lines_of(shadow_service, [answer["prediction_id"] for answer in answers])
+    logged = [lines[answer["prediction_id"]] for answer in answers]
+    assert {(line["variant"], line["model_version"]) for line in logged} == {("champion", champion_version)}
+    (challenger_version,) = {line["challenger_version"] for line in logged}
+    assert challenger_version.startswith(f"{MODEL_NAME}:")
+    shadowed = np.array([line["challenger_probability"] for line in logged])
+    assert np.max(np.abs(shadowed - expected["challenger"])) <= TOLERANCE
+    assert np.max(np.abs(shadowed - served)) > 0.01, "the two models must differ for the test to mean anything"
+    assert [line["churn_probability"] for line in logged] == list(served)
+
+
+def _share_tolerance(customers: int, share: float) -> float:
+    return SIGMAS * math.sqrt(customers * share * (1 - share))
+
+
+def test_split_answers_a_share_of_customers_by_the_challenger_chosen_by_a_hash_of_their_id(
+    ab_project: AbProject, split_service: ServedAb
+) -> None:
+    # given: 2,000 customers, each with its own client id, in batches
+    share = load_params(ab_project.root / "params.yaml").ab.challenger_share
+    frame, records = _customers_with_ids(ab_project, SPLIT_CUSTOMERS, "split")
+
+    answers = _post_batches(split_service.url, records)
+
+    # then: the challenger answered its share of them, within binomial noise, each chosen by the hash of its id
+    variants = [answer["variant"] for answer in answers]
+    challengers = variants.count("challenger")
+    assert abs(challengers - SPLIT_CUSTOMERS * share) <= _share_tolerance(SPLIT_CUSTOMERS, share), challengers
+    assert variants == [assigned_variant(record[SCHEMA.id_column], share) for record in records]
+    # and each answer is its model's, naming its version, as is each logged line
+    expected = {variant: _probabilities(path, frame) for variant, path in _models(ab_project).items()}
+    versions = {(answer["variant"], answer["model_version"]) for answer in answers}
+    assert len(versions) == 2, versions
+    assert dict(versions)["champion"].startswith(f"{MODEL_NAME}_champion:")
+    for index, answer in enumerate(answers):
+        assert abs(answer["churn_probability"] - expected[answer["variant"]][index]) <= TOLERANCE, (index, answer)
+    lines = _lines_of(split_service, [answer["prediction_id"] for answer in answers])
+    assert [
+        (lines[answer["prediction_id"]]["variant"], lines[answer["prediction_id"]]["model_version"])
+        for answer in answers
+    ] == [(answer["variant"], answer["model_version"]) for answer in answers]
+    assert {(line["challenger_version"], line["challenger_probability"]) for line in lines.values()} == {(None, None)}
+
+
+def test_split_is_sticky_a_customer_meets_the_same_model_in_every_request(
+    ab_project: AbProject, split_service: ServedAb
+) -> None:
+    # given: 300 customers answered in one batch
+    _, records = _customers_with_ids(ab_project, 300, "sticky")
+    first_variants = [answer["variant"] for answer in _post_batches(split_service.url, records)]
+
+    # when: each comes back alone, in reverse order, 16 at a time (so that its row shares model calls with others')
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        again = list(pool.map(lambda record: post(f"{split_service.url}/predict", json.dumps(record)), records[::-1]))
+
+    # then: each meets the model it met the first time
+    assert {status for status, _ in again} == {200}, again
+    assert [body["variant"] for _, body in again][::-1] == first_variants
+    assert "challenger" in first_variants, "300 customers at a 10 % share meet the challenger"
+
+
+def test_split_without_a_client_id_assigns_each_row_by_its_prediction_id(
+    ab_project: AbProject, split_service: ServedAb
+) -> None:
+    share = load_params(ab_project.root / "params.yaml").ab.challenger_share
+    test = _test_split(ab_project.root)
+    frame = test.iloc[np.arange(SPLIT_CUSTOMERS) % len(test)].reset_index(drop=True)
+
+    answers = _post_batches(split_service.url, _records(frame))
+
+    variants = [answer["variant"] for answer in answers]
+    assert variants == [assigned_variant(answer["prediction_id"], share) for answer in answers]
+    challengers = variants.count("challenger")
+    assert abs(challengers - SPLIT_CUSTOMERS * share) <= _share_tolerance(SPLIT_CUSTOMERS, share), challengers
+
+
+@pytest.mark.parametrize("mode", ["shadow", "split"])
+@pytest.mark.parametrize(("field", "value", "rule"), BAD_INPUTS)
+def test_bad_input_still_gets_400_naming_the_field_and_the_rule_from_a_bento_of_two_models(
+    ab_project: AbProject, request: pytest.FixtureRequest, mode: str, field: str, value: object, rule: str
+) -> None:
+    served: ServedAb = request.getfixturevalue(f"{mode}_service")
+    records = _records(_test_split(ab_project.root).head(3))
+
+    status, body = post(f"{served.url}/predict", json.dumps(_spoiled(records[0], field, value)))
+    assert status == 400, body
+    assert ((field,), rule) in {(tuple(detail["loc"]), detail["type"]) for detail in body["detail"]}, body
+    records[1] = _spoiled(records[1], field, value)
+    status, body = post(f"{served.url}/predict_batch", json.dumps({"customers": records}))
+    assert status == 400, body
+    assert (("customers", 1, field), rule) in {(tuple(detail["loc"]), detail["type"]) for detail in body["detail"]}
+
+
+def test_the_docs_page_of_a_bento_of_two_models_describes_both(shadow_service: ServedAb) -> None:
+    with urllib.request.urlopen(f"{shadow_service.url}/docs.json", timeout=10) as response:
+        description = json.loads(response.read())["info"]["description"]
+    assert (
+        f'ab.mode is "shadow": the bento serves {MODEL_NAME}@{CHAMPION_VERSION} (stage prod) as the champion'
+        in description
+    )
+    assert f"## The champion: {MODEL_NAME}@{CHAMPION_VERSION} (stage prod)" in description

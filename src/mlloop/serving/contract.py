@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, create_model
 from typing_extensions import TypedDict
 
 from mlloop.core.schema import CategoricalFeature, FeatureSchema, NumericFeature
+from mlloop.serving.inference_log import Variant
 
 REQUEST_CONFIG = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False, frozen=True, cache_strings="keys")
 """Unknown fields, strings for numbers, NaN and infinity are all refused, never coerced.
@@ -68,8 +69,12 @@ class Prediction(BaseModel):
 
     churn_probability: float = Field(ge=0, le=1, description="probability of the positive class")
     churn: bool = Field(description="churn_probability >= threshold")
-    threshold: float = Field(description="the decision threshold stored with the model")
-    model_version: str = Field(description="the model's tag in the BentoML store")
+    threshold: float = Field(description="the decision threshold stored with the model that answered")
+    model_version: str = Field(description="the tag in the BentoML store of the model that answered")
+    variant: Variant = Field(
+        description="which of the bento's models answered: `champion` (the model in production) or `challenger` "
+        "(the model being tried, in split mode)"
+    )
     prediction_id: str = Field(
         description="this row's id in the inference log (the request's id and the row's position): "
         "send it with the customer's outcome when it is known"

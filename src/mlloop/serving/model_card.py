@@ -1,11 +1,15 @@
 """The model card: what the model is for, what it was trained on, how well it does, and what
 it accepts. Rendered from the files the pipeline wrote, so it cannot drift from the model.
+
+A bento that serves a champion beside the workspace's model (params `ab`) says so at the top, and
+describes the champion after the workspace's model: what it is, and its metrics beside this one's.
 """
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from mlloop.core.schema import CategoricalFeature, FeatureSchema, NumericFeature
+from mlloop.serving.champion import Champion, Lineup
 
 
 def _feature_rule(feature: NumericFeature | CategoricalFeature) -> str:
@@ -23,6 +27,35 @@ def _nulls(feature: NumericFeature | CategoricalFeature) -> str:
     return f"up to {feature.max_null_fraction:.0%}{fill}"
 
 
+def _hyperparameters(metadata: Mapping[str, Any]) -> str:
+    return ", ".join(f"`{key}={value}`" for key, value in metadata["hyperparameters"].items()) or "defaults"
+
+
+def _champion_section(champion: Champion, metrics: Mapping[str, float]) -> list[str]:
+    """The champion: its version and commit, its model, and its metrics beside this model's."""
+    metadata, staged = champion.metadata, champion.staged
+    return [
+        "",
+        f"## The champion: {staged.tag} (stage {staged.stage})",
+        "",
+        f"- commit: `{staged.commit}`; model md5 `{champion.model_md5}`",
+        f"- estimator: `{metadata['estimator']}` ({_hyperparameters(metadata)}), seed {metadata['seed']}",
+        f"- decision threshold: {metadata['threshold']}",
+        f"- training rows: {metadata['training_data']['rows']}, "
+        f"training data SHA-256: `{metadata['training_data']['sha256']}`",
+        "",
+        "Each model's metrics on the held-out test split of its own commit:",
+        "",
+        "| metric | this model (challenger) | champion |",
+        "|---|---|---|",
+        *(
+            f"| {metric} | {value:.4f} | "
+            f"{'-' if metric not in champion.metrics else format(champion.metrics[metric], '.4f')} |"
+            for metric, value in metrics.items()
+        ),
+    ]
+
+
 def render_model_card(
     name: str,
     metadata: Mapping[str, Any],
@@ -32,13 +65,17 @@ def render_model_card(
     intended_use: str,
     limitations: Sequence[str],
     plots: Sequence[str],
+    lineup: Lineup,
 ) -> str:
-    """The card as Markdown; `plots` are paths relative to the card."""
+    """The card as Markdown; `plots` are paths relative to the card; `lineup` says what the bento serves."""
     schema = FeatureSchema.model_validate(metadata["schema"])
     data = metadata["training_data"]
-    hyperparameters = ", ".join(f"`{key}={value}`" for key, value in metadata["hyperparameters"].items()) or "defaults"
     lines = [
         f"# Model card: {name}",
+        "",
+        "## Served as",
+        "",
+        lineup.reason + ".",
         "",
         "## Intended use",
         "",
@@ -52,7 +89,7 @@ def render_model_card(
         "",
         "## Model",
         "",
-        f"- estimator: `{metadata['estimator']}` ({hyperparameters}), seed {metadata['seed']}",
+        f"- estimator: `{metadata['estimator']}` ({_hyperparameters(metadata)}), seed {metadata['seed']}",
         f"- decision threshold: {metadata['threshold']}",
         f"- size: {performance['model_size_bytes']} bytes; single-row latency p50 "
         f"{performance['single_row_latency_ms_p50']:.2f} ms",
@@ -69,6 +106,7 @@ def render_model_card(
         "## Limitations",
         "",
         *(f"- {limitation}" for limitation in limitations),
+        *(_champion_section(lineup.champion, metrics) if lineup.champion else []),
         "",
         "## Feature schema",
         "",

@@ -5,6 +5,9 @@ loop held it to validate and answer requests: each waited for the other, and the
 ran at a third of in-process speed (bench/README.md). In a child process the model and the event
 loop run on separate cores. Rows cross as tuples of feature values, which pickle several times
 faster than dicts.
+
+A bento serving a champion and a challenger holds both in the one child: a call scores each
+model's rows in turn, so a challenger costs one more predict_proba per call, not per request.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -19,26 +22,31 @@ import joblib
 from threadpoolctl import threadpool_limits
 
 from mlloop.core.schema import FeatureSchema
+from mlloop.serving.inference_log import Variant
 from mlloop.serving.row_predictor import RowPredictor
 
-_predictor: RowPredictor | None = None
-"""The child process's model, loaded once when the process starts."""
+_predictors: dict[Variant, RowPredictor] = {}
+"""The child process's models, loaded once when the process starts."""
+
+CHAMPION_ONLY: Mapping[Variant, Sequence[int] | None] = {"champion": None}
+"""The champion scores every row: a bento holding one model."""
 
 
-def _load(model_path: str, schema_json: str, threads: int) -> None:
-    global _predictor
+def _load(model_paths: dict[Variant, str], schema_json: str, threads: int) -> None:
     threadpool_limits(threads)
-    _predictor = RowPredictor(joblib.load(model_path), FeatureSchema.model_validate_json(schema_json))
+    schema = FeatureSchema.model_validate_json(schema_json)
+    _predictors.update({variant: RowPredictor(joblib.load(path), schema) for variant, path in model_paths.items()})
 
 
-def _probabilities(rows: list[tuple[Any, ...]]) -> list[float]:
-    assert _predictor is not None, "the model process was started without its initializer"
-    probabilities: list[float] = _predictor.probabilities(rows).tolist()
-    return probabilities
+def _probabilities(rows_of: dict[Variant, list[tuple[Any, ...]]]) -> dict[Variant, list[float]]:
+    assert _predictors, "the model process was started without its initializer"
+    return {
+        variant: _predictors[variant].probabilities(rows).tolist() if rows else [] for variant, rows in rows_of.items()
+    }
 
 
 def _loaded() -> bool:
-    return _predictor is not None
+    return bool(_predictors)
 
 
 def _values_in_order(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tuple[Any, ...]]:
@@ -48,15 +56,16 @@ def _values_in_order(names: Sequence[str]) -> Callable[[Mapping[str, Any]], tupl
 
 
 class ModelProcess:
-    """predict_proba of a fitted Pipeline (see RowPredictor), computed in a child process with
-    `threads` OpenMP threads.
+    """predict_proba of fitted Pipelines (see RowPredictor), one per variant, computed in a child
+    process with `threads` OpenMP threads.
 
     A child that dies (killed, out of memory) fails the call in flight with BrokenProcessPool and is
     replaced, so the next call succeeds.
     """
 
-    def __init__(self, model_path: Path, schema: FeatureSchema, threads: int) -> None:
-        self._arguments = (str(model_path), schema.model_dump_json(), threads)
+    def __init__(self, model_paths: Mapping[Variant, Path], schema: FeatureSchema, threads: int) -> None:
+        paths = {variant: str(path) for variant, path in model_paths.items()}
+        self._arguments = (paths, schema.model_dump_json(), threads)
         self._values = _values_in_order(schema.feature_names)
         self._pool = self._start()
 
@@ -70,10 +79,21 @@ class ModelProcess:
         pool.submit(_loaded).result()
         return pool
 
-    def probabilities(self, rows: Sequence[Mapping[str, Any]]) -> list[float]:
-        """The positive class's probability for each row (a mapping of feature name to value), in order."""
+    def probabilities(
+        self, rows: Sequence[Mapping[str, Any]], scored: Mapping[Variant, Sequence[int] | None] = CHAMPION_ONLY
+    ) -> dict[Variant, list[float]]:
+        """Each variant's probability of the positive class for the rows it scores, in order.
+
+        `rows` map feature names to values; `scored` gives each variant the positions of its rows,
+        or None for every row (a list the variants share is sent to the child once).
+        """
+        values = list(map(self._values, rows))
+        rows_of = {
+            variant: values if positions is None else [values[position] for position in positions]
+            for variant, positions in scored.items()
+        }
         try:
-            return self._pool.submit(_probabilities, list(map(self._values, rows))).result()
+            return self._pool.submit(_probabilities, rows_of).result()
         except BrokenProcessPool:
             self._pool = self._start()
             raise

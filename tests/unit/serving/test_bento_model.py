@@ -1,5 +1,6 @@
 """The service's settings travel in its model's metadata, since a bento carries no params.yaml: what
-`mlloop import-model` stores, the service reads back whole and typed."""
+`mlloop import-model` stores, the service reads back whole and typed; and so do params ab and the
+champion the bento holds beside the model, if any."""
 
 from pathlib import Path
 
@@ -7,13 +8,27 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from mlloop.config import Params, ServiceSettings
-from mlloop.serving.bento_model import SERVICE_SETTINGS, service_settings, stored_service_settings
+from mlloop.config import AbSettings, Params, ServiceSettings
+from mlloop.serving.bento_model import (
+    AB_SETTINGS,
+    CHAMPION,
+    SERVICE_SETTINGS,
+    ab_settings,
+    champion_tag,
+    service_settings,
+    stored_ab_settings,
+    stored_service_settings,
+)
 
 
 def _through_the_model_store(params: Params) -> dict[str, object]:
     """The metadata as a served model reads it: BentoML writes it to the model's YAML file and loads it back."""
-    loaded = yaml.safe_load(yaml.safe_dump({"threshold": 0.5, SERVICE_SETTINGS: stored_service_settings(params.serve)}))
+    stored = {
+        "threshold": 0.5,
+        SERVICE_SETTINGS: stored_service_settings(params.serve),
+        AB_SETTINGS: stored_ab_settings(params.ab),
+    }
+    loaded = yaml.safe_load(yaml.safe_dump(stored))
     assert isinstance(loaded, dict)
     return loaded
 
@@ -41,3 +56,22 @@ def test_a_stored_setting_the_service_does_not_know_is_refused(params: Params) -
 
     with pytest.raises(ValidationError, match="request_timeout"):
         service_settings(metadata)
+
+
+@pytest.mark.parametrize("mode", ["off", "shadow", "split"])
+def test_the_service_reads_back_the_ab_settings_stored_with_the_model(params: Params, mode: str) -> None:
+    # every mode survives the YAML round trip: a bare off would come back as false
+    with_mode = params.model_copy(update={"ab": params.ab.model_copy(update={"mode": mode, "challenger_share": 0.25})})
+
+    settings = ab_settings(_through_the_model_store(with_mode))
+
+    assert settings == AbSettings(mode=mode, challenger_share=0.25)  # type: ignore[arg-type]
+
+
+def test_a_model_stored_without_a_champion_is_the_champion_and_one_stored_with_one_names_its_tag(
+    params: Params,
+) -> None:
+    metadata = _through_the_model_store(params)
+
+    assert champion_tag(metadata) is None
+    assert champion_tag(metadata | {CHAMPION: "churn_champion:abc123"}) == "churn_champion:abc123"

@@ -129,12 +129,22 @@ def test_a_missing_feature_is_refused_even_a_nullable_one(
     assert [(error["loc"], error["type"]) for error in raised.value.errors()] == [((field,), "missing")]
 
 
-def test_the_batch_answer_is_an_object_holding_the_predictions_in_request_order_each_with_its_id() -> None:
+def test_the_batch_answer_is_an_object_holding_the_predictions_in_request_order_each_with_its_id_and_model() -> None:
     first = Prediction(
-        churn_probability=0.75, churn=True, threshold=0.5, model_version="churn:abc", prediction_id="9f1c-0"
+        churn_probability=0.75,
+        churn=True,
+        threshold=0.5,
+        model_version="churn_champion:abc",
+        variant="champion",
+        prediction_id="9f1c-0",
     )
     second = Prediction(
-        churn_probability=0.25, churn=False, threshold=0.5, model_version="churn:abc", prediction_id="9f1c-1"
+        churn_probability=0.25,
+        churn=False,
+        threshold=0.4,
+        model_version="churn:def",
+        variant="challenger",
+        prediction_id="9f1c-1",
     )
 
     answer = json.loads(Predictions(predictions=[first, second]).model_dump_json())
@@ -145,14 +155,16 @@ def test_the_batch_answer_is_an_object_holding_the_predictions_in_request_order_
                 "churn_probability": 0.75,
                 "churn": True,
                 "threshold": 0.5,
-                "model_version": "churn:abc",
+                "model_version": "churn_champion:abc",
+                "variant": "champion",
                 "prediction_id": "9f1c-0",
             },
             {
                 "churn_probability": 0.25,
                 "churn": False,
-                "threshold": 0.5,
-                "model_version": "churn:abc",
+                "threshold": 0.4,
+                "model_version": "churn:def",
+                "variant": "challenger",
                 "prediction_id": "9f1c-1",
             },
         ]

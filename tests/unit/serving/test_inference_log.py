@@ -9,7 +9,6 @@ import time
 from datetime import UTC, date, datetime
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -17,7 +16,9 @@ from mlloop.serving.inference_log import (
     CLOSED_FILE,
     LOG_FILE_GLOB,
     InferenceLog,
+    LoggedRow,
     ShadowAnswer,
+    Variant,
     day_of_log_file,
     log_file,
     log_line,
@@ -30,6 +31,7 @@ QUEUE_LINES = 1000
 """Room for every line these tests queue, unless a test is about the bound."""
 
 Block = tuple[date, list[bytes]]
+ONE_MODEL: dict[Variant, str] = {"champion": "churn:abc"}
 
 
 def test_each_prediction_becomes_one_json_line_in_the_days_file(tmp_path: Path) -> None:
@@ -38,8 +40,11 @@ def test_each_prediction_becomes_one_json_line_in_the_days_file(tmp_path: Path) 
 
     log.record(
         "req-1",
-        "churn:abc",
-        [("req-1-0", "C-17", {"tenure": 3}, 0.75, True), ("req-1-1", None, {"tenure": 40}, 0.1, False)],
+        ONE_MODEL,
+        [
+            ("req-1-0", "C-17", {"tenure": 3}, 0.75, True, "champion", None),
+            ("req-1-1", None, {"tenure": 40}, 0.1, False, "champion", None),
+        ],
     )
     log.close()
 
@@ -65,6 +70,38 @@ def test_a_line_names_the_variant_that_answered_and_in_shadow_mode_the_challenge
     assert (first["challenger_version"], first["challenger_probability"]) == ("churn:new", 0.7)
     assert (second["variant"], second["model_version"]) == ("challenger", "churn:new")
     assert (second["challenger_version"], second["challenger_probability"]) == (None, None)
+
+
+def test_a_recorded_row_names_the_version_of_the_variant_that_answered_it_and_the_shadow_answer(
+    tmp_path: Path,
+) -> None:
+    # given: a bento's two models, and a request of three rows: two answered in split mode, one in shadow mode
+    log = InferenceLog(tmp_path, QUEUE_LINES, lambda _: None)
+    versions: dict[Variant, str] = {"champion": "churn_champion:old", "challenger": "churn:new"}
+
+    log.record(
+        "req-3",
+        versions,
+        [
+            ("req-3-0", "C-1", {"tenure": 3}, 0.75, True, "challenger", None),
+            ("req-3-1", "C-2", {"tenure": 4}, 0.25, False, "champion", None),
+            ("req-3-2", None, {"tenure": 5}, 0.5, True, "champion", 0.6),
+        ],
+    )
+    log.close()
+
+    # then: each line names the variant that answered and its version, and the shadow row the challenger's answer
+    lines = [json.loads(line) for line in log_file(tmp_path, datetime.now(UTC)).read_text().splitlines()]
+    assert [(line["variant"], line["model_version"]) for line in lines] == [
+        ("challenger", "churn:new"),
+        ("champion", "churn_champion:old"),
+        ("champion", "churn_champion:old"),
+    ]
+    assert [(line["challenger_version"], line["challenger_probability"]) for line in lines] == [
+        (None, None),
+        (None, None),
+        ("churn:new", 0.6),
+    ]
 
 
 def test_each_row_of_a_request_has_its_own_prediction_id_from_the_request_id_and_its_position() -> None:
@@ -105,15 +142,15 @@ def test_an_unwritable_directory_is_counted_not_raised(tmp_path: Path) -> None:
     failures: list[int] = []
     log = InferenceLog(blocker, QUEUE_LINES, failures.append)
 
-    log.record("req-2", "churn:abc", [("req-2-0", None, {"tenure": 3}, 0.5, True)] * 3)
+    log.record("req-2", ONE_MODEL, [("req-2-0", None, {"tenure": 3}, 0.5, True, "champion", None)] * 3)
     log.close()
 
     assert sum(failures) == 3
 
 
-def _predictions(count: int) -> list[tuple[str, str | None, dict[str, Any], float, bool]]:
-    """One request's rows: (prediction_id, client_id, features, churn_probability, churn) each."""
-    return [(f"row-{index}", None, {"tenure": index}, 0.5, True) for index in range(count)]
+def _predictions(count: int) -> list[LoggedRow]:
+    """One request's rows, each answered by the champion."""
+    return [(f"row-{index}", None, {"tenure": index}, 0.5, True, "champion", None) for index in range(count)]
 
 
 def test_beyond_the_queue_bound_whole_requests_are_counted_not_raised_until_the_writer_catches_up(
@@ -134,10 +171,10 @@ def test_beyond_the_queue_bound_whole_requests_are_counted_not_raised_until_the_
     log = InferenceLog(tmp_path, 5, failures.append)
     try:
         # when: the bound is reached while nothing is written
-        log.record("fits", "churn:abc", _predictions(3))
-        log.record("fills", "churn:abc", _predictions(2))
-        log.record("one-too-many", "churn:abc", _predictions(1))
-        log.record("four-too-many", "churn:abc", _predictions(4))
+        log.record("fits", ONE_MODEL, _predictions(3))
+        log.record("fills", ONE_MODEL, _predictions(2))
+        log.record("one-too-many", ONE_MODEL, _predictions(1))
+        log.record("four-too-many", ONE_MODEL, _predictions(4))
 
         # then: each request beyond it is dropped whole and counted by its lines
         assert failures == [1, 4]
@@ -149,7 +186,7 @@ def test_beyond_the_queue_bound_whole_requests_are_counted_not_raised_until_the_
             lines_written += written.get(timeout=WAIT_SECONDS)
 
         # then: there is room again, up to the bound
-        log.record("after", "churn:abc", _predictions(5))
+        log.record("after", ONE_MODEL, _predictions(5))
         assert failures == [1, 4], "a request within the bound must be accepted once the writer caught up"
     finally:
         release.set()
@@ -187,7 +224,7 @@ def test_closing_writes_every_line_still_queued_behind_a_slow_writer(
     log = InferenceLog(tmp_path, QUEUE_LINES, failures.append)
     request_ids = [f"req-{index}" for index in range(100)]
     for request_id in request_ids:
-        log.record(request_id, "churn:abc", _predictions(10))
+        log.record(request_id, ONE_MODEL, _predictions(10))
     assert len(_logged_request_ids(tmp_path)) < 1000, "the writer was meant to be behind when the log closes"
 
     # when: the log is closed, as the service's shutdown does
@@ -213,8 +250,8 @@ def test_lines_the_writer_could_not_reach_before_the_deadline_are_returned_for_c
     monkeypatch.setattr(InferenceLog, "_append", stalled_append)
     failures: list[int] = []
     log = InferenceLog(tmp_path, QUEUE_LINES, failures.append)
-    log.record("first", "churn:abc", _predictions(3))
-    log.record("second", "churn:abc", _predictions(4))
+    log.record("first", ONE_MODEL, _predictions(3))
+    log.record("second", ONE_MODEL, _predictions(4))
 
     # when: the drain's deadline passes with the writer still stuck
     started = time.monotonic()

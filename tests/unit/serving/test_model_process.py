@@ -1,5 +1,6 @@
 """The model process gives the row predictor's probabilities for rows as the service holds them
-(dicts, in any key order), and a child that dies costs the call in flight, not the next one."""
+(dicts, in any key order), and a child that dies costs the call in flight, not the next one. A
+champion and a challenger share the one child and the one call, each scoring the rows it is given."""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +38,25 @@ def features(schema: FeatureSchema, valid_table: pd.DataFrame) -> pd.DataFrame:
 def model_process(fitted: Pipeline, schema: FeatureSchema, tmp_path: Path) -> Iterator[ModelProcess]:
     path = tmp_path / "model.joblib"
     joblib.dump(fitted, path)
-    process = ModelProcess(path, schema, threads=1)
+    process = ModelProcess({"champion": path}, schema, threads=1)
+    yield process
+    process.close()
+
+
+@pytest.fixture
+def challenger(schema: FeatureSchema, valid_table: pd.DataFrame) -> Pipeline:
+    """Another model of the same features: another estimator."""
+    features, label = features_and_label(valid_table, schema)
+    return fit(build_pipeline(schema, "logistic_regression", {}, 7), features, label)
+
+
+@pytest.fixture
+def two_models(fitted: Pipeline, challenger: Pipeline, schema: FeatureSchema, tmp_path: Path) -> Iterator[ModelProcess]:
+    joblib.dump(fitted, tmp_path / "champion.joblib")
+    joblib.dump(challenger, tmp_path / "challenger.joblib")
+    process = ModelProcess(
+        {"champion": tmp_path / "champion.joblib", "challenger": tmp_path / "challenger.joblib"}, schema, threads=1
+    )
     yield process
     process.close()
 
@@ -57,7 +76,8 @@ def test_probabilities_are_the_pipelines_predict_proba(
 ) -> None:
     probabilities = model_process.probabilities(_records(features))
 
-    assert np.array_equal(probabilities, fitted.predict_proba(features)[:, 1])
+    assert probabilities.keys() == {"champion"}
+    assert np.array_equal(probabilities["champion"], fitted.predict_proba(features)[:, 1])
 
 
 def test_the_order_of_keys_in_a_row_does_not_matter(
@@ -67,7 +87,7 @@ def test_the_order_of_keys_in_a_row_does_not_matter(
 
     probabilities = model_process.probabilities(reversed_keys)
 
-    assert np.array_equal(probabilities, fitted.predict_proba(features)[:, 1])
+    assert np.array_equal(probabilities["champion"], fitted.predict_proba(features)[:, 1])
 
 
 def test_a_killed_model_process_fails_the_call_in_flight_and_is_replaced_for_the_next(
@@ -84,7 +104,7 @@ def test_a_killed_model_process_fails_the_call_in_flight_and_is_replaced_for_the
     with pytest.raises(Exception, match="terminated abruptly"):
         model_process.probabilities(_records(features))
     probabilities = model_process.probabilities(_records(features))
-    assert np.array_equal(probabilities, fitted.predict_proba(features)[:, 1])
+    assert np.array_equal(probabilities["champion"], fitted.predict_proba(features)[:, 1])
     assert _model_process_pids() - {pid}
 
 
@@ -100,7 +120,7 @@ def test_the_model_process_runs_the_given_number_of_openmp_threads(
 ) -> None:
     path = tmp_path / "model.joblib"
     joblib.dump(fitted, path)
-    process = ModelProcess(path, schema, threads)
+    process = ModelProcess({"champion": path}, schema, threads)
     try:
         libraries = process._pool.submit(threadpool_info).result()
     finally:
@@ -108,3 +128,34 @@ def test_the_model_process_runs_the_given_number_of_openmp_threads(
 
     openmp = [library["num_threads"] for library in libraries if library["user_api"] == "openmp"]
     assert openmp == [threads], f"the child's OpenMP libraries: {libraries}"
+
+
+def test_champion_and_challenger_each_score_every_row_in_one_call_of_one_process(
+    two_models: ModelProcess, fitted: Pipeline, challenger: Pipeline, features: pd.DataFrame
+) -> None:
+    probabilities = two_models.probabilities(_records(features), {"champion": None, "challenger": None})
+
+    assert np.array_equal(probabilities["champion"], fitted.predict_proba(features)[:, 1])
+    assert np.array_equal(probabilities["challenger"], challenger.predict_proba(features)[:, 1])
+    assert not np.array_equal(probabilities["champion"], probabilities["challenger"]), "two different models"
+    assert len(_model_process_pids()) == 1, "both models live in the one model process"
+
+
+def test_each_model_scores_only_the_rows_it_is_given_in_their_order(
+    two_models: ModelProcess, fitted: Pipeline, challenger: Pipeline, features: pd.DataFrame
+) -> None:
+    champion_rows, challenger_rows = [4, 0, 2], [1, 3]
+
+    probabilities = two_models.probabilities(
+        _records(features.iloc[:5]), {"champion": champion_rows, "challenger": challenger_rows}
+    )
+
+    assert np.array_equal(probabilities["champion"], fitted.predict_proba(features.iloc[champion_rows])[:, 1])
+    assert np.array_equal(probabilities["challenger"], challenger.predict_proba(features.iloc[challenger_rows])[:, 1])
+
+
+def test_a_model_given_no_rows_answers_an_empty_list(two_models: ModelProcess, features: pd.DataFrame) -> None:
+    probabilities = two_models.probabilities(_records(features.iloc[:2]), {"champion": [0, 1], "challenger": []})
+
+    assert probabilities["challenger"] == []
+    assert len(probabilities["champion"]) == 2
