@@ -194,12 +194,45 @@ class ServeParams(ServiceSettings):
 AbMode = Literal["off", "shadow", "split"]
 
 
+class AbDecisionParams(Frozen):
+    """When `mlloop ab-report` promotes the challenger: its evidence, its test and its thresholds (params.yaml
+    explains the rule); the gate's floors are gate.worst_acceptable, declared once.
+    """
+
+    directory: FilePath
+    evidence_days: int = Field(ge=1)
+    """The evidence window: the report reads these last days of the log, and decides once the challenger has been
+    logged since their first day."""
+    min_labelled_rows: int = Field(ge=1)
+    """Per variant."""
+    metric: str = Field(min_length=1)
+    min_improvement: float = Field(ge=0)
+    """In the metric's own units, positive meaning better; a negative one would promote a worse challenger."""
+    confidence: float = Field(ge=0.5, lt=1)
+    """Of the one-sided interval of the difference: below a half, its end would be past the observed difference."""
+    resamples: int = Field(ge=100)
+    seed: int
+
+    @property
+    def result_file(self) -> Path:
+        """ab.json: the decision and its numbers, for programs (promote.yml)."""
+        return self.directory / "ab.json"
+
+    @property
+    def markdown_file(self) -> Path:
+        """ab.md: the same, for people (the job summary, the release or issue it is posted on)."""
+        return self.directory / "ab.md"
+
+
 class AbParams(Frozen):
-    """How a bento holding a champion and a challenger serves them (params.yaml explains each mode)."""
+    """How a bento holding a champion and a challenger serves them (params.yaml explains each mode), and how the
+    report on their answers decides between them.
+    """
 
     mode: AbMode
     challenger_share: float = Field(gt=0, lt=1)
     """The share of customers the challenger answers in split mode."""
+    decision: AbDecisionParams
 
     @field_validator("mode", mode="before")
     @classmethod
