@@ -213,16 +213,6 @@ class AbDecisionParams(Frozen):
     resamples: int = Field(ge=100)
     seed: int
 
-    @property
-    def result_file(self) -> Path:
-        """ab.json: the decision and its numbers, for programs (promote.yml)."""
-        return self.directory / "ab.json"
-
-    @property
-    def markdown_file(self) -> Path:
-        """ab.md: the same, for people (the job summary, the release or issue it is posted on)."""
-        return self.directory / "ab.md"
-
 
 class AbParams(Frozen):
     """How a bento holding a champion and a challenger serves them (params.yaml explains each mode), and how the
