@@ -21,8 +21,9 @@ test split) under the scenario's shift, the shift drawn 50 times over: what the 
 samples of.
 
 In split mode the bench serves the challenger to half of the rows, not params' challenger_share, so
-that both variants have about the same number of rows; the number given is per variant (each day's
-rows are rounded up to a whole number, so a run holds up to 6 more). The models are called once per
+that both variants have about the same number of rows. The number given is per variant: in shadow
+mode each day's rows are rounded up to a whole number (a run holds up to 6 more); in split mode a run
+holds four binomial standard deviations more, so that both variants reach it. The models are called once per
 distinct row (their probabilities are cached by the row's hash), on one native thread. `--workers N`
 spreads the runs over N processes; each run is timed on its own.
 
@@ -30,7 +31,7 @@ Needs the reproduced pipeline (`dvc repro`) in this working copy. Prints JSON an
 bench/results/ab.json.
 
     python bench/ab.py [--seeds 200] [--sizes 1000 2000 5000 10000 20000] [--truths NAME ...]
-        [--modes shadow split] [--workers 1]
+        [--modes shadow split] [--workers 1] [--results bench/results/ab.json]
 """
 
 import argparse
@@ -188,7 +189,8 @@ def _run(task: tuple[str, str, int, int]) -> Run:
     truth = TRUTHS[name]
     settings = params.ab.decision
     days = settings.evidence_days
-    rows = size if mode == "shadow" else math.ceil(size / SPLIT_SHARE)
+    # In split mode each variant's rows are binomial: four standard deviations more keep both at `size` or above.
+    rows = size if mode == "shadow" else math.ceil((size + 4 * math.sqrt(size * (1 - SPLIT_SHARE))) / SPLIT_SHARE)
     simulate = params.simulate.model_copy(
         update={"scenario": truth.scenario, "days": days, "rows_per_day": math.ceil(rows / days), "seed": seed}
     )
@@ -230,6 +232,7 @@ def _summary(runs: list[Run]) -> dict[str, Any]:
         "improvement_bound_median": float(np.median(bounds)) if bounds else None,
         "delta_median": float(np.median([run.delta for run in runs if run.delta is not None])) if bounds else None,
         "floors_missed": sum(not run.floors_met for run in runs),
+        "labelled_rows_median": np.median([run.labelled_rows for run in runs if run.labelled_rows], axis=0).tolist(),
         "seconds_per_run": sum(run.seconds for run in runs) / len(runs),
         "improvement_bounds": bounds,
     }
@@ -265,6 +268,7 @@ def main() -> None:
     parser.add_argument("--truths", nargs="+", choices=TRUTHS, default=list(TRUTHS))
     parser.add_argument("--modes", nargs="+", choices=["shadow", "split"], default=["shadow", "split"])
     parser.add_argument("--workers", type=int, default=1, help="processes the runs are spread over")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where the JSON goes (default: %(default)s)")
     arguments = parser.parse_args()
     params = _setting()[0]
     results = {
@@ -274,8 +278,8 @@ def main() -> None:
             arguments.seeds, arguments.sizes, arguments.truths, arguments.modes, arguments.workers
         ),
     }
-    RESULTS.parent.mkdir(exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    arguments.results.parent.mkdir(exist_ok=True)
+    arguments.results.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(_without_bounds(results), indent=2))
 
 
