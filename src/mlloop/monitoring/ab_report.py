@@ -99,11 +99,12 @@ def _text(column: pd.Series) -> pd.Series:
     return column.astype("object").where(column.notna(), None)
 
 
-def _arm(variant: Variant, rows: pd.DataFrame, probability: str, outcomes: pd.Series) -> Arm:
+def _arm(variant: Variant, rows: pd.DataFrame, probability: str, version: str, outcomes: pd.Series) -> Arm:
+    """A variant's rows: its probability and its model version from these columns, the labels from `outcomes`."""
     labelled = rows.index.isin(outcomes.index)
     return Arm(
         variant=variant,
-        versions=sorted(_text(rows["model_version"]).dropna().unique().tolist()),
+        versions=sorted(_text(rows[version]).dropna().unique().tolist()),
         probability=rows[probability].to_numpy(dtype=np.float64),
         labelled=labelled,
         label=outcomes.reindex(rows.index, fill_value=False).to_numpy(dtype=bool),
@@ -135,13 +136,12 @@ def find_arms(rows: pd.DataFrame, outcomes: pd.Series, window_first_day: date) -
     first_day = first_seen.date() if not pd.isna(first_seen) else window_first_day
     challenger_rows = rows[this & since]
     if mode == "shadow":
-        champion = _arm("champion", challenger_rows, PREDICTION, outcomes)
-        challenger = _arm("challenger", challenger_rows, SHADOW_PREDICTION, outcomes)
-        challenger = Arm("challenger", [version], challenger.probability, challenger.labelled, challenger.label)
+        champion = _arm("champion", challenger_rows, PREDICTION, "model_version", outcomes)
+        challenger = _arm("challenger", challenger_rows, SHADOW_PREDICTION, "challenger_version", outcomes)
     else:
         champion_rows = rows[(variants == "champion") & since & (_text(rows["model_version"]) != version)]
-        champion = _arm("champion", champion_rows, PREDICTION, outcomes)
-        challenger = _arm("challenger", challenger_rows, PREDICTION, outcomes)
+        champion = _arm("champion", champion_rows, PREDICTION, "model_version", outcomes)
+        challenger = _arm("challenger", challenger_rows, PREDICTION, "model_version", outcomes)
     return Arms(mode, version, first_day, champion, challenger)
 
 
