@@ -65,7 +65,7 @@ endif
 
 .PHONY: help install run repro pull push check-remote remote metrics pr-scope report gate gate-release install-cml comment summary \
 	bento serve deploy-local smoke smoke-deployed \
-	drift drift-history drift-publish drift-summary drift-issue fold-in retrain-pr \
+	drift ab-report drift-history drift-publish drift-summary drift-issue fold-in retrain-pr \
 	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-workflows test-fast lint format bench
 
 help: ## list the targets
@@ -152,6 +152,9 @@ smoke-deployed: $(ENVIRONMENT) ## smoke-test the DEPLOY_ENV Service from here, t
 drift: $(ENVIRONMENT) ## the drift check: the log's window ending today (INFERENCE_LOG_URL, WINDOW_DAYS): silence, contract, outcomes, drift
 	mlloop drift $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)) $(if $(WINDOW_DAYS),--window-days $(WINDOW_DAYS))
 
+ab-report: $(ENVIRONMENT) ## champion against challenger on the log's evidence window and its labels (INFERENCE_LOG_URL, WINDOW_DAYS): promote, keep_champion or insufficient_data
+	mlloop ab-report $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)) $(if $(WINDOW_DAYS),--window-days $(WINDOW_DAYS))
+
 fold-in: $(ENVIRONMENT) ## fold the log window's labelled rows into a new DVC-tracked training source, and point params at it
 	dvc add --quiet "$$(mlloop fold-in $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)))"
 
@@ -176,8 +179,8 @@ drift-summary: $(ENVIRONMENT) ## append the drift report and the status history 
 drift-issue: $(ENVIRONMENT) ## open, update or close one issue per alert status (stale, contract breach, degraded, drift) to match the last check (gh)
 	mlloop drift-issue
 
-simulate: $(ENVIRONMENT) ## append simulated days of traffic to the inference log (SCENARIO, DAYS, POOL: default params.yaml)
-	mlloop simulate $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DAYS),--days $(DAYS)) $(if $(POOL),--pool $(POOL))
+simulate: $(ENVIRONMENT) ## append simulated days of traffic to the inference log (SCENARIO, DAYS, POOL: default params.yaml; CHALLENGER: a model file served as ab.mode says)
+	mlloop simulate $(if $(SCENARIO),--scenario $(SCENARIO)) $(if $(DAYS),--days $(DAYS)) $(if $(POOL),--pool $(POOL)) $(if $(CHALLENGER),--challenger $(CHALLENGER))
 
 # The labels are computed in the recipe, whose shell has the exported PATH: `$(shell ...)` does not
 # (GNU Make 4.3), and would find no mlloop on a runner. The assignment stops the recipe if it fails.

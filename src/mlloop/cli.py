@@ -25,6 +25,7 @@ from mlloop.config import DEFAULT_PARAMS_FILE, HeldOutPool, Params, load_params
 from mlloop.errors import MlloopError, exit_codes
 
 if TYPE_CHECKING:
+    from mlloop.monitoring.ab_result import AbReportFiles
     from mlloop.monitoring.drift_result import DriftReportFiles
 
 Handler = Callable[[Params, argparse.Namespace], None]
@@ -209,6 +210,27 @@ def _drift(params: Params, arguments: argparse.Namespace) -> None:
     print(f"{result.status}: {'; '.join(result.reasons)}")
 
 
+def _ab_report_arguments(command: argparse.ArgumentParser) -> None:
+    _current_argument(command)
+    command.add_argument("--out", type=Path, help="report directory (default: params ab.decision.directory)")
+    command.add_argument(
+        "--window-days",
+        type=_positive_int,
+        metavar="N",
+        help="days of the log to read: the evidence window (default: params ab.decision.evidence_days)",
+    )
+
+
+def _ab_report(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import ab_report
+
+    if arguments.window_days is not None:
+        decision = params.ab.decision.model_copy(update={"evidence_days": arguments.window_days})
+        params = params.model_copy(update={"ab": params.ab.model_copy(update={"decision": decision})})
+    result = ab_report.run_ab_report(params, arguments.current, arguments.out, datetime.now(UTC))
+    print(f"{result.decision}: {'; '.join(result.reasons)}")
+
+
 def _fold_in(params: Params, arguments: argparse.Namespace) -> None:
     from mlloop.monitoring import fold_in
 
@@ -303,6 +325,13 @@ def _simulate_arguments(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--start", type=date.fromisoformat, metavar="YYYY-MM-DD", help="first day (default: the last day is today, UTC)"
     )
+    command.add_argument(
+        "--challenger",
+        type=Path,
+        metavar="MODEL_FILE",
+        help="a second trained model (its metadata beside it, as train writes it), served with the champion as "
+        "params ab.mode says (shadow or split)",
+    )
     destination = command.add_mutually_exclusive_group()
     destination.add_argument("--url", help="send the traffic to this running service instead; it logs what it answers")
     destination.add_argument(
@@ -323,7 +352,7 @@ def _simulate(params: Params, arguments: argparse.Namespace) -> None:
     settings = params.simulate.model_copy(update={key: value for key, value in overrides.items() if value is not None})
     start = arguments.start or _today() - timedelta(days=settings.days - 1)
     out = arguments.out or params.serve.inference_log_dir
-    for line in simulator.simulate(params, settings, start, out, arguments.url).lines():
+    for line in simulator.simulate(params, settings, start, out, arguments.url, arguments.challenger).lines():
         print(line)
 
 
@@ -333,11 +362,19 @@ def _drift_report(params: Params) -> "DriftReportFiles":
     return DriftReportFiles(params.drift.directory)
 
 
+def _ab_report_files(params: Params) -> "AbReportFiles":
+    from mlloop.monitoring.ab_result import AbReportFiles
+
+    return AbReportFiles(params.ab.decision.directory)
+
+
 OUTPUTS: dict[str, Callable[[Params], Path]] = {
     "report": lambda params: params.report.report_file,
     "drift-report": lambda params: _drift_report(params).markdown,
     "drift-result": lambda params: _drift_report(params).result,
     "drift-history": lambda params: _drift_report(params).history_markdown,
+    "ab-report": lambda params: _ab_report_files(params).markdown,
+    "ab-result": lambda params: _ab_report_files(params).result,
     "inference-log": lambda params: params.serve.inference_log_dir,
     "sources": lambda params: params.data.sources_dir,
     "model-card": lambda params: params.serve.model_card,
@@ -416,6 +453,13 @@ COMMANDS = (
         "training split); exit 0 whatever the status",
         _drift,
         _drift_arguments,
+    ),
+    Command(
+        "ab-report",
+        "compare the champion and the challenger on the log's evidence window and its delayed labels, and decide: "
+        "promote, keep_champion or insufficient_data (reports/ab/ab.json, ab.md); exit 0 whatever the decision",
+        _ab_report,
+        _ab_report_arguments,
     ),
     Command(
         "fold-in",

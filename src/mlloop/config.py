@@ -226,8 +226,32 @@ class AbSettings(Frozen):
         return value
 
 
+class AbDecisionParams(Frozen):
+    """When `mlloop ab-report` promotes the challenger: its evidence, its test and its thresholds (params.yaml
+    explains the rule); the gate's floors are gate.worst_acceptable, declared once.
+    """
+
+    directory: FilePath
+    evidence_days: int = Field(ge=1)
+    """The evidence window: the report reads these last days of the log, and decides once the challenger has been
+    logged since their first day."""
+    min_labelled_rows: int = Field(ge=1)
+    """Per variant."""
+    metric: str = Field(min_length=1)
+    min_improvement: float = Field(ge=0)
+    """In the metric's own units, positive meaning better; a negative one would promote a worse challenger."""
+    confidence: float = Field(ge=0.5, lt=1)
+    """Of the one-sided interval of the difference: below a half, its end would be past the observed difference."""
+    resamples: int = Field(ge=100)
+    seed: int
+
+
 class AbParams(AbSettings):
-    """params.yaml `ab`: the service's settings (AbSettings), and what else champion and challenger need."""
+    """params.yaml `ab`: the service's settings (AbSettings), and how the report on the two models' answers
+    decides between them.
+    """
+
+    decision: AbDecisionParams
 
 
 class DriftThresholds(Frozen):

@@ -179,6 +179,8 @@ def test_a_drift_window_of_no_days_is_a_usage_error(days: str, capsys: pytest.Ca
         ("drift-report", "reports/drift/drift.md"),
         ("drift-result", "reports/drift/drift.json"),
         ("drift-history", "reports/drift/history.md"),
+        ("ab-report", "reports/ab/ab.md"),
+        ("ab-result", "reports/ab/ab.json"),
         ("inference-log", "data/production"),
         ("sources", "data/sources"),
         ("model-card", "models/MODEL_CARD.md"),

@@ -213,6 +213,37 @@ def test_a_challenger_share_that_leaves_either_model_no_traffic_is_rejected(tmp_
 
 
 @pytest.mark.parametrize(
+    ("key", "bad_value", "said"),
+    [
+        ("min_improvement", -0.01, "greater than or equal to 0"),
+        ("confidence", 0.4, "greater than or equal to 0.5"),
+        ("confidence", 1, "less than 1"),
+        ("evidence_days", 0, "greater than or equal to 1"),
+        ("min_labelled_rows", 0, "greater than or equal to 1"),
+        ("resamples", 10, "greater than or equal to 100"),
+        ("metric", "", "at least 1 character"),
+    ],
+)
+def test_an_ab_decision_setting_out_of_its_range_is_rejected_naming_it(
+    tmp_path: Path, key: str, bad_value: object, said: str
+) -> None:
+    path = _write_params(tmp_path, _setting(("ab", "decision", key), bad_value))
+
+    with pytest.raises(ConfigError) as raised:
+        load_params(path)
+    message = str(raised.value)
+    assert f"ab.decision.{key}: " in message, message
+    assert said in message, message
+
+
+def test_an_unknown_ab_decision_setting_is_rejected(tmp_path: Path) -> None:
+    path = _write_params(tmp_path, _setting(("ab", "decision", "min_improvment"), 0.01))
+
+    with pytest.raises(ConfigError, match=r"ab\.decision\.min_improvment: Extra inputs are not permitted"):
+        load_params(path)
+
+
+@pytest.mark.parametrize(
     ("where", "bad_value"),
     [
         (("drift", "max_silence_hours"), 0),

@@ -1,5 +1,6 @@
 """The quality metrics, each declared once: the name metrics.json, params.yaml and the report
-use, the direction in which it is better, and how it is scored from labels and churn probabilities.
+use, the direction in which it is better, and how it is scored from labels and churn probabilities;
+for a metric of the probabilities alone, also how it is scored on many bootstrap resamples at once.
 """
 
 from collections.abc import Callable, Mapping
@@ -22,6 +23,9 @@ from sklearn.metrics import (
 
 Direction = Literal["higher", "lower"]
 Score = Callable[[ArrayLike, np.ndarray], float]
+ResampledScore = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""Of the labels, the probabilities and a (resamples, rows) matrix of the rows each resample drew: the metric of
+each resample, NaN for one that holds one class when the metric needs both."""
 
 
 def decisions(probability: np.ndarray, threshold: float) -> np.ndarray:
@@ -38,6 +42,8 @@ class Metric:
     score: Score
     """Of the labels and the probabilities; of the labels and the decisions when `at_threshold`."""
     at_threshold: bool = False
+    resampled: ResampledScore | None = None
+    """The score of many resamples at once (core.bootstrap's); every metric of the probabilities alone has one."""
 
     def compute(self, label: ArrayLike, probability: np.ndarray, threshold: float) -> float:
         """The metric of these predictions, cut into decisions at `threshold` when it scores decisions."""
@@ -48,17 +54,68 @@ class Metric:
         return delta if self.better == "higher" else -delta
 
 
+def _drawn_by_probability(label: np.ndarray, probability: np.ndarray, draws: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per distinct probability, lowest first: how many positive and negative rows each resample drew there."""
+    distinct, group = np.unique(probability, return_inverse=True)
+    cells = 2 * len(distinct)
+    key = 2 * group + label.astype(np.intp)
+    offsets = np.arange(len(draws))[:, None] * cells
+    drawn = np.bincount((key[draws] + offsets).ravel(), minlength=len(draws) * cells).reshape(len(draws), -1, 2)
+    return drawn[:, :, 1], drawn[:, :, 0]
+
+
+def _resampled_roc_auc(label: np.ndarray, probability: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """The share of (positive, negative) pairs ranked right, a tie counting half: roc_auc_score on the drawn rows."""
+    positives, negatives = _drawn_by_probability(label, probability, draws)
+    below = np.cumsum(negatives, axis=1) - negatives
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray((positives * (below + negatives / 2)).sum(axis=1) / (positives.sum(1) * negatives.sum(1)))
+
+
+def _resampled_average_precision(label: np.ndarray, probability: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """The precision at each distinct probability, highest first, weighted by the positives drawn there:
+    average_precision_score on the drawn rows.
+    """
+    positives, negatives = (drawn[:, ::-1] for drawn in _drawn_by_probability(label, probability, draws))
+    true_positives = np.cumsum(positives, axis=1)
+    flagged = true_positives + np.cumsum(negatives, axis=1)
+    precision = np.divide(true_positives, flagged, out=np.zeros(flagged.shape), where=flagged > 0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray((positives * precision).sum(axis=1) / positives.sum(axis=1))
+
+
+def _row_log_loss(label: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    """Each row's loss, the probability clipped as log_loss clips it."""
+    epsilon = np.finfo(np.float64).eps
+    return np.asarray(
+        -np.log(np.clip(np.where(label.astype(bool), probability, 1 - probability), epsilon, 1 - epsilon))
+    )
+
+
+def _row_brier(label: np.ndarray, probability: np.ndarray) -> np.ndarray:
+    return np.asarray((probability - label.astype(np.float64)) ** 2)
+
+
+def _resampled_mean(row_loss: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> ResampledScore:
+    """A metric that is the mean of a per-row loss: each resample's mean of it over the rows it drew."""
+
+    def resampled(label: np.ndarray, probability: np.ndarray, draws: np.ndarray) -> np.ndarray:
+        return np.asarray(row_loss(label, probability)[draws].mean(axis=1))
+
+    return resampled
+
+
 METRICS: Mapping[str, Metric] = {
     metric.name: metric
     for metric in (
-        Metric("roc_auc", "higher", roc_auc_score),
-        Metric("average_precision", "higher", average_precision_score),
+        Metric("roc_auc", "higher", roc_auc_score, resampled=_resampled_roc_auc),
+        Metric("average_precision", "higher", average_precision_score, resampled=_resampled_average_precision),
         Metric("f1", "higher", partial(f1_score, zero_division=0), at_threshold=True),
         Metric("precision", "higher", partial(precision_score, zero_division=0), at_threshold=True),
         Metric("recall", "higher", partial(recall_score, zero_division=0), at_threshold=True),
         Metric("accuracy", "higher", accuracy_score, at_threshold=True),
-        Metric("log_loss", "lower", partial(log_loss, labels=[0, 1])),
-        Metric("brier", "lower", brier_score_loss),
+        Metric("log_loss", "lower", partial(log_loss, labels=[0, 1]), resampled=_resampled_mean(_row_log_loss)),
+        Metric("brier", "lower", brier_score_loss, resampled=_resampled_mean(_row_brier)),
     )
 }
 """Every metric the evaluate stage records in metrics.json, by name."""

@@ -14,6 +14,11 @@ traffic every time. Files are appended to, as the service does: use an empty --o
 The pool is params `simulate.pool`: `traffic` by default, customers kept apart from those that judge
 a model, since `mlloop fold-in` may add the labelled rows of this traffic to the training source; or
 `evaluation` (the test split), for traffic that judges a model, which fold-in refuses to train on.
+
+Given a challenger model too, the log is written as a bento serving both in params `ab.mode` writes it:
+in shadow mode the champion answers and the challenger's answer is logged beside it, in split mode a
+`challenger_share` of the rows is answered by the challenger. So `mlloop ab-report` can be tried on
+traffic whose ground truth is known: which model is better on it.
 """
 
 import sys
@@ -29,14 +34,15 @@ import pandas as pd
 from numpy.typing import NDArray
 from tqdm import tqdm
 
-from mlloop.config import HeldOutPool, Params, SimulateParams
+from mlloop.config import AbParams, HeldOutPool, Params, SimulateParams
 from mlloop.core.schema import FeatureSchema, NumericFeature, load_schema
-from mlloop.errors import SourceError
+from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring.outcomes import label_line, labels_file
 from mlloop.monitoring.shifts import check_scenarios, logged_days, shift_day
 from mlloop.pipeline.evaluation import churn_probability
 from mlloop.serving import client
-from mlloop.serving.inference_log import append_lines, log_file, log_line, prediction_id
+from mlloop.serving.inference_log import ShadowAnswer, Variant, append_lines, log_file, log_line, prediction_id
+from mlloop.serving.routing import hash_share
 from mlloop.storage.artifacts import load_model, read_table, require
 from mlloop.storage.files import read_json, sha256_of
 
@@ -152,13 +158,88 @@ class LoggedModel:
     version: str
 
 
-def load_logged_model(params: Params) -> LoggedModel:
-    """The trained model and its threshold; its version is `simulated:` and the start of the model file's SHA-256."""
-    model = load_model(params.paths.model)
+def _logged_model(model_file: Path, metadata_file: Path) -> LoggedModel:
+    """A trained model and its threshold; its version is `simulated:` and the start of the model file's SHA-256."""
+    model = load_model(model_file)
     return LoggedModel(
         predict=lambda features: churn_probability(model, features),
-        threshold=float(read_json(require(params.paths.model_metadata, "train"))["threshold"]),
-        version=MODEL_VERSION_PREFIX + sha256_of(params.paths.model)[:MODEL_HASH_CHARS],
+        threshold=float(read_json(require(metadata_file, "train"))["threshold"]),
+        version=MODEL_VERSION_PREFIX + sha256_of(model_file)[:MODEL_HASH_CHARS],
+    )
+
+
+def load_logged_model(params: Params) -> LoggedModel:
+    """The trained model (params paths.model) and its threshold."""
+    return _logged_model(params.paths.model, params.paths.model_metadata)
+
+
+def load_challenger(model_file: Path, params: Params) -> LoggedModel:
+    """Another trained model, its metadata beside it as the train stage writes it (named as paths.model_metadata)."""
+    return _logged_model(model_file, model_file.with_name(params.paths.model_metadata.name))
+
+
+@dataclass(frozen=True)
+class ServedChallenger:
+    """A challenger served beside the champion, as params `ab` serves it (its mode is shadow or split)."""
+
+    model: LoggedModel
+    ab: AbParams
+
+
+@dataclass(frozen=True)
+class Answers:
+    """How the log records a day's rows: each row's probability and decision as returned, the version and variant
+    of the model that answered, and in shadow mode the challenger's answer beside it.
+    """
+
+    probabilities: NDArray[np.float64]
+    positive: NDArray[np.bool_]
+    versions: list[str]
+    variants: list[Variant]
+    shadows: list[ShadowAnswer | None]
+
+
+def challenger_rows(row_ids: list[str], share: float) -> NDArray[np.bool_]:
+    """The rows the challenger answers in split mode, by a hash of each row's prediction_id: a simulated row stands
+    for a customer of its own (the days resample a pool of held-out customers), so it is assigned as the service
+    assigns a request without a client id, and each variant's rows are drawn from the same customers.
+    """
+    return np.array([hash_share(row_id) < share for row_id in row_ids], dtype=bool)
+
+
+def answer_day(
+    features: pd.DataFrame, row_ids: list[str], champion: LoggedModel, challenger: ServedChallenger | None
+) -> Answers:
+    """Score a day's rows as a bento serving these models would, and say what its log records."""
+    rows = len(features)
+    if challenger is not None and challenger.ab.mode == "split":
+        return _split(features, challenger_rows(row_ids, challenger.ab.challenger_share), champion, challenger.model)
+    probabilities = champion.predict(features)
+    shadows: list[ShadowAnswer | None] = [None] * rows
+    if challenger is not None and challenger.ab.mode == "shadow":
+        shadow = challenger.model
+        shadows = [ShadowAnswer(shadow.version, value) for value in shadow.predict(features).tolist()]
+    return Answers(
+        probabilities, probabilities >= champion.threshold, [champion.version] * rows, ["champion"] * rows, shadows
+    )
+
+
+def _split(
+    features: pd.DataFrame, to_challenger: NDArray[np.bool_], champion: LoggedModel, challenger: LoggedModel
+) -> Answers:
+    """Each model answers its own rows, at its own threshold."""
+    probabilities = np.empty(len(features))
+    positive = np.empty(len(features), dtype=bool)
+    for model, answered in ((champion, ~to_challenger), (challenger, to_challenger)):
+        if answered.any():
+            probabilities[answered] = model.predict(features[answered])
+            positive[answered] = probabilities[answered] >= model.threshold
+    return Answers(
+        probabilities,
+        positive,
+        np.where(to_challenger, challenger.version, champion.version).tolist(),
+        ["challenger" if chosen else "champion" for chosen in to_challenger],
+        [None] * len(features),
     )
 
 
@@ -171,30 +252,37 @@ def _with_torn_copies(lines: list[bytes], torn: NDArray[np.bool_]) -> list[bytes
     ]
 
 
-def log_writer(model: LoggedModel, schema: FeatureSchema, out: Path) -> Delivery:
-    """Predict in process and append the service's log lines, plus the day's labels, under `out`."""
+def log_writer(
+    model: LoggedModel, schema: FeatureSchema, out: Path, challenger: ServedChallenger | None = None
+) -> Delivery:
+    """Predict in process and append the service's log lines, plus the day's labels, under `out`; with a
+    challenger, as a bento serving both would log them.
+    """
 
     def write_day(traffic: DayTraffic) -> DayResult:
         if traffic.features.empty:
             return DayResult(traffic.day, delivered=0, refused=0)
-        probabilities = model.predict(traffic.features)
-        predicted = probabilities >= model.threshold
-        outcomes = np.where(traffic.flipped, ~predicted, traffic.outcomes).tolist()
         # Each simulated row is a request of its own: its row is the request's first.
         row_ids = [prediction_id(request_id, 0) for request_id in traffic.request_ids]
-        rows = zip(
-            traffic.timestamps,
-            traffic.request_ids,
-            row_ids,
-            traffic.client_ids,
-            customer_records(traffic.features, schema),
-            probabilities.tolist(),
-            predicted.tolist(),
-            strict=True,
-        )
+        answers = answer_day(traffic.features, row_ids, model, challenger)
+        # A flipped outcome contradicts the decision that was returned, whichever model made it.
+        outcomes = np.where(traffic.flipped, ~answers.positive, traffic.outcomes).tolist()
+        customers = customer_records(traffic.features, schema)
+        probabilities, positive = answers.probabilities.tolist(), answers.positive.tolist()
         lines = [
-            log_line(timestamp, request_id, row_id, client_id, model.version, customer, probability, positive)
-            for timestamp, request_id, row_id, client_id, customer, probability, positive in rows
+            log_line(
+                traffic.timestamps[row],
+                traffic.request_ids[row],
+                row_ids[row],
+                traffic.client_ids[row],
+                answers.versions[row],
+                customers[row],
+                probabilities[row],
+                positive[row],
+                variant=answers.variants[row],
+                shadow=answers.shadows[row],
+            )
+            for row in range(len(row_ids))
         ]
         labels = [label_line(outcome, row_id=row_id) for row_id, outcome in zip(row_ids, outcomes, strict=True)]
         append_lines(log_file(out, traffic.day), _with_torn_copies(lines, traffic.torn))
@@ -299,16 +387,40 @@ class SimulationSummary:
         return lines
 
 
+def _check_challenger(params: Params, url: str | None) -> None:
+    """A challenger is simulated in process, in one of the modes that serve one."""
+    if url is not None:
+        raise ConfigError("--challenger: a running service serves its own challenger; give --challenger or --url")
+    if params.ab.mode == "off":
+        raise ConfigError(
+            'ab.mode: "off" serves the champion alone; set it to "shadow" or "split" to simulate a challenger'
+        )
+
+
 def simulate(
-    params: Params, settings: SimulateParams, start: date, out: Path, url: str | None = None
+    params: Params,
+    settings: SimulateParams,
+    start: date,
+    out: Path,
+    url: str | None = None,
+    challenger: Path | None = None,
 ) -> SimulationSummary:
-    """Run the days from `start` into the inference log under `out`, or, with `url`, through that running service."""
+    """Run the days from `start` into the inference log under `out`, or, with `url`, through that running service;
+    with a `challenger` model file, both models as params `ab` serves them.
+    """
     schema = load_schema(params.data.schema_file)
     check_scenarios(settings.scenarios, schema, params.data.schema_file)
     settings.chosen_scenario()  # a --scenario that params does not declare fails here, before anything is read
+    if challenger is not None:
+        _check_challenger(params, url)
     customers = read_table(pool_path(params, settings.pool), "split")
     deliver = (
-        log_writer(load_logged_model(params), schema, out)
+        log_writer(
+            load_logged_model(params),
+            schema,
+            out,
+            None if challenger is None else ServedChallenger(load_challenger(challenger, params), params.ab),
+        )
         if url is None
         else _service_sender(url, params.serve.max_batch_size, settings.request_timeout_seconds, schema)
     )

@@ -1,5 +1,5 @@
 """Compare a pull request's model with its baseline: metric deltas with their direction,
-the params and stages that changed, and a paired bootstrap of the metric differences.
+the params and stages that changed, and the test rows both models scored (core.bootstrap pairs them).
 Pure functions; report.py gathers their inputs, and baseline.py reads them from git and DVC.
 """
 
@@ -7,10 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-import numpy as np
 import pandas as pd
 
-from mlloop.core.metrics import THRESHOLD_FREE, improvement
+from mlloop.core.metrics import improvement
 
 Verdict = Literal["better", "worse", "unchanged", "new", "removed"]
 
@@ -93,57 +92,6 @@ def changed_stages(baseline_lock: Mapping[str, Any], pull_request_lock: Mapping[
     before = baseline_lock.get("stages", {})
     after = pull_request_lock.get("stages", {})
     return [name for name in [*after, *(n for n in before if n not in after)] if before.get(name) != after.get(name)]
-
-
-@dataclass(frozen=True)
-class BootstrapResult:
-    """The observed PR-minus-baseline difference and its bootstrap confidence interval."""
-
-    metric: str
-    observed_delta: float
-    low: float
-    high: float
-    confidence: float
-    resamples: int
-
-    @property
-    def significant(self) -> bool:
-        """True when the interval excludes zero: the difference is unlikely to be resampling noise."""
-        return self.low > 0 or self.high < 0
-
-
-def paired_bootstrap(
-    label: np.ndarray,
-    baseline_probability: np.ndarray,
-    pull_request_probability: np.ndarray,
-    metric: str,
-    resamples: int,
-    confidence: float,
-    seed: int,
-) -> BootstrapResult:
-    """Resample test rows with replacement and recompute both models' metric on the same rows.
-
-    Pairing (the same rows for both models) cancels the noise that comes from which
-    customers happen to be in the test set, so the interval measures the models' difference.
-    """
-    score = THRESHOLD_FREE[metric].score
-    generator = np.random.default_rng(seed)
-    size = len(label)
-    deltas = []
-    for _ in range(resamples):
-        rows = generator.integers(0, size, size)
-        resampled_label = label[rows]
-        if resampled_label.min() == resampled_label.max():
-            continue  # a one-class resample has no ranking metric; skip it rather than bias the interval
-        deltas.append(
-            score(resampled_label, pull_request_probability[rows]) - score(resampled_label, baseline_probability[rows])
-        )
-    if not deltas:
-        raise ValueError("every bootstrap resample held a single class; the test set is too small or one-sided")
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(deltas, [tail, 1 - tail])
-    observed = score(label, pull_request_probability) - score(label, baseline_probability)
-    return BootstrapResult(metric, observed, float(low), float(high), confidence, len(deltas))
 
 
 def paired_predictions(baseline: pd.DataFrame, pull_request: pd.DataFrame, id_column: str) -> pd.DataFrame:

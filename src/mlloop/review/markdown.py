@@ -11,7 +11,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlloop.review.compare import ABSENT, BootstrapResult, MetricRow, ParamChange
+from mlloop.core.bootstrap import BootstrapResult
+from mlloop.review.compare import ABSENT, MetricRow, ParamChange
 from mlloop.review.gate import GateVerdict, RuleResult
 from mlloop.review.serving_cost import ServingCost, Timings, Workload
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from sklearn.pipeline import Pipeline
 
 from mlloop.config import Params, ReportParams, ServingCostParams
+from mlloop.core.bootstrap import BootstrapResult, paired_bootstrap
 from mlloop.core.metrics import METRICS, THRESHOLD_FREE
 from mlloop.core.schema import features_and_label, load_schema
 from mlloop.errors import ConfigError, GateFailedError, MlloopError, SourceError
@@ -168,7 +169,7 @@ def run_gate(params: Params, baseline_ref: str | None) -> None:
 class Significance:
     """The paired bootstrap of each configured metric, the number of rows it paired, and why it is missing."""
 
-    results: list[compare.BootstrapResult]
+    results: list[BootstrapResult]
     paired_rows: int
     notes: list[str]
 
@@ -196,7 +197,7 @@ def significance(params: Params, baseline: Baseline) -> Significance:
     label = paired["label"].to_numpy()
     try:
         results = [
-            compare.paired_bootstrap(
+            paired_bootstrap(
                 label,
                 paired["baseline"].to_numpy(dtype=np.float64),
                 paired["pull_request"].to_numpy(dtype=np.float64),

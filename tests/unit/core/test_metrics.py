@@ -90,3 +90,36 @@ def test_loading_params_leaves_scikit_learn_unloaded() -> None:
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
 
     assert loaded.strip() == "[]", loaded
+
+
+@pytest.mark.parametrize("name", list(THRESHOLD_FREE))
+def test_each_resampled_score_is_the_metric_of_the_rows_each_resample_drew(name: str) -> None:
+    # given: probabilities rounded to two places, so many rows tie, and 30 resamples of 500 rows
+    rng = np.random.default_rng(3)
+    label = (rng.random(500) < 0.3).astype(np.int64)
+    probability = np.round(1 / (1 + np.exp(1 - 1.5 * label - rng.standard_normal(500))), 2)
+    draws = rng.integers(0, 500, size=(30, 500))
+    metric = THRESHOLD_FREE[name]
+    assert metric.resampled is not None, f"{name} scores the probabilities alone: the bootstrap needs it"
+
+    # when
+    resampled = metric.resampled(label, probability, draws)
+
+    # then
+    one_by_one = [metric.score(label[rows], probability[rows]) for rows in draws]
+    assert resampled == pytest.approx(one_by_one, abs=1e-12)
+    assert len(set(probability.tolist())) < 100, "the rows tie, as a model's rounded probabilities do"
+
+
+@pytest.mark.parametrize("name", ["roc_auc", "average_precision"])
+def test_a_resample_of_one_class_has_no_ranking_score(name: str) -> None:
+    label = np.array([0, 0, 1, 1])
+    probability = np.array([0.1, 0.2, 0.7, 0.9])
+    negatives_only = np.array([[0, 1, 0, 1], [0, 2, 3, 1]])
+    resampled = METRICS[name].resampled
+    assert resampled is not None
+
+    scores = resampled(label, probability, negatives_only)
+
+    assert np.isnan(scores[0]), "a ranking of stayers alone is undefined"
+    assert scores[1] == 1.0, "the next resample, holding both classes, is scored"

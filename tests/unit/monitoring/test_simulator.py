@@ -524,3 +524,96 @@ def test_a_scenario_about_a_feature_the_schema_lacks_is_a_config_error_before_an
         raised.value
     )
     assert not (tmp_path / "production").exists(), "not even the scenario that was run, none, wrote anything"
+
+
+# --- a champion and a challenger --------------------------------------------------------
+
+
+def _challenger_file(
+    simulation_params: Params, schema: FeatureSchema, valid_table: pd.DataFrame, tmp_path: Path, threshold: float
+) -> Path:
+    """A model other than the champion (fitted to the opposite outcomes), its metadata beside it."""
+    features, label = features_and_label(valid_table, schema)
+    pipeline = build_pipeline(schema, "logistic_regression", {}, seed=0).fit(features, 1 - label)
+    model_file = tmp_path / "challenger" / simulation_params.paths.model.name
+    model_file.parent.mkdir()
+    joblib.dump(pipeline, model_file)
+    write_json(model_file.with_name(simulation_params.paths.model_metadata.name), {"threshold": threshold})
+    return model_file
+
+
+def _ab(params: Params, mode: str) -> Params:
+    return params.model_copy(update={"ab": params.ab.model_copy(update={"mode": mode, "challenger_share": 0.3})})
+
+
+def test_in_shadow_mode_the_champion_answers_every_row_and_the_challengers_answer_is_logged_beside_it(
+    simulation_params: Params, schema: FeatureSchema, valid_table: pd.DataFrame, tmp_path: Path
+) -> None:
+    challenger = _challenger_file(simulation_params, schema, valid_table, tmp_path, threshold=0.3)
+    out = tmp_path / "production"
+
+    simulator.simulate(
+        _ab(simulation_params, "shadow"), _settings(simulation_params, days=1), START, out, None, challenger
+    )
+
+    lines = _lines(log_file(out, START))
+    features = pd.DataFrame([line["features"] for line in lines])
+    champion = joblib.load(simulation_params.paths.model).predict_proba(features)[:, 1]
+    shadow = joblib.load(challenger).predict_proba(features)[:, 1]
+    assert {line["variant"] for line in lines} == {"champion"}
+    assert [line["churn_probability"] for line in lines] == pytest.approx(champion.tolist(), abs=1e-12)
+    assert [line["churn"] for line in lines] == (champion >= THRESHOLD).tolist(), "the champion's decision"
+    assert [line["challenger_probability"] for line in lines] == pytest.approx(shadow.tolist(), abs=1e-12)
+    assert {line["challenger_version"] for line in lines} == {"simulated:" + sha256_of(challenger)[:12]}
+    assert {line["model_version"] for line in lines} == {"simulated:" + sha256_of(simulation_params.paths.model)[:12]}
+    labels = _lines(labels_file(out, START))
+    assert [label["prediction_id"] for label in labels] == [line["prediction_id"] for line in lines]
+
+
+def test_in_split_mode_a_share_of_the_rows_is_answered_by_the_challenger_at_its_own_threshold(
+    simulation_params: Params, schema: FeatureSchema, valid_table: pd.DataFrame, tmp_path: Path
+) -> None:
+    challenger = _challenger_file(simulation_params, schema, valid_table, tmp_path, threshold=0.3)
+    out = tmp_path / "production"
+
+    simulator.simulate(
+        _ab(simulation_params, "split"), _settings(simulation_params, days=2, rows=500), START, out, None, challenger
+    )
+
+    lines = [line for day in _days(2) for line in _lines(log_file(out, day))]
+    answered = [line for line in lines if line["variant"] == "challenger"]
+    # 1,000 rows at a share of 0.3: 300 expected, binomial standard deviation 14.5
+    assert 300 - 4 * 14.5 < len(answered) < 300 + 4 * 14.5, len(answered)
+    assert {line["model_version"] for line in answered} == {"simulated:" + sha256_of(challenger)[:12]}
+    assert all(line["churn"] == (line["churn_probability"] >= 0.3) for line in answered), "its threshold, not 0.5"
+    assert all(line["challenger_probability"] is None for line in lines), "nothing is logged beside an answer"
+    chosen = simulator.challenger_rows([line["prediction_id"] for line in lines], 0.3)
+    assert chosen.tolist() == [line["variant"] == "challenger" for line in lines], "assigned by the prediction_id"
+
+
+def test_a_challenger_with_mode_off_or_through_a_service_is_a_config_error(
+    simulation_params: Params, schema: FeatureSchema, valid_table: pd.DataFrame, tmp_path: Path
+) -> None:
+    challenger = _challenger_file(simulation_params, schema, valid_table, tmp_path, threshold=0.5)
+    settings = _settings(simulation_params, days=1)
+
+    with pytest.raises(ConfigError, match=r'ab\.mode: "off" serves the champion alone'):
+        simulator.simulate(_ab(simulation_params, "off"), settings, START, tmp_path / "off", None, challenger)
+    with pytest.raises(ConfigError, match="--challenger: a running service serves its own challenger"):
+        simulator.simulate(
+            _ab(simulation_params, "shadow"), settings, START, tmp_path / "x", "http://127.0.0.1:1", challenger
+        )
+    assert not (tmp_path / "off").exists()
+
+
+def test_the_command_line_takes_a_challenger_model_file(
+    simulation_params: Params, schema: FeatureSchema, valid_table: pd.DataFrame, tmp_path: Path
+) -> None:
+    challenger = _challenger_file(simulation_params, schema, valid_table, tmp_path, threshold=0.5)
+    out = tmp_path / "simulated"
+    arguments = ["simulate", "--days", "1", "--rows-per-day", "20", "--out", str(out), "--challenger", str(challenger)]
+
+    code = main(["--params", str(_params_file(_ab(simulation_params, "shadow"), tmp_path)), *arguments])
+
+    assert code == 0
+    assert all(line["challenger_probability"] is not None for line in _lines(next(out.glob(LOG_FILE_GLOB))))

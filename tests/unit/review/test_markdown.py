@@ -9,8 +9,9 @@ import re
 import pandas as pd
 import pytest
 
+from mlloop.core.bootstrap import BootstrapResult
 from mlloop.review import markdown
-from mlloop.review.compare import BootstrapResult, MetricRow, params_diff
+from mlloop.review.compare import MetricRow, params_diff
 from mlloop.review.gate import GateVerdict, RuleResult
 from mlloop.review.serving_cost import RatioInterval, ServingCost, Timings, Workload
 
