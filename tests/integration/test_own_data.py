@@ -39,6 +39,7 @@ GENERIC_TESTS = [
     "test_table_holds_exactly_the_id_the_features_and_the_label_of_the_schema",
     "test_table_passes_the_schema",
     "test_the_split_of_params_gives_train_and_test_both_classes",
+    "test_every_scenario_params_declares_fits_the_schema_of_the_table",
     "test_test_split_metrics_meet_every_floor_of_the_gate",
 ]
 """The data and model tests that read their expectations from schema.yaml and params.yaml: they must run,
