@@ -1,5 +1,6 @@
 """A user's own table, made up: loan accounts, shaped unlike the demo (other columns, types, id, target
-and labels), for the tests that run the project on data it was not written for."""
+and labels), with scenarios declared over its columns, for the tests that run the project on data it was
+not written for."""
 
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,26 @@ SCHEMA: dict[str, Any] = {
         "product": {"type": "category", "categories": ["card", "loan", "mortgage"]},
     },
 }
+
+SCENARIOS: dict[str, Any] = {
+    "steady": {"expected": "no_drift", "shifts": []},
+    "recession": {
+        "expected": "drift",
+        "shifts": [
+            {"kind": "scale", "column": "income", "factor": 0.7, "ramp": False},
+            {"kind": "move_labels", "column": "region", "from_labels": ["north"], "to_label": "south", "share": 0.5},
+        ],
+    },
+    "new_product": {
+        "expected": "contract_breach",
+        "shifts": [{"kind": "unknown_label", "column": "product", "label": "lease", "share": 0.2}],
+    },
+    "missing_incomes": {"expected": "contract_breach", "shifts": [{"kind": "nulls", "column": "income", "share": 0.3}]},
+    "shipper_stopped": {"expected": "stale", "shifts": [{"kind": "stop_logging", "after_day": 3}]},
+    "defaults_turn": {"expected": "degraded", "shifts": [{"kind": "flip_outcomes", "share": 0.25}]},
+}
+"""One scenario or more of each status the drift check can alert on, over the table's own columns, as a user
+declares them in params.yaml simulate.scenarios (in place of the demo's, which name the demo's columns)."""
 
 
 def own_table() -> pd.DataFrame:
@@ -50,8 +71,10 @@ def write_own_table(directory: Path, schema_file: str) -> None:
 
 
 def own_table_params(params: dict[str, Any], source: str, schema_file: str) -> dict[str, Any]:
-    """params.yaml pointed at the table and its schema: no renames, its key features, and a gate its model meets."""
+    """params.yaml pointed at the table and its schema: no renames, its key features, a gate its model meets,
+    and its own scenarios."""
     params["data"] |= {"source": source, "rename": {}, "schema_file": schema_file}
     params["drift"]["key_features"] = ["income", "utilisation"]
     params["gate"]["worst_acceptable"] = {"roc_auc": 0.75, "log_loss": 0.6}
+    params["simulate"] |= {"scenario": "steady", "scenarios": SCENARIOS}
     return params

@@ -40,6 +40,7 @@ GENERIC_TESTS = [
     "test_table_passes_the_schema",
     "test_the_split_of_params_gives_every_pool_both_classes",
     "test_no_feature_row_of_the_evaluation_pool_is_in_another_pool",
+    "test_every_scenario_params_declares_fits_the_schema_of_the_table",
     "test_test_split_metrics_meet_every_floor_of_the_gate",
 ]
 """The data and model tests that read their expectations from schema.yaml and params.yaml: they must run,

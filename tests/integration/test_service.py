@@ -5,7 +5,8 @@ Champion and challenger have a copy of their own, with a model version at the re
 its bento of two models is built and served once per mode (shadow, split) for the module.
 
 The requests are the test split's rows and the bad ones are built from schema.yaml, so the tests hold for
-whatever table the project reads; a scenario named on the demo dataset's columns skips on any other.
+whatever table the project reads, and the simulated drift is the first params.yaml declares (a skip naming
+params.yaml when it declares none).
 A drift check judges one test's lines alone, copied by their prediction ids from the log the
 module's one served bento writes: what another test sent cannot change its verdict.
 """
@@ -48,6 +49,7 @@ from mlloop.serving.bento_model import LOG_DIRECTORY_VARIABLE, MODEL_NAME, ab_se
 from mlloop.serving.inference_log import CLOSED_FILE, LOG_FILE_GLOB, log_file
 from mlloop.serving.registry import PRODUCTION_STAGE
 from mlloop.serving.routing import assigned_variant
+from tests.declared_scenarios import declared_scenario, shifts_of
 from tests.integration.repository import PROJECT, copy_repository, run
 from tests.model_processes import model_processes
 
@@ -684,21 +686,12 @@ def _log_of(project: Path, prediction_ids: Collection[str], destination: Path) -
     return destination
 
 
-def _drift_scenario() -> tuple[str, str]:
-    """The first scenario params.yaml declares as drift, and the feature its first shift moves; a skip naming
-    params.yaml when it declares none over this schema's features (scenarios are the user's to declare)."""
-    for name, scenario in PARAMS.simulate.scenarios.items():
-        columns = [shift.column for shift in scenario.shifts if isinstance(shift, ColumnShift)]
-        if scenario.expected == "drift" and columns and set(columns) <= set(SCHEMA.feature_names):
-            return name, columns[0]
-    pytest.skip("params.yaml declares no drift scenario over the features of this schema: declare one")
-
-
 def test_simulated_traffic_through_the_service_is_caught_by_the_drift_check(
     project: Path, service: str, tmp_path: Path
 ) -> None:
     # Given a day of traffic of the first scenario params.yaml declares as drift, sent to the running service
-    scenario, shifted = _drift_scenario()
+    scenario, declared = declared_scenario(PARAMS, "drift", ColumnShift)
+    shifted = shifts_of(declared, ColumnShift)[0].column
     before = len(_logged_lines(project))
     run(
         [

@@ -1,5 +1,6 @@
 """params.yaml is loaded into typed, frozen objects; every mistake fails at load time, naming the field."""
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -327,11 +328,13 @@ def test_a_malformed_shift_is_rejected_at_load_naming_the_scenario_and_the_shift
     assert rule in message, message
 
 
-def test_a_default_scenario_params_does_not_declare_is_rejected_at_load(tmp_path: Path) -> None:
-    path = _write_params(tmp_path, lambda document: document["simulate"].update(scenario="price_hike"))
+def test_a_default_scenario_params_does_not_declare_is_rejected_at_load_naming_those_it_does(tmp_path: Path) -> None:
+    declared = next(iter(_real_params_mapping()["simulate"]["scenarios"]))
+    path = _write_params(tmp_path, lambda document: document["simulate"].update(scenario="undeclared"))
 
-    with pytest.raises(ConfigError, match=r"simulate: .*scenario 'price_hike' is not one of scenarios \(.*\bnone\b"):
+    with pytest.raises(ConfigError, match=r"simulate: .*scenario 'undeclared' is not one of scenarios \(") as raised:
         load_params(path)
+    assert re.search(rf"\(.*\b{re.escape(declared)}\b", str(raised.value)), f"{declared} is not named: {raised.value}"
 
 
 def test_nested_wrong_type_is_rejected_with_the_full_dotted_path(tmp_path: Path) -> None:

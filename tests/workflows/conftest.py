@@ -50,13 +50,18 @@ def _lighten(params_file: Path) -> None:
     yaml.dump(params, params_file)
 
 
+ENVIRONMENT = (PROJECT / ".venv").resolve()
+"""The project's environment, where its .venv leads: copied whole, never through a link to it, whose copy
+would be the link, and the changes below would land in the project's own environment."""
+
+
 def _relocatable_environment(environment: Path, kubectl: Path) -> None:
     """Make a hard-link copy of .venv work from any directory, with the recording kubectl in place of the real one.
 
     Each script is rewritten (a new file, so the project's own .venv is untouched) to start the
     python beside it, so a job's copy in its own workspace runs its own interpreter and packages.
     """
-    interpreter = f"#!{PROJECT / '.venv' / 'bin' / 'python'}"
+    interpreter = f"#!{ENVIRONMENT / 'bin' / 'python'}"
     for script in (environment / "bin").iterdir():
         if not script.is_file() or script.is_symlink():
             continue
@@ -129,7 +134,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
         install(runner_tools / name, name)
     install(cml_tools / "cml", "cml")
     environment = root / "environment"
-    subprocess.run(["cp", "-al", str(PROJECT / ".venv"), str(environment)], check=True)
+    subprocess.run(["cp", "-al", str(ENVIRONMENT), str(environment)], check=True)
     _relocatable_environment(environment, runner_tools / "kubectl")
 
     seed, dvc_remote = root / "seed", root / "dvc-remote"
@@ -163,7 +168,7 @@ def prepared(tmp_path_factory: pytest.TempPathFactory) -> Prepared:
         tools=tools,
         runner_tools=runner_tools,
         cml_tools=cml_tools,
-        real_kubectl=PROJECT / ".venv" / "bin" / "kubectl",
+        real_kubectl=ENVIRONMENT / "bin" / "kubectl",
     )
 
 

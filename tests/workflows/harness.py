@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,8 @@ PINNED_ACTIONS = {
     "docker/setup-buildx-action@37fe631027851001ddb9b187196cc803df7f5f0e": "setup-buildx",
     "docker/login-action@4907a6ddec9925e35a0a9e82d7399ccc52663121": "login",
 }
+SIMULATED_DAYS = 7
+"""Days of traffic in each inference log `simulate` makes: a week."""
 DRIFT_SCHEDULE = {"schedule": "17 5 * * *", "ref": "refs/heads/main"}
 """The schedule event of drift.yml's daily check."""
 SUMMARIES: list[str] = []
@@ -454,13 +455,12 @@ def pipeline_alongside(command: list[str], cwd: Path) -> Iterator[None]:
     assert process.returncode == 0, f"{command} failed: {output}"
 
 
-def simulate(scenario: World, name: str, kind: str, days: int = 7, start: date | None = None) -> Path:
-    """An inference log of `days` days of traffic (`mlloop simulate --scenario kind`), for INFERENCE_LOG_URL;
-    the days end today unless they start on `start`."""
+def simulate(scenario: World, name: str, declared: str) -> Path:
+    """An inference log of SIMULATED_DAYS days of traffic ending today, of a scenario params.yaml declares
+    (`mlloop simulate --scenario declared`), for INFERENCE_LOG_URL."""
     log = scenario.directory / "inference-logs" / name
-    first = ["--start", start.isoformat()] if start else []
     pipeline(
-        ["mlloop", "simulate", "--scenario", kind, "--days", str(days), *first, "--out", str(log)],
+        ["mlloop", "simulate", "--scenario", declared, "--days", str(SIMULATED_DAYS), "--out", str(log)],
         scenario.prepared.workspace,
     )
     return log

@@ -1,9 +1,14 @@
 """drift.yml, run for real under act on its schedule: the check's status alone decides. One issue per
 alert status under its own label, kept in step; retraining for drift and degraded at most once, never
 for a silent log or broken data; the status history kept with the published reports. And retrain.yml,
-as the check starts it: the retraining branch, its pull request, and the PR loop on it."""
+as the check starts it: the retraining branch, its pull request, and the PR loop on it.
+
+The traffic of each status is the first scenario params.yaml declares for it (tests/declared_scenarios.py),
+over the columns of whatever table the project reads; a status it declares none for skips, naming it.
+"""
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -11,10 +16,24 @@ from typing import Any
 
 import pytest
 
-from tests.workflows.harness import REPOSITORY, Run, World, daily_drift_check, run_dispatched, simulate
+from mlloop.config import ColumnShift, StopLogging, load_params
+from tests.declared_scenarios import declared_scenario, shifts_of
+from tests.workflows.harness import (
+    PROJECT,
+    REPOSITORY,
+    SIMULATED_DAYS,
+    Run,
+    World,
+    daily_drift_check,
+    run_dispatched,
+    simulate,
+)
 from tests.workflows.services.github_api import Dispatch
 
 pytestmark = pytest.mark.workflows
+
+PARAMS = load_params(PROJECT / "params.yaml")
+"""The project's own, which main on the scenarios' origin holds: the scenarios simulated are declared there."""
 
 
 def _issues(github: World, label: str, state: str) -> list[int]:
@@ -48,6 +67,8 @@ class DriftedThenClean:
 @pytest.fixture(scope="class")
 def drifted_then_clean(shared_github: World) -> DriftedThenClean:
     """A drifted log checked twice, then a clean one, on a repository whose published reports hold two earlier days."""
+    drifted, _ = declared_scenario(PARAMS, "drift")
+    clean, _ = declared_scenario(PARAMS, "no_drift")
     github = shared_github
     reports = github.directory / "published-drift-reports"
     reports.mkdir()
@@ -58,18 +79,18 @@ def drifted_then_clean(shared_github: World) -> DriftedThenClean:
     ]
     (reports / "history.jsonl").write_text("".join(f"{json.dumps(day)}\n" for day in earlier))
     github.variables["DRIFT_REPORT_URL"] = str(reports)
-    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "drifted", "price_increase"))
+    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "drifted", drifted))
     first = daily_drift_check(github)
     opened = _issues(github, "drift", "open")
     history_after_first = _text(reports / "history.jsonl")
     shown_after_first = _text(reports / today.isoformat() / "history.md")
     second = daily_drift_check(github)
     still_open = _issues(github, "drift", "open")
-    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "clean", "none"))
-    clean = daily_drift_check(github)
+    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "clean", clean))
+    checked_clean = daily_drift_check(github)
     return DriftedThenClean(
         github,
-        (first, second, clean),
+        (first, second, checked_clean),
         opened,
         still_open,
         reports,
@@ -123,49 +144,59 @@ class TestADriftedWeekThenACleanOne:
 
 
 def test_a_silent_log_and_then_broken_data_each_open_their_own_issue_and_never_retrain(github: World) -> None:
-    # Given retraining on, and a log whose last week of traffic ended ten days ago
+    # Given retraining on, and a week of traffic of the first scenario params.yaml declares stale: its log
+    # stops after one of the days, and the days end today
+    silent, stale_scenario = declared_scenario(PARAMS, "stale", StopLogging)
+    broken, breach_scenario = declared_scenario(PARAMS, "contract_breach", ColumnShift)
     github.variables["RETRAIN_ON_DRIFT"] = "true"
-    ended = datetime.now(UTC).date() - timedelta(days=16)
-    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "silent", "none", start=ended))
+    logged = min([SIMULATED_DAYS, *(shift.after_day for shift in shifts_of(stale_scenario, StopLogging))])
+    last_day = datetime.now(UTC).date() - timedelta(days=SIMULATED_DAYS - logged)
+    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "silent", silent))
 
     # When the daily check runs
-    silent = daily_drift_check(github)
+    silent_check = daily_drift_check(github)
 
     # Then it opens one issue labelled stale-log, naming the last day seen, and starts no retraining
-    assert silent.jobs == {"check": "success", "issue": "success"}, silent.output[-3000:]
+    assert silent_check.jobs == {"check": "success", "issue": "success"}, silent_check.output[-3000:]
     (stale,) = _issues(github, "stale-log", "open")
-    last_day = (ended + timedelta(days=6)).isoformat()
     assert github.api.issues[stale].title.startswith("Inference log silent: the newest log line was written at")
-    assert f"the last day seen is {last_day}" in github.api.issues[stale].title
+    assert f"the last day seen is {last_day.isoformat()}" in github.api.issues[stale].title
     assert _retrainings(github) == [], "a silent log started a retraining"
 
-    # When the log is live again, but a quarter of its lines carry a payment method the schema lacks
-    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "broken", "new_payment_method"))
-    broken = daily_drift_check(github)
+    # When the log is live again, but its lines break the schema on a column, as the first scenario params.yaml
+    # declares contract_breach has them do
+    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "broken", broken))
+    broken_check = daily_drift_check(github)
 
-    # Then the stale issue closes, a contract-breach issue opens, and still nothing retrains
-    assert broken.jobs == {"check": "success", "issue": "success"}, broken.output[-3000:]
+    # Then the stale issue closes, a contract-breach issue naming the column opens, and still nothing retrains
+    assert broken_check.jobs == {"check": "success", "issue": "success"}, broken_check.output[-3000:]
     assert _issues(github, "stale-log", "closed") == [stale]
     (breach,) = _issues(github, "contract-breach", "open")
-    assert github.api.issues[breach].title.startswith("Data contract broken in production: payment_method breaks")
-    assert "Digital wallet" in github.api.issues[breach].body, "the issue's body is the report, with the breach"
+    columns = [shift.column for shift in shifts_of(breach_scenario, ColumnShift)]
+    title, body = github.api.issues[breach].title, github.api.issues[breach].body
+    assert any(title.startswith(f"Data contract broken in production: {column} breaks") for column in columns), title
+    quoted = re.compile(rf"^({'|'.join(map(re.escape, columns))}), \w+: the first lines$", re.MULTILINE)
+    assert quoted.search(body), f"the issue's body is not the report with the breach's example lines:\n{body}"
     assert _issues(github, "drift", "open") == [], "drift ranks below the breach: no drift issue of its own"
     assert _retrainings(github) == [], "broken data started a retraining"
 
 
 def test_degraded_outcomes_open_their_issue_and_start_a_retraining(github: World) -> None:
-    # Given retraining on, and a week whose customers look as before but whose outcomes turned (the declared
-    # scenario outcome_decay: a share of the outcomes contradicts the model)
+    # Given retraining on, and a week whose customers look as before but whose outcomes turned: the first
+    # scenario params.yaml declares degraded
+    decayed, _ = declared_scenario(PARAMS, "degraded")
     github.variables["RETRAIN_ON_DRIFT"] = "true"
-    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "decayed", "outcome_decay"))
+    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "decayed", decayed))
 
     # When the daily check runs
     run = daily_drift_check(github)
 
-    # Then a degraded issue is opened and one retraining is started
+    # Then a degraded issue naming a realised metric of params is opened, and one retraining is started
     assert run.jobs == {"check": "success", "issue": "success"}, run.output[-3000:]
     (degraded,) = _issues(github, "degraded", "open")
-    assert github.api.issues[degraded].title.startswith("Outcomes degraded: realised roc_auc")
+    title = github.api.issues[degraded].title
+    metrics = PARAMS.drift.outcomes.metrics
+    assert any(title.startswith(f"Outcomes degraded: realised {metric} ") for metric in metrics), (title, metrics)
     assert _retrainings(github) == ["retrain.yml"]
 
 
@@ -184,8 +215,9 @@ class RetrainingOnDrift:
 def retraining_on_drift(shared_github: World) -> RetrainingOnDrift:
     """drift.yml starts retrain.yml; GitHub runs it, and the pr.yml it dispatches; then a second check finds drift
     while the retraining pull request is still open."""
+    drifted, _ = declared_scenario(PARAMS, "drift")
     github = shared_github
-    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "drifted", "price_increase"))
+    github.variables["INFERENCE_LOG_URL"] = str(simulate(github, "drifted", drifted))
     github.variables["RETRAIN_ON_DRIFT"] = "true"
     github.api.actions_can_open_pull_requests = True
     checks = [daily_drift_check(github)]
