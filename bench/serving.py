@@ -32,6 +32,7 @@ from typing import Any
 
 import joblib
 import pandas as pd
+import psutil
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from mlloop.monitoring.fold_in import params_round_trip
@@ -64,7 +65,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(command: list[str], cwd: Path, ready_url: str, env: dict[str, str]) -> Iterator[None]:
+def serving(command: list[str], cwd: Path, ready_url: str, env: dict[str, str]) -> Iterator[int]:
+    """The command serving until ready; yields its process id."""
     server = subprocess.Popen(
         command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
@@ -78,7 +80,7 @@ def serving(command: list[str], cwd: Path, ready_url: str, env: dict[str, str]) 
                 time.sleep(0.5)
         else:
             raise SystemExit(f"{command} did not become ready")
-        yield
+        yield server.pid
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
@@ -102,6 +104,7 @@ def load(url: str, body: str, connections: int, seconds: int, scratch: Path) -> 
         check=True,
     ).stdout
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    requests = re.search(r"(\d+) requests in", output)
     # A percentile's own line of the latency distribution: a thread statistic's share ("71.50%") ends likewise.
     percentiles = dict(re.findall(r"^\s+(50|99)%\s+(\S+)$", output, re.MULTILINE))
     return {
@@ -109,7 +112,24 @@ def load(url: str, body: str, connections: int, seconds: int, scratch: Path) -> 
         "p50_ms": milliseconds(percentiles["50"]),
         "p99_ms": milliseconds(percentiles["99"]),
         "errors": float(errors.group(1)) if errors else 0.0,
+        "requests": float(requests.group(1)) if requests else 0.0,
     }
+
+
+def cpu_seconds(server: int) -> dict[str, float]:
+    """CPU time so far of a BentoML server's processes: its worker's (the service) and its model process's.
+
+    Unlike throughput, CPU time per request hardly moves with other work on the machine.
+    """
+    spent = {"service": 0.0, "model": 0.0}
+    for process in psutil.Process(server).children(recursive=True):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = process.cpu_times()
+            if "multiprocessing.forkserver" in " ".join(process.parent().cmdline()):
+                spent["model"] += times.user + times.system
+            elif "_bentoml_impl.worker" in " ".join(process.cmdline()):
+                spent["service"] += times.user + times.system
+    return spent
 
 
 def in_process(model: Any, rows: pd.DataFrame) -> dict[str, float]:
@@ -177,9 +197,12 @@ def median_point(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def side_by_side(
-    urls: dict[str, str], bodies: dict[str, str], seconds: int, rounds: int, scratch: Path
+    urls: dict[str, str], servers: dict[str, int], bodies: dict[str, str], seconds: int, rounds: int, scratch: Path
 ) -> dict[str, dict[str, Any]]:
-    """Every point in every mode, `rounds` times; at each point the modes alternate which goes first."""
+    """Every point in every mode, `rounds` times; at each point the modes alternate which goes first.
+
+    Each run also records the CPU milliseconds the service's and the model's process spent per request.
+    """
     points = {f"c{c}": ("/predict", bodies["single"], c) for c in CONCURRENCY} | {
         "batch_c4": ("/predict_batch", bodies["batch"], 4)
     }
@@ -187,7 +210,12 @@ def side_by_side(
     for round_number in range(rounds):
         for point, (path, body, connections) in points.items():
             for mode in MODES if round_number % 2 == 0 else MODES[::-1]:
+                before = cpu_seconds(servers[mode])
                 measured = load(f"{urls[mode]}{path}", body, connections, seconds, scratch)
+                after = cpu_seconds(servers[mode])
+                for process in before:
+                    spent = after[process] - before[process]
+                    measured[f"{process}_cpu_ms_per_request"] = spent * 1e3 / max(measured["requests"], 1.0)
                 if point.startswith("batch"):
                     measured["rows_per_second"] = measured["requests_per_second"] * BATCH_ROWS
                 runs[mode][point].append(measured)
@@ -244,7 +272,8 @@ def main() -> None:
 
         ports = {mode: free_port() for mode in MODES}
         urls = {mode: f"http://127.0.0.1:{port}" for mode, port in ports.items()}
-        with contextlib.ExitStack() as servers:
+        with contextlib.ExitStack() as stack:
+            servers = {}
             for mode in MODES:
                 command = [
                     "bentoml",
@@ -256,8 +285,8 @@ def main() -> None:
                     str(ports[mode]),
                 ]
                 env = environment(BENTOML_HOME=str(homes[mode]), MLLOOP_INFERENCE_LOG_DIR=str(scratch / f"log-{mode}"))
-                servers.enter_context(serving(command, clone, f"{urls[mode]}/readyz", env))
-            modes = side_by_side(urls, bodies, seconds, arguments.rounds, scratch)
+                servers[mode] = stack.enter_context(serving(command, clone, f"{urls[mode]}/readyz", env))
+            modes = side_by_side(urls, servers, bodies, seconds, arguments.rounds, scratch)
         results["bentoml_service"] = modes["off"]
         results["champion_and_challenger"] = {"modes": modes, "targets": targets(modes)}
     results["load_average_after"] = os.getloadavg()
