@@ -66,6 +66,7 @@ endif
 .PHONY: help install run repro pull push check-remote remote metrics pr-scope report gate gate-release install-cml comment summary \
 	bento serve deploy-local smoke smoke-deployed \
 	drift ab-report drift-history drift-publish drift-summary drift-issue fold-in retrain-pr \
+	promote ab-action ab-summary ab-issue redeploy \
 	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-workflows test-fast lint format bench
 
 help: ## list the targets
@@ -154,6 +155,21 @@ drift: $(ENVIRONMENT) ## the drift check: the log's window ending today (INFEREN
 
 ab-report: $(ENVIRONMENT) ## champion against challenger on the log's evidence window and its labels (INFERENCE_LOG_URL, WINDOW_DAYS): promote, keep_champion or insufficient_data
 	mlloop ab-report $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)) $(if $(WINDOW_DAYS),--window-days $(WINDOW_DAYS))
+
+promote: $(ENVIRONMENT) ## move the registry's stage prod to VERSION (default: the A/B report's challenger, on promote) and push its tags
+	mlloop promote --push $(if $(VERSION),--version $(VERSION))
+
+ab-action: $(ENVIRONMENT) ## for promote.yml: the A/B report's action, promote, retire or none (step output `action`)
+	action="$$(mlloop ab-action)"; echo "action=$$action" >> "$${GITHUB_OUTPUT:?is set by GitHub Actions}"
+
+ab-summary: $(ENVIRONMENT) ## append the A/B report to the GitHub Actions job summary
+	cat "$$(mlloop path ab-report)" >> "$${GITHUB_STEP_SUMMARY:?is set by GitHub Actions}"
+
+ab-issue: $(ENVIRONMENT) ## post the A/B report on its one tracking issue (label ab-test): open it, or update it (gh)
+	mlloop ab-issue
+
+redeploy: $(ENVIRONMENT) ## start deploy.yml as the A/B report asks: main after a promotion, the champion's commit to retire (gh)
+	mlloop redeploy
 
 fold-in: $(ENVIRONMENT) ## fold the log window's labelled rows into a new DVC-tracked training source, and point params at it
 	dvc add --quiet "$$(mlloop fold-in $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)))"

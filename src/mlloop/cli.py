@@ -231,6 +231,41 @@ def _ab_report(params: Params, arguments: argparse.Namespace) -> None:
     print(f"{result.decision}: {'; '.join(result.reasons)}")
 
 
+def _promote_arguments(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--version",
+        metavar="VERSION",
+        help="the registered version to put at stage prod, e.g. v0.2.0 (default: the challenger of the last A/B "
+        "report, when it decided promote); an older version rolls production back",
+    )
+    command.add_argument("--push", action="store_true", help="push the stage tags to origin")
+
+
+def _promote(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import promotion
+
+    print(promotion.promote_version(params.ab.decision.directory, arguments.version, arguments.push))
+
+
+def _ab_action(params: Params, _arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import promotion
+    from mlloop.monitoring.ab_result import read_result
+
+    print(promotion.action(read_result(params.ab.decision.directory)))
+
+
+def _redeploy(params: Params, _arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import promotion
+
+    print(promotion.redeploy(params.ab.decision.directory))
+
+
+def _ab_issue(params: Params, _arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import promotion
+
+    print(promotion.post_report(params.ab.decision.directory))
+
+
 def _fold_in(params: Params, arguments: argparse.Namespace) -> None:
     from mlloop.monitoring import fold_in
 
@@ -460,6 +495,31 @@ COMMANDS = (
         "promote, keep_champion or insufficient_data (reports/ab/ab.json, ab.md); exit 0 whatever the decision",
         _ab_report,
         _ab_report_arguments,
+    ),
+    Command(
+        "promote",
+        "move the registry's stage prod (GTO) to a version: the A/B report's challenger, or one named by hand "
+        "(exit 4 when it is not registered)",
+        _promote,
+        _promote_arguments,
+    ),
+    Command(
+        "ab-action",
+        "print what the last A/B report asks of production: promote, retire (keep_champion once the evidence "
+        "window closed) or none",
+        _ab_action,
+    ),
+    Command(
+        "redeploy",
+        "start deploy.yml for the last A/B report's action: the default branch after a promotion, the champion's "
+        "commit to retire the challenger (uses gh)",
+        _redeploy,
+    ),
+    Command(
+        "ab-issue",
+        "post the last A/B report on its one tracking issue (label ab-test): open it, or update it and comment "
+        "(uses gh)",
+        _ab_issue,
     ),
     Command(
         "fold-in",

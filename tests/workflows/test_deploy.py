@@ -55,11 +55,13 @@ def _place_service(github: World, url: str) -> None:
 
 
 def _release(github: World, version: str) -> None:
-    """An earlier release of main's model: GTO's annotated tag, as `mlloop register` makes it."""
+    """An earlier release of main's model, the champion: GTO's annotated version tag and its assignment to stage
+    prod, as `mlloop register` makes them for a first release."""
     git(
         github.developer, "tag", "--annotate", f"churn@{version}", "--message", f"model md5 of {version}", "origin/main"
     )
-    git(github.developer, "push", "--quiet", "origin", f"refs/tags/churn@{version}")
+    git(github.developer, "tag", "--annotate", "churn#prod#1", "--message", f"{version} to prod", "origin/main")
+    git(github.developer, "push", "--quiet", "origin", f"refs/tags/churn@{version}", "refs/tags/churn#prod#1")
 
 
 def _regressions(run: Run) -> list[float]:
@@ -110,6 +112,8 @@ class TestAFirstMergeThatChangesTheModel:
         tags = [update for push in github.origin.pushes for update in push.updates if "churn@" in update[2]]
         assert [ref for _, _, ref in tags] == ["refs/tags/churn@v0.1.0"], github.origin.pushes
         assert git(github.developer, "ls-remote", "origin", "refs/tags/churn@v0.1.0^{}").startswith(sha)
+        stages = [update for push in github.origin.pushes for update in push.updates if "churn#prod#" in update[2]]
+        assert [ref for _, _, ref in stages] == ["refs/tags/churn#prod#1"], "the first release is the champion"
 
     def test_a_release_is_created_with_the_model_card(self, merged: tuple[World, str, Run]) -> None:
         github, _, _ = merged

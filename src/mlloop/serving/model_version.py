@@ -20,6 +20,7 @@ from scmrepo.exceptions import SCMError
 from mlloop.config import Params
 from mlloop.errors import RemoteError, SourceError
 from mlloop.serving.bento_model import HEADLINE_METRICS, MODEL_NAME
+from mlloop.serving.registry import PRODUCTION_STAGE, promote, version_in_stage
 from mlloop.storage import revisions
 from mlloop.storage.artifacts import require
 from mlloop.storage.files import read_json
@@ -40,7 +41,8 @@ class ModelVersion:
 
 
 def current_version(params: Params) -> ModelVersion:
-    """The latest version if it holds HEAD's model, else the next minor version (v0.1.0 for the first).
+    """The version tagging HEAD, else the latest version if it holds HEAD's model, else the next minor
+    version (v0.1.0 for the first).
 
     HEAD's model is the one its committed dvc.lock records: that is the commit a version tags.
     """
@@ -50,6 +52,9 @@ def current_version(params: Params) -> ModelVersion:
     md5 = revisions.locked_md5(lock, params.paths.model)
     if md5 is None:
         raise SourceError(f"{revisions.DVC_LOCK} records no {params.paths.model}: run `dvc repro`")
+    tagging_head = revisions.version_tag_at(f"{MODEL_NAME}@v*", revisions.head())
+    if tagging_head is not None:  # a deploy of an older version's commit (retiring a challenger) keeps its version
+        return ModelVersion(tagging_head.removeprefix(f"{MODEL_NAME}@"), md5, is_new=False)
     try:
         latest = gto.api.find_latest_version(".", MODEL_NAME)
     except ArtifactNotFound:  # no version registered yet (or a clone without tags)
@@ -62,11 +67,29 @@ def current_version(params: Params) -> ModelVersion:
     return ModelVersion(f"v{semver.Version.parse(latest.version.removeprefix('v')).bump_minor()}", md5, is_new=True)
 
 
+def _is_champion(params: Params) -> bool:
+    """Whether the model released now becomes the one in production: always with ab.mode "off", which
+    replaces it outright; otherwise only when no version is at stage prod (a repository's first release),
+    since with a champion the new model is served beside it as the challenger until a promotion.
+    """
+    return params.ab.mode == "off" or version_in_stage(MODEL_NAME) is None
+
+
 def register(params: Params, push: bool) -> str:
     """Tag HEAD with the model's new version (and push the tag to origin); say what was done.
 
+    The released model, when it becomes the champion (`_is_champion`), also gets stage prod, so that
+    the registry names the model in production and later releases have a champion.
     A tag that cannot be pushed is deleted again, so the next run registers and pushes it anew.
     """
+    registered = _register_version(params, push)
+    if not _is_champion(params):
+        return f"{registered}; stage {PRODUCTION_STAGE} stays where it is: this model is the challenger"
+    version = current_version(params)
+    return f"{registered}; {promote(MODEL_NAME, version.version, push=push, remote=REMOTE)}"
+
+
+def _register_version(params: Params, push: bool) -> str:
     version = current_version(params)
     tag = f"{MODEL_NAME}@{version.version}"
     if not version.is_new:

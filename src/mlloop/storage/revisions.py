@@ -112,6 +112,13 @@ def dvc_output_at(sha: str, path: Path) -> bytes:
         return _reproduce_in_worktree(sha, path)
 
 
+def version_tag_at(pattern: str, commit: str) -> str | None:
+    """A tag matching `pattern` that points at `commit` itself, or None."""
+    result = _git("tag", "--points-at", commit, "--list", pattern)
+    tags = result.stdout.decode().split() if result.returncode == 0 else []
+    return tags[0] if tags else None
+
+
 def nearest_tag(pattern: str, commit: str) -> str | None:
     """The tag matching `pattern` nearest to `commit` along its first parents (main's own history), or None."""
     result = _git("describe", "--tags", "--abbrev=0", "--first-parent", "--match", pattern, commit)

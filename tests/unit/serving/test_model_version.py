@@ -3,7 +3,10 @@
 Specified here, on small real git repositories: the first model is v0.1.0; a commit that keeps the model
 keeps its version and registers nothing; a changed model gets the next minor version and `register`
 tags HEAD with it (an annotated tag); a dvc.lock without the model is a SourceError naming dvc.lock;
-and the OCI labels name the commit, the version, the model md5 and the headline metrics, without spaces;
+the released model gets stage prod when it becomes the champion (the first release, or any release with
+ab.mode "off"), never while a champion is served beside it as the challenger; a deploy of an older version's
+commit keeps that version; and the OCI labels name the commit, the version, the model md5 and the headline
+metrics, without spaces;
 main's gate compares with the previous release (the latest version before HEAD), never with HEAD itself.
 """
 
@@ -24,6 +27,7 @@ from mlloop.errors import SourceError
 from mlloop.review import report
 from mlloop.serving.bento_model import HEADLINE_METRICS
 from mlloop.serving.model_version import current_version, image_labels, previous_release, register
+from mlloop.serving.registry import version_in_stage
 
 PROJECT_ROOT = Path(__file__).parents[3]
 PARAMS_FILE = PROJECT_ROOT / "params.yaml"
@@ -60,10 +64,17 @@ class Workspace:
         return self.git("rev-parse", "HEAD")
 
     def tags_at_head(self) -> list[str]:
-        return self.git("tag", "--points-at", "HEAD").split()
+        """The version tags on HEAD (the stage tags are read through the registry)."""
+        return self.git("tag", "--points-at", "HEAD", "--list", "churn@v*").split()
 
     def all_tags(self) -> list[str]:
-        return self.git("tag", "--list").split()
+        return self.git("tag", "--list", "churn@v*").split()
+
+    def stage_tags(self) -> list[str]:
+        return self.git("tag", "--list", "churn#*").split()
+
+    def with_ab_mode(self, mode: str) -> Params:
+        return self.params.model_copy(update={"ab": self.params.ab.model_copy(update={"mode": mode})})
 
 
 @pytest.fixture
@@ -336,3 +347,59 @@ def test_the_gate_takes_either_a_baseline_or_the_previous_release_not_both() -> 
         build_parser().parse_args(["gate", "--baseline", "main", "--previous-release"])
 
     assert raised.value.code == 2
+
+
+def _prod_version() -> str | None:
+    staged = version_in_stage("churn")
+    return None if staged is None else staged.version
+
+
+def test_the_first_release_gets_stage_prod_so_later_releases_have_a_champion(workspace: Workspace) -> None:
+    assert _prod_version() is None
+
+    message = register(workspace.with_ab_mode("shadow"), push=False)
+
+    assert _prod_version() == "v0.1.0"
+    assert "moved stage prod to churn@v0.1.0" in message
+
+
+def test_a_release_beside_a_champion_is_the_challenger_and_leaves_prod_where_it_is(workspace: Workspace) -> None:
+    # Given v0.1.0 in production, and A/B testing on
+    register(workspace.with_ab_mode("shadow"), push=False)
+    workspace.write_lock(SECOND_MODEL_MD5)
+    workspace.commit("retrain the model")
+
+    message = register(workspace.with_ab_mode("shadow"), push=False)
+
+    assert workspace.tags_at_head() == ["churn@v0.2.0"]
+    assert _prod_version() == "v0.1.0", "a challenger is promoted by promote.yml, never by its release"
+    assert "stays where it is" in message
+
+
+def test_with_ab_off_every_release_replaces_the_champion_and_takes_stage_prod(workspace: Workspace) -> None:
+    register(workspace.with_ab_mode("off"), push=False)
+    workspace.write_lock(SECOND_MODEL_MD5)
+    workspace.commit("retrain the model")
+
+    register(workspace.with_ab_mode("off"), push=False)
+
+    assert _prod_version() == "v0.2.0"
+
+
+def test_a_deploy_of_an_older_versions_commit_keeps_that_version_and_registers_nothing(workspace: Workspace) -> None:
+    # Given v0.1.0 in production and v0.2.0, a challenger, on a later commit
+    register(workspace.with_ab_mode("shadow"), push=False)
+    first_commit = workspace.head()
+    workspace.write_lock(SECOND_MODEL_MD5)
+    workspace.commit("retrain the model")
+    register(workspace.with_ab_mode("shadow"), push=False)
+    stages_before = workspace.stage_tags()
+
+    # When the champion's own commit is deployed again (the challenger retired)
+    workspace.git("checkout", "--quiet", first_commit)
+    message = register(workspace.with_ab_mode("shadow"), push=False)
+
+    assert current_version(workspace.params).version == "v0.1.0"
+    assert "nothing to register" in message
+    assert sorted(workspace.all_tags()) == ["churn@v0.1.0", "churn@v0.2.0"]
+    assert workspace.stage_tags() == stages_before
