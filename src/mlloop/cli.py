@@ -196,17 +196,30 @@ def _drift_arguments(command: argparse.ArgumentParser) -> None:
         metavar="N",
         help="days of the log to read (default: params drift.window_days)",
     )
+    command.add_argument(
+        "--exact",
+        action="store_true",
+        help="read every line of the window instead of the log files' summaries (small windows, tests)",
+    )
 
 
 def _drift(params: Params, arguments: argparse.Namespace) -> None:
-    from mlloop.monitoring import drift
-
     if arguments.window_days is not None:
         params = params.model_copy(
             update={"drift": params.drift.model_copy(update={"window_days": arguments.window_days})}
         )
-    result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out, datetime.now(UTC))
+    if arguments.exact:
+        from mlloop.monitoring.drift import run_drift
+    else:
+        from mlloop.monitoring.summary_check import run_drift
+    result = run_drift(params, arguments.reference, arguments.current, arguments.out, datetime.now(UTC))
     print(f"{result.status}: {'; '.join(result.reasons)}")
+
+
+def _summarize(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import summaries
+
+    print(summaries.summarize(params, arguments.current, _today()))
 
 
 def _fold_in(params: Params, arguments: argparse.Namespace) -> None:
@@ -405,6 +418,13 @@ COMMANDS = (
         "training split); exit 0 whatever the status",
         _drift,
         _drift_arguments,
+    ),
+    Command(
+        "summarize",
+        "summarise the log files the check ending today needs (and their delayed labels) beside the log, a "
+        "process per file; for a cron or a CronJob",
+        _summarize,
+        _current_argument,
     ),
     Command(
         "fold-in",

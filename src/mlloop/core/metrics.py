@@ -21,7 +21,8 @@ from sklearn.metrics import (
 )
 
 Direction = Literal["higher", "lower"]
-Score = Callable[[ArrayLike, np.ndarray], float]
+Score = Callable[..., float]
+"""Of the labels and the probabilities (or decisions), with an optional sample_weight: scikit-learn's metrics."""
 
 
 def decisions(probability: np.ndarray, threshold: float) -> np.ndarray:
@@ -39,9 +40,14 @@ class Metric:
     """Of the labels and the probabilities; of the labels and the decisions when `at_threshold`."""
     at_threshold: bool = False
 
-    def compute(self, label: ArrayLike, probability: np.ndarray, threshold: float) -> float:
-        """The metric of these predictions, cut into decisions at `threshold` when it scores decisions."""
-        return float(self.score(label, decisions(probability, threshold) if self.at_threshold else probability))
+    def compute(
+        self, label: ArrayLike, probability: np.ndarray, threshold: float, weight: np.ndarray | None = None
+    ) -> float:
+        """The metric of these predictions, cut into decisions at `threshold` when it scores decisions; each row
+        counted `weight` times when given (rows that repeat, counted once each: the same value).
+        """
+        predicted = decisions(probability, threshold) if self.at_threshold else probability
+        return float(self.score(label, predicted, sample_weight=weight))
 
     def improvement(self, delta: float) -> float:
         """The delta signed so that positive always means better."""

@@ -33,8 +33,8 @@ from mlloop.monitoring.shifts import check_scenarios, logged_days, shift_day
 from mlloop.pipeline.evaluation import churn_probability
 from mlloop.serving import client
 from mlloop.serving.inference_log import append_lines, log_file, log_line, prediction_id
-from mlloop.storage.artifacts import load_model, read_table, require
-from mlloop.storage.files import read_json, sha256_of
+from mlloop.storage.artifacts import load_model, read_table
+from mlloop.storage.files import read_json, require, sha256_of
 
 MICROSECONDS_PER_DAY = 86_400_000_000
 UUID_BYTES = 16

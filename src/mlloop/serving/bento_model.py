@@ -12,8 +12,7 @@ import bentoml
 from mlloop.config import Params, ServeParams, ServiceSettings
 from mlloop.serving.model_card import render_model_card
 from mlloop.storage import revisions
-from mlloop.storage.artifacts import require
-from mlloop.storage.files import atomic_outputs, read_json
+from mlloop.storage.files import atomic_outputs, read_json, require
 
 MODEL_NAME = "churn"
 """The model's name in the BentoML store; bento/service.py serves `churn:latest`."""

@@ -30,7 +30,8 @@ from mlloop.config import DriftParams, Params
 from mlloop.core.column_scores import ColumnScores
 from mlloop.core.schema import FeatureSchema
 from mlloop.errors import ConfigError, SourceError
-from mlloop.monitoring.drift import ColumnResult, rule_text, run_drift, score_columns, staleness, verdict
+from mlloop.monitoring.drift import run_drift, score_columns
+from mlloop.monitoring.judgement import ColumnResult, rule_text, staleness, verdict
 from mlloop.monitoring.drift_result import DriftReportFiles, DriftResult, ReferenceFile, RowCounts, read_result
 from mlloop.monitoring.outcomes import label_line, labels_file
 from mlloop.serving.inference_log import log_file, log_line, prediction_id
