@@ -74,11 +74,19 @@ def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, float]:
     return np.sort(present), (1 - len(present) / len(values)) if len(values) else 0.0
 
 
+def _parquet(path: Path, columns: list[str], produced_by: str) -> pa.Table:
+    """Columns of a table an earlier stage wrote; an unreadable one is a SourceError naming it and the stage."""
+    try:
+        return pq.read_table(path, columns=columns)
+    except (OSError, ValueError, KeyError) as error:
+        raise SourceError(f"{path}: cannot be read ({error}); re-run '{produced_by}'") from error
+
+
 def read_reference(
     reference_path: Path, reference_sha256: str, predictions_path: Path, schema: FeatureSchema, drift: DriftParams
 ) -> Reference:
     """The reference's columns and the held-out probabilities, with pyarrow alone (no pandas: the check must be quick)."""
-    table = pq.read_table(reference_path, columns=schema.feature_names)
+    table = _parquet(reference_path, schema.feature_names, "split")
     values, null_shares, labels = {}, {}, {}
     for name in schema.numeric_features:
         values[name], null_shares[name] = _numbers(table[name])
@@ -93,7 +101,7 @@ def read_reference(
             )
         }
     values[PREDICTION], null_shares[PREDICTION] = _numbers(
-        pq.read_table(predictions_path, columns=[PREDICTION])[PREDICTION]
+        _parquet(predictions_path, [PREDICTION], "evaluate")[PREDICTION]
     )
     settings = drift.summaries
     edges = {name: fine_edges(column, settings.bins, drift.psi_bins) for name, column in values.items() if len(column)}
