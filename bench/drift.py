@@ -48,7 +48,8 @@ from threadpoolctl import threadpool_limits
 
 from mlloop.config import Params, Status, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
-from mlloop.monitoring.drift import PREDICTION, DriftInputs, check, read_current, read_inputs, score_columns, verdict
+from mlloop.monitoring.drift import DriftInputs, check, read_current, read_inputs, score_columns
+from mlloop.monitoring.judgement import PREDICTION, verdict
 from mlloop.monitoring.shifts import check_scenarios
 from mlloop.monitoring.simulator import LoggedModel, day_traffic, load_logged_model, log_writer
 from mlloop.serving.inference_log import LOG_FILE_GLOB

@@ -21,6 +21,8 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,7 +44,7 @@ def _pyarrow_blocks(paths: list[str], threads: bool) -> Iterator[dict[str, np.nd
     options = pa_json.ParseOptions(explicit_schema=schema, unexpected_field_behavior="ignore")
     read = pa_json.ReadOptions(use_threads=threads, block_size=BLOCK_BYTES)
     for path in paths:
-        with open(path, "rb") as stream:
+        with Path(path).open("rb") as stream:
             rest = b""
             while block := stream.read(BLOCK_BYTES):
                 block = rest + block
@@ -89,7 +91,7 @@ def _duckdb(paths: list[str], threads: bool) -> Iterator[dict[str, np.ndarray]]:
         yield {name: batch.column(name) for name in batch.schema.names}
 
 
-def _polars(paths: list[str], threads: bool) -> Iterator[dict[str, np.ndarray]]:
+def _polars(paths: list[str], _threads: bool) -> Iterator[dict[str, np.ndarray]]:
     import polars as pl
 
     features = pl.Struct(
@@ -110,7 +112,7 @@ READERS = {
 }
 
 
-def _consume(batches: Iterator[dict[str, object]]) -> int:
+def _consume(batches: Iterator[dict[str, Any]]) -> int:
     """The same reduction for every reader: a histogram of one number and counts of one label."""
     import pyarrow.compute as pc
 

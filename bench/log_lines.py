@@ -62,7 +62,7 @@ def day_pools(
         update={"scenario": scenario, "days": days, "rows_per_day": pool_rows, "seed": seed}
     )
     rng = np.random.default_rng(seed)
-    pools = []
+    pools: list[list[PoolLine]] = []
     with tempfile.TemporaryDirectory() as directory:
         out = Path(directory)
         write_day = log_writer(model, schema, out)
@@ -110,7 +110,8 @@ def write_day(out: Path, day: date, pool: list[PoolLine], lines: int, pods: int,
                 for first in range(0, len(rows), WRITE_LINES):
                     count = min(WRITE_LINES, len(rows) - first)
                     chosen = rng.integers(0, len(pool), size=count)
-                    log_text, label_text = [], []
+                    log_text: list[bytes] = []
+                    label_text: list[bytes] = []
                     for request_id, index in zip(
                         _day_ids(day, int(rows[0]) + first, count), chosen.tolist(), strict=True
                     ):

@@ -22,9 +22,12 @@ class OutcomeCells:
     @classmethod
     def of(cls, outcomes: np.ndarray, probabilities: np.ndarray) -> "OutcomeCells":
         """The cells of these labelled rows."""
-        pairs = np.rec.fromarrays([outcomes.astype(bool), probabilities.astype(float)], names="outcome,probability")
-        unique, counts = np.unique(pairs, return_counts=True)
-        return cls(unique["outcome"].copy(), unique["probability"].copy(), counts.astype(np.int64))
+        order = np.lexsort((probabilities, outcomes))
+        outcome, probability = outcomes[order].astype(bool), probabilities[order].astype(float)
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (outcome[1:] != outcome[:-1]) | (probability[1:] != probability[:-1])
+        starts = np.flatnonzero(first)
+        return cls(outcome[starts], probability[starts], np.diff(np.append(starts, len(order))).astype(np.int64))
 
     @property
     def rows(self) -> int:

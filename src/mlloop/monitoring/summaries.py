@@ -85,7 +85,7 @@ def _parquet(path: Path, columns: list[str], produced_by: str) -> pa.Table:
 def read_reference(
     reference_path: Path, reference_sha256: str, predictions_path: Path, schema: FeatureSchema, drift: DriftParams
 ) -> Reference:
-    """The reference's columns and the held-out probabilities, with pyarrow alone (no pandas: the check must be quick)."""
+    """The reference's columns and the held-out probabilities, read by pyarrow alone: the check must start quickly."""
     table = _parquet(reference_path, schema.feature_names, "split")
     values, null_shares, labels = {}, {}, {}
     for name in schema.numeric_features:
@@ -171,6 +171,11 @@ def list_log(source: str, folder: str, today: date) -> LogListing:
     return LogListing(filesystem, root, by_day, labels)
 
 
+def _protocols(filesystem: fsspec.AbstractFileSystem) -> tuple[str, ...]:
+    protocols = filesystem.protocol
+    return (protocols,) if isinstance(protocols, str) else tuple(protocols)
+
+
 @dataclass(frozen=True)
 class Store:
     """Where a log's summaries of one fingerprint live, beside the log."""
@@ -182,20 +187,23 @@ class Store:
 
     @property
     def directory(self) -> str:
+        """The folder of this fingerprint's summaries."""
         return f"{self.root}/{self.folder}/{self.fingerprint}"
 
     def summary_path(self, file: StoredFile) -> str:
+        """A log file's summary: its path below the root, under the fingerprint's folder."""
         return f"{self.directory}/{posixpath.relpath(file.name, self.root)}.summary.json"
 
     def index_path(self, file: StoredFile) -> str:
+        """A log or labels file's outcome index, beside its summary."""
         return f"{self.directory}/{posixpath.relpath(file.name, self.root)}.outcomes.parquet"
 
     def outcomes_path(self, end: date, days: int) -> str:
+        """The outcome cells of the window of `days` days ending `end`."""
         return f"{self.directory}/window-{end.isoformat()}-{days}d.outcomes.parquet"
 
     def _on_disk(self) -> bool:
-        protocols = self.filesystem.protocol
-        return "file" in ((protocols,) if isinstance(protocols, str) else protocols)
+        return "file" in _protocols(self.filesystem)
 
     def write(self, path: str, data: bytes) -> None:
         """One summary file: atomically on a disk, as one PUT on an object store (which is atomic)."""
@@ -301,9 +309,11 @@ Task = TypeVar("Task")
 Result = TypeVar("Result")
 
 
-def _pool_map(function: Callable[[Task], Result], tasks: Sequence[Task], workers: int) -> list[Result]:
-    """Each task's result in order: in this process for one task or one worker, in `workers` processes otherwise."""
-    if workers == 1 or len(tasks) <= 1:
+def _pool_map(function: Callable[[Task], Result], tasks: Sequence[Task], workers: int, store: Store) -> list[Result]:
+    """Each task's result in order: in `workers` processes, or in this one for one task, one worker, or a store
+    in this process's memory (fsspec's memory://, which another process cannot see).
+    """
+    if workers == 1 or len(tasks) <= 1 or "memory" in _protocols(store.filesystem):
         return [function(task) for task in tasks]
     with ProcessPoolExecutor(max_workers=min(workers, len(tasks))) as pool:
         return list(pool.map(function, tasks))
@@ -368,7 +378,7 @@ def _label_indexes(store: Store, files: list[StoredFile], drift: DriftParams, ke
         else:
             missing.append(file)
     tasks = [_LabelTask(store, file, drift.summaries.block_mib << 20, keep) for file in missing]
-    for file, table in zip(missing, _pool_map(_index_labels, tasks, drift.summaries.workers), strict=True):
+    for file, table in zip(missing, _pool_map(_index_labels, tasks, drift.summaries.workers, store), strict=True):
         indexes[file.name] = table
     return [indexes[file.name] for file in files]
 
@@ -424,7 +434,7 @@ def read_window_summaries(
             summaries[file.name] = summary
         else:
             tasks.append(_Task(store, file, day, reference.edges, schema, drift, keep))
-    for task, (summary, index) in zip(tasks, _pool_map(_summarise, tasks, drift.summaries.workers), strict=True):
+    for task, (summary, index) in zip(tasks, _pool_map(_summarise, tasks, drift.summaries.workers, store), strict=True):
         summaries[task.file.name] = summary
         if index is not None:
             indexes[task.file.name] = index

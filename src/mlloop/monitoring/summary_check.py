@@ -46,7 +46,9 @@ from mlloop.storage.files import atomic_outputs, require, sha256_of
 def score_columns(
     reference: Reference, tally: WindowTally, schema: FeatureSchema, drift: DriftParams
 ) -> list[ColumnResult]:
-    """Every feature, typed by the schema, and the predicted probability, from the window's counts; most drifted first."""
+    """Every feature, typed by the schema, and the predicted probability, from the window's counts; most drifted
+    first.
+    """
     bins, epsilon = drift.psi_bins, drift.psi_epsilon
     results = []
     for name in [*schema.numeric_features, PREDICTION]:

@@ -92,9 +92,11 @@ class Bins:
 
     @classmethod
     def empty(cls, edges: np.ndarray) -> "Bins":
+        """No value yet."""
         return cls(edges, np.zeros(len(edges) + 1, dtype=np.int64), np.zeros(len(edges) + 1))
 
     def add_values(self, values: np.ndarray) -> None:
+        """A block's values, NaN for a null."""
         present = values[~np.isnan(values)]
         self.nulls += len(values) - len(present)
         if not len(present):
@@ -105,6 +107,7 @@ class Bins:
         self._extremes(float(present.min()), float(present.max()))
 
     def add_histogram(self, histogram: Histogram) -> None:
+        """Another file's counts of the same column."""
         self.counts += np.asarray(histogram.counts, dtype=np.int64)
         self.sums += np.asarray(histogram.sums, dtype=float)
         self.nulls += histogram.nulls
@@ -116,6 +119,7 @@ class Bins:
         self.high = high if self.high is None else max(self.high, high)
 
     def histogram(self) -> Histogram:
+        """The counts as a summary keeps them."""
         return Histogram(
             counts=self.counts.tolist(), sums=self.sums.tolist(), nulls=self.nulls, low=self.low, high=self.high
         )
@@ -127,6 +131,8 @@ class Bins:
 
 @dataclass
 class LabelTally:
+    """A categorical column's running label counts and nulls."""
+
     counts: Counter[str] = field(default_factory=Counter)
     nulls: int = 0
 
@@ -157,6 +163,7 @@ class WindowTally:
         self.challenger_probability = Bins.empty(self.edges[PREDICTION])
 
     def later(self, moment: datetime | None) -> None:
+        """Keep the newest timestamp seen."""
         if moment is not None and (self.newest is None or moment > self.newest):
             self.newest = moment
 
