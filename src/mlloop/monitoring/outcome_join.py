@@ -65,8 +65,18 @@ class JoinedOutcomes:
     unreadable_label_lines: int
 
 
+def _column(table: pa.Table, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """A nullable integer column's values (0 where null) and which are present."""
+    column = table[name]
+    present = column.is_valid().to_numpy(zero_copy_only=False)
+    return column.fill_null(0).to_numpy(), present
+
+
 def join_window(indexes: Iterable[pa.Table], label_indexes: Iterable[pa.Table]) -> JoinedOutcomes:
-    """monitoring.outcomes.join_outcomes, on the window's file indexes (in window order) and its labels' indexes."""
+    """monitoring.outcomes.join_outcomes, on the window's file indexes (in window order) and its labels' indexes.
+
+    One file's index at a time: what stays in memory is the labels and the rows of labelled clients.
+    """
     label_tables = list(label_indexes)
     labels = pa.concat_tables(label_tables) if label_tables else LABEL_SCHEMA.empty_table()
     unreadable = sum(int((table.schema.metadata or {}).get(UNREADABLE, b"0")) for table in label_tables)
@@ -75,37 +85,46 @@ def join_window(indexes: Iterable[pa.Table], label_indexes: Iterable[pa.Table]) 
     outcomes = labels[LABEL_OUTCOME].to_numpy(zero_copy_only=False).astype(bool)
     prediction_keys, prediction_outcomes = _latest(keys[kinds], outcomes[kinds])
     client_keys, client_outcomes = _latest(keys[~kinds], outcomes[~kinds])
-    count = len(prediction_keys) + len(client_keys)
-    rows = pa.concat_tables(list(indexes) or [INDEX_SCHEMA.empty_table()])
-    row_predictions = rows[PREDICTION_KEY].to_numpy(zero_copy_only=False)
-    row_predictions = np.where(rows[PREDICTION_KEY].is_valid().to_numpy(zero_copy_only=False), row_predictions, 0)
-    has_prediction = rows[PREDICTION_KEY].is_valid().to_numpy(zero_copy_only=False)
-    probabilities = rows[PROBABILITY].to_numpy()
-    outcome = np.zeros(len(rows), dtype=bool)
-    labelled = np.zeros(len(rows), dtype=bool)
-    matched = 0
-    if len(client_keys):
-        has_client = rows[CLIENT_KEY].is_valid().to_numpy(zero_copy_only=False)
-        positions = np.flatnonzero(has_client)
-        clients = rows[CLIENT_KEY].to_numpy(zero_copy_only=False)[positions].astype(np.uint64)
-        moments = rows[MOMENT].fill_null(np.iinfo(np.int64).min).to_numpy()[positions]
+    del labels, kinds, keys, outcomes
+    used = np.zeros(len(prediction_keys), dtype=bool)
+    joined_outcomes, joined_probabilities = [], []
+    candidates: list[
+        tuple[np.ndarray, ...]
+    ] = []  # rows of labelled clients: client, moment, position, probability, row labelled
+    position = 0
+    for table in indexes:
+        predictions, has_prediction = _column(table, PREDICTION_KEY)
+        probabilities = table[PROBABILITY].to_numpy()
+        found = np.where(has_prediction, _lookup(prediction_keys, predictions), -1)
+        joined = found >= 0
+        used[found[joined]] = True
+        joined_outcomes.append(prediction_outcomes[found[joined]])  # a prediction_id label wins
+        joined_probabilities.append(probabilities[joined])
+        if len(client_keys):
+            clients, has_client = _column(table, CLIENT_KEY)
+            labelled = has_client & (_lookup(client_keys, clients) >= 0)
+            moments = table[MOMENT].fill_null(np.iinfo(np.int64).min).to_numpy()
+            rows = np.flatnonzero(labelled)
+            candidates.append((clients[rows], moments[rows], rows + position, probabilities[rows], joined[rows]))
+        position += len(table)
+    matched = int(used.sum())
+    if candidates:
+        clients, moments, positions, probabilities, by_prediction = (
+            np.concatenate(part) for part in zip(*candidates, strict=True)
+        )
         order = np.lexsort((positions, moments))  # an unreadable timestamp is the oldest; ties: the later row
-        ordered = clients[order]
-        unique, first_from_end = np.unique(ordered[::-1], return_index=True)
-        latest = positions[order][len(ordered) - 1 - first_from_end]
-        found = _lookup(client_keys, unique)
-        joined = found >= 0
-        outcome[latest[joined]] = client_outcomes[found[joined]]
-        labelled[latest[joined]] = True
-        matched += int(joined.sum())
-    if len(prediction_keys):
-        found = np.where(has_prediction, _lookup(prediction_keys, row_predictions.astype(np.uint64)), -1)
-        joined = found >= 0
-        outcome[joined] = prediction_outcomes[found[joined]]  # a prediction_id label wins
-        labelled |= joined
-        matched += len(np.unique(found[joined]))
+        unique, first_from_end = np.unique(clients[order][::-1], return_index=True)
+        latest = order[len(order) - 1 - first_from_end]
+        matched += len(unique)
+        own = ~by_prediction[latest]  # a row a prediction_id label joined keeps that label
+        joined_outcomes.append(client_outcomes[_lookup(client_keys, unique)][own])
+        joined_probabilities.append(probabilities[latest][own])
+    count = len(prediction_keys) + len(client_keys)
     return JoinedOutcomes(
-        cells=OutcomeCells.of(outcome[labelled], probabilities[labelled]),
+        cells=OutcomeCells.of(
+            np.concatenate([np.zeros(0, dtype=bool), *joined_outcomes]),
+            np.concatenate([np.zeros(0), *joined_probabilities]),
+        ),
         labels=count,
         unmatched_labels=count - matched,
         unreadable_label_lines=unreadable,
