@@ -219,7 +219,16 @@ def _drift(params: Params, arguments: argparse.Namespace) -> None:
 def _summarize(params: Params, arguments: argparse.Namespace) -> None:
     from mlloop.monitoring import summaries
 
-    print(summaries.summarize(params, arguments.current, _today()))
+    print(summaries.summarize(params, arguments.current, _today(), arguments.prefix))
+
+
+def _summarize_arguments(command: argparse.ArgumentParser) -> None:
+    _current_argument(command)
+    command.add_argument(
+        "--prefix",
+        metavar="FOLDER",
+        help="only the log files under this folder of the log (one map task of many); no labels joined",
+    )
 
 
 def _fold_in(params: Params, arguments: argparse.Namespace) -> None:
@@ -424,7 +433,7 @@ COMMANDS = (
         "summarise the log files the check ending today needs (and their delayed labels) beside the log, a "
         "process per file; for a cron or a CronJob",
         _summarize,
-        _current_argument,
+        _summarize_arguments,
     ),
     Command(
         "fold-in",

@@ -413,19 +413,23 @@ def _stored_outcomes(data: bytes | None, key: str) -> JoinedOutcomes | None:
     return JoinedOutcomes(cells, labels, unmatched, unreadable)
 
 
-def read_window_summaries(
-    source: str, reference: Reference, schema: FeatureSchema, drift: DriftParams, today: date, keep: bool = False
-) -> WindowSummaries:
-    """The `drift.window_days` days ending `today`, merged from their files' summaries (computed where missing or
-    stale, and stored when `keep`), the newest line of the whole log, and the join of the window's labels.
-    """
-    listing = list_log(source, drift.summaries.folder, today)
-    store = Store(listing.filesystem, listing.root, drift.summaries.folder, reference.fingerprint)
-    start = today - timedelta(days=drift.window_days - 1)
-    chosen = [day for day in sorted(listing.by_day) if day >= start]
-    window = [(day, file) for day in chosen for file in listing.by_day[day]]
+def _needed(listing: LogListing, start: date, window: list[tuple[date, StoredFile]]) -> list[tuple[date, StoredFile]]:
+    """The window's files, and the newest day's when it is older than the window (its newest line says `stale`)."""
     newest = max(listing.by_day, default=None)
-    needed = window + ([(newest, file) for file in listing.by_day[newest]] if newest and newest < start else [])
+    return window + ([(newest, file) for file in listing.by_day[newest]] if newest and newest < start else [])
+
+
+def _summaries(
+    store: Store,
+    needed: list[tuple[date, StoredFile]],
+    reference: Reference,
+    schema: FeatureSchema,
+    drift: DriftParams,
+    keep: bool,
+) -> tuple[dict[str, FileSummary], dict[str, pa.Table], int]:
+    """Each file's summary, stored or computed now (a process per file), the indexes computed and not stored, and
+    how many files were read.
+    """
     summaries: dict[str, FileSummary] = {}
     indexes: dict[str, pa.Table] = {}
     tasks = []
@@ -438,6 +442,37 @@ def read_window_summaries(
         summaries[task.file.name] = summary
         if index is not None:
             indexes[task.file.name] = index
+    return summaries, indexes, len(tasks)
+
+
+def summarise_prefix(
+    source: str, prefix: str, reference: Reference, schema: FeatureSchema, drift: DriftParams, today: date
+) -> int:
+    """Store the summaries of the files under `<source>/<prefix>` that the check ending `today` needs: one map
+    task of many (a Kubernetes Job per prefix, a Dask or Ray task); a plain summarize then joins the labels.
+    """
+    listing = list_log(source, drift.summaries.folder, today)
+    store = Store(listing.filesystem, listing.root, drift.summaries.folder, reference.fingerprint)
+    start = today - timedelta(days=drift.window_days - 1)
+    window = [(day, file) for day in sorted(listing.by_day) if day >= start for file in listing.by_day[day]]
+    under = f"{listing.root}/{prefix.strip('/')}/"
+    needed = [(day, file) for day, file in _needed(listing, start, window) if file.name.startswith(under)]
+    return _summaries(store, needed, reference, schema, drift, keep=True)[2]
+
+
+def read_window_summaries(
+    source: str, reference: Reference, schema: FeatureSchema, drift: DriftParams, today: date, keep: bool = False
+) -> WindowSummaries:
+    """The `drift.window_days` days ending `today`, merged from their files' summaries (computed where missing or
+    stale, and stored when `keep`), the newest line of the whole log, and the join of the window's labels.
+    """
+    listing = list_log(source, drift.summaries.folder, today)
+    store = Store(listing.filesystem, listing.root, drift.summaries.folder, reference.fingerprint)
+    start = today - timedelta(days=drift.window_days - 1)
+    chosen = [day for day in sorted(listing.by_day) if day >= start]
+    window = [(day, file) for day in chosen for file in listing.by_day[day]]
+    newest = max(listing.by_day, default=None)
+    summaries, indexes, read = _summaries(store, _needed(listing, start, window), reference, schema, drift, keep)
     tally = WindowTally(reference.edges, list(schema.categorical_features), drift.contract.examples)
     for _, file in window:
         tally.add_summary(summaries[file.name])
@@ -471,19 +506,23 @@ def read_window_summaries(
         last_seen=last_seen,
         files=[file.name for file in files],
         outcomes=outcomes,
-        read_files=len(tasks),
+        read_files=read,
     )
 
 
-def summarize(params: Params, current: str | None, today: date) -> str:
+def summarize(params: Params, current: str | None, today: date, prefix: str | None = None) -> str:
     """Compute and store what the check ending `today` needs (its files' summaries, their labels' indexes and
-    the window's outcome cells) that the store lacks; say how many files were read.
+    the window's outcome cells) that the store lacks, or only the summaries of the files under `prefix`; say how
+    many files were read.
     """
     schema = load_schema(params.data.schema_file)
     reference_file = require(params.paths.train, "split")
     predictions = require(params.paths.predictions, "evaluate")
     reference = read_reference(reference_file, sha256_of(reference_file), predictions, schema, params.drift)
     source = current or params.serve.inference_log_dir.as_posix()
+    if prefix is not None:
+        read = summarise_prefix(source, prefix, reference, schema, params.drift, today)
+        return f"{source}: {read} log files under {prefix} summarised now"
     window = read_window_summaries(source, reference, schema, params.drift, today, keep=True)
     return (
         f"{source}: {len(window.files)} log files in the window ending {today}, {window.read_files} summarised now; "

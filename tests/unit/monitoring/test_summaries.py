@@ -227,3 +227,24 @@ def test_summarize_stores_what_the_check_ending_today_needs(
     assert len(list((log / params.drift.summaries.folder).rglob("*.summary.json"))) == 3
     again = summaries.summarize(params, log.as_posix(), LAST_DAY)
     assert again.startswith(f"{log}: 3 log files in the window ending {LAST_DAY}, 0 summarised now")
+
+
+def test_each_pods_folder_is_a_map_task_and_the_check_then_reads_no_line(
+    params: Params, schema: FeatureSchema, reference: Reference, tmp_path: Path
+) -> None:
+    # Given two pods' folders of day files
+    log = tmp_path / "log"
+    for pod, seed in (("pod-a", 2), ("pod-b", 4)):
+        _log(log / pod, schema, seed=seed)
+
+    # When each folder is summarised on its own (a Job per prefix), then the window is read
+    read = [
+        summaries.summarise_prefix(log.as_posix(), pod, reference, schema, params.drift, LAST_DAY)
+        for pod in ("pod-a", "pod-b")
+    ]
+    window = read_window_summaries(log.as_posix(), reference, schema, params.drift, LAST_DAY)
+
+    # Then each task read its own three files, and the check none
+    assert read == [3, 3]
+    assert window.read_files == 0
+    assert window.tally.contract.rows == 2 * ROWS
