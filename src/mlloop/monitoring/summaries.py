@@ -38,7 +38,7 @@ from mlloop.core.binned_scores import fine_edges
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.errors import RemoteError, SourceError
 from mlloop.monitoring.outcome_cells import OutcomeCells
-from mlloop.monitoring.outcome_join import JoinedOutcomes, join_window
+from mlloop.monitoring.outcome_join import UNREADABLE, JoinedOutcomes, join_window
 from mlloop.monitoring.outcomes import LABELS_FILES, LABELS_FOLDER
 from mlloop.monitoring.summary_counts import FORMAT, PREDICTION, FileSummary, WindowTally
 from mlloop.serving.inference_log import day_of_log_file
@@ -295,11 +295,15 @@ def _index_labels(task: _LabelTask) -> pa.Table:
     from mlloop.monitoring.outcome_index import label_index
     from mlloop.monitoring.outcomes import LabelLines
 
-    lines = LabelLines()
+    parts = []
     with task.store.filesystem.open(task.file.name, "rb") as stream:
         for block, _ in blocks(stream, task.block_bytes):
+            lines = LabelLines()  # hashed block by block: only the keys of the file stay in memory
             lines.add(block)
-    table = _versioned(label_index(lines), task.file)
+            parts.append(label_index(lines))
+    unreadable = sum(int((part.schema.metadata or {})[UNREADABLE]) for part in parts)
+    table = pa.concat_tables([part.replace_schema_metadata(None) for part in parts] or [label_index(LabelLines())])
+    table = _versioned(table.replace_schema_metadata({UNREADABLE: str(unreadable).encode()}), task.file)
     if task.keep:
         task.store.write(task.store.index_path(task.file), _table_bytes(table))
     return table
