@@ -20,6 +20,7 @@ from typing import BinaryIO
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from mlloop.config import ContractParams
 from mlloop.core.schema import FeatureSchema
@@ -73,13 +74,16 @@ def summarise_stream(
     schema: FeatureSchema,
     contract: ContractParams,
     block_bytes: int,
-) -> tuple[FileSummary, pa.Table]:
-    """Read a log file block by block into its summary and its outcome index."""
+    index_writer: pq.ParquetWriter | None = None,
+) -> tuple[FileSummary, pa.Table | None]:
+    """Read a log file block by block into its summary and its outcome index: written block by block to
+    `index_writer`, or returned.
+    """
     tally = WindowTally(edges, list(schema.categorical_features), contract.examples)
-    index = IndexBuilder()
+    index = IndexBuilder(index_writer)
     for block, first_line in blocks(stream, block_bytes):
         rows = read_rows(block, schema)
         count_contract(tally.contract, name, block, rows, schema, contract, first_line)
         add_rows(tally, rows.frame)
         index.add(rows.frame)
-    return tally.summary(fingerprint, name, size, etag, day), index.table()
+    return tally.summary(fingerprint, name, size, etag, day), None if index_writer else index.table()

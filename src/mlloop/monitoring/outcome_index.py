@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from mlloop.monitoring.outcome_join import INDEX_SCHEMA, LABEL_SCHEMA, UNREADABLE
 from mlloop.monitoring.outcomes import LabelLines
@@ -32,7 +33,10 @@ def hash_ids(ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 class IndexBuilder:
     """A log file's outcome index, added block by block (lines before prediction ids numbered across blocks)."""
 
+    writer: pq.ParquetWriter | None = None
+    """Where each block's index goes as it is read (summarize stores it): a file's index never sits in memory."""
     parts: list[pa.Table] = field(default_factory=list)
+    """Each block's index, kept when there is no writer (the check, which joins them at once)."""
     request: tuple[str, int] | None = None
     """The last request of the previous block whose lines had no prediction_id, and how many it had."""
 
@@ -55,17 +59,19 @@ class IndexBuilder:
         prediction, has_prediction = hash_ids(ids)
         client, has_client = hash_ids(frame["client_id"])
         moments = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce", format="ISO8601")
-        self.parts.append(
-            pa.table(
-                [
-                    pa.array(prediction, pa.uint64(), mask=~has_prediction),
-                    pa.array(client, pa.uint64(), mask=~has_client),
-                    pa.array(moments.to_numpy(dtype="datetime64[ns]").astype(np.int64), mask=moments.isna().to_numpy()),
-                    pa.array(frame["churn_probability"].to_numpy(dtype=float)),
-                ],
-                schema=INDEX_SCHEMA,
-            )
+        table = pa.table(
+            [
+                pa.array(prediction, pa.uint64(), mask=~has_prediction),
+                pa.array(client, pa.uint64(), mask=~has_client),
+                pa.array(moments.to_numpy(dtype="datetime64[ns]").astype(np.int64), mask=moments.isna().to_numpy()),
+                pa.array(frame["churn_probability"].to_numpy(dtype=float)),
+            ],
+            schema=INDEX_SCHEMA,
         )
+        if self.writer is not None:
+            self.writer.write_table(table)
+        else:
+            self.parts.append(table)
 
     def table(self) -> pa.Table:
         """The file's index, one row per readable line, in file order."""

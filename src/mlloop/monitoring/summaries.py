@@ -18,12 +18,13 @@ import hashlib
 import io
 import json
 import posixpath
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import BinaryIO, TypeVar
 
 import fsspec
 import numpy as np
@@ -38,7 +39,7 @@ from mlloop.core.binned_scores import fine_edges
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.errors import RemoteError, SourceError
 from mlloop.monitoring.outcome_cells import OutcomeCells
-from mlloop.monitoring.outcome_join import UNREADABLE, JoinedOutcomes, join_window
+from mlloop.monitoring.outcome_join import INDEX_SCHEMA, UNREADABLE, JoinedOutcomes, join_window
 from mlloop.monitoring.outcomes import LABELS_FILES, LABELS_FOLDER
 from mlloop.monitoring.summary_counts import FORMAT, PREDICTION, FileSummary, WindowTally
 from mlloop.serving.inference_log import day_of_log_file
@@ -217,6 +218,22 @@ class Store:
         except (OSError, BotoCoreError) as error:
             raise RemoteError(diagnose(path, str(error)) or f"cannot write the summary {path}: {error}") from error
 
+    @contextmanager
+    def opened(self, path: str) -> Iterator[BinaryIO]:
+        """A summary file written as a stream: to a temporary renamed on success on a disk, as one multipart
+        upload (which appears whole or not at all) on an object store.
+        """
+        try:
+            if self._on_disk():
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                with atomic_outputs(Path(path)) as (temporary,), temporary.open("wb") as stream:
+                    yield stream
+            else:
+                with self.filesystem.open(path, "wb") as stream:
+                    yield stream
+        except (OSError, BotoCoreError) as error:
+            raise RemoteError(diagnose(path, str(error)) or f"cannot write the summary {path}: {error}") from error
+
     def read(self, path: str) -> bytes | None:
         """A summary file's bytes; None when there is none."""
         try:
@@ -257,22 +274,26 @@ def _summarise(task: _Task) -> tuple[FileSummary, pa.Table | None]:
     """Read one log file into its summary and outcome index; store them (and hand back the summary), or return both."""
     from mlloop.monitoring.log_summary import summarise_stream  # pandas and the JSON reader: only to read lines
 
+    arguments = (
+        task.file.name,
+        task.file.size,
+        task.file.etag,
+        task.day,
+        task.store.fingerprint,
+        task.edges,
+        task.schema,
+        task.drift.contract,
+        task.drift.summaries.block_mib << 20,
+    )
     with task.store.filesystem.open(task.file.name, "rb") as stream:
-        summary, index = summarise_stream(
-            stream,
-            task.file.name,
-            task.file.size,
-            task.file.etag,
-            task.day,
-            task.store.fingerprint,
-            task.edges,
-            task.schema,
-            task.drift.contract,
-            task.drift.summaries.block_mib << 20,
-        )
-    if not task.keep:
-        return summary, index
-    task.store.write(task.store.index_path(task.file), _table_bytes(_versioned(index, task.file)))
+        if not task.keep:
+            return summarise_stream(stream, *arguments)
+        schema = INDEX_SCHEMA.with_metadata({VERSION: task.file.version.encode()})
+        with (
+            task.store.opened(task.store.index_path(task.file)) as sink,
+            pq.ParquetWriter(sink, schema, compression="zstd") as writer,
+        ):
+            summary, _ = summarise_stream(stream, *arguments, index_writer=writer)
     task.store.write(task.store.summary_path(task.file), summary.model_dump_json().encode())
     return summary, None
 
