@@ -284,7 +284,10 @@ def read_window(source: str, schema: FeatureSchema, drift: DriftParams, today: d
         reason = diagnose(source, str(error)) or f"{source}: {error}"
         raise SourceError(f"cannot list the inference log: {reason}") from error
     by_day: dict[date, list[str]] = {}
+    summaries = f"{root.rstrip('/')}/{drift.summaries.folder}/"
     for name in names:
+        if name.startswith(summaries):
+            continue  # per-file summaries kept beside the log (monitoring.summaries), never log lines
         if (day := day_of_log_file(name)) is not None and day <= today:
             by_day.setdefault(day, []).append(name)
     start = today - timedelta(days=drift.window_days - 1)
