@@ -180,7 +180,9 @@ class _Judge:
             "same_findings": exact.findings == summarised.findings,
             "same_contract": exact.contract == summarised.contract,
             "same_realised": exact.realised == summarised.realised,
-            "same_drifted": [c.drifted_by for c in exact.columns] == [c.drifted_by for c in summarised.columns],
+            "same_drifted": {c.name: c.drifted_by for c in exact.columns}
+            == {c.name: c.drifted_by for c in summarised.columns},
+            "same_order": [c.name for c in exact.columns] == [c.name for c in summarised.columns],
             "gaps": dict(gaps),
         }
 
