@@ -1,25 +1,33 @@
-"""Drift check benchmark, in one run on this machine.
+"""Drift check benchmark, in one run on this machine; `--blocks` chooses what it measures.
 
-Accuracy: for each current size, each scenario of params.yaml `simulate.scenarios` and each seed,
+accuracy: for each current size, each scenario of params.yaml `simulate.scenarios` and each seed,
 the simulator writes a week of traffic ending today (log lines and delayed labels, as `mlloop
-simulate` does) into a temporary directory, and the check judges it as `mlloop drift` does
-(drift.read_current, then drift.check: the log reader, the data contract, the realised outcomes,
-every score and the status). The run counts how often the status is the scenario's `expected`
-one, and which other statuses it got. Per status: detection is the share of runs of the scenarios
-expecting it that got it; false alarms, the share of runs of the other scenarios that got it. What
-every check shares (the reference, evaluate's probabilities, metrics.json, the test split, the
-model) is read once per process, and the model is called once per distinct row: a week resamples
+simulate` does) into a temporary directory, and the check judges it line by line as `mlloop drift
+--exact` does (drift.read_current, then drift.check: the log reader, the data contract, the realised
+outcomes, every score and the status). The run counts how often the status is the scenario's
+`expected` one, and which other statuses it got. Per status: detection is the share of runs of the
+scenarios expecting it that got it; false alarms, the share of runs of the other scenarios that got
+it. What every check shares (the reference, evaluate's probabilities, metrics.json, the test split,
+the model) is read once per process, and the model is called once per distinct row: a week resamples
 the same held-out rows, so its probabilities are cached by the row's hash. `--workers N` spreads
 the checks over N processes; each check is timed on its own, so seconds per check do not depend on N.
-Speed: `mlloop drift` end to end (reading the JSONL log included) on a simulated log of about
-a million lines, wall time and peak memory from /usr/bin/time.
+
+agreement: the same weeks judged both ways, line by line and from per-file summaries (what `mlloop
+drift` does): the statuses, findings, contract breaches and realised metrics compared, and the
+largest gap of each score.
+
+scale: the issue "Drift at production scale" in one run (bench/drift_scale.py): summarising days of
+1M, 3M and 10M lines, the 7-day check from the summaries of 70M lines, the cold check of a 1M-line
+week beside the same week read line by line, and, with --evidently-python, Evidently end to end on it.
+
+versus: Evidently's DataDriftPreset and this check's statistics on the same frames in memory.
 
 Needs the reproduced pipeline (`dvc repro`) in this working copy. Prints JSON and writes
 bench/results/drift.json.
 
-    python bench/drift.py [--seeds 200] [--sizes 1000 10000 100000] [--scenarios NAME ...] [--workers 1]
-        [--speed-rows 1000000 | --no-speed]
-        [--evidently-python PATH [--versus-sizes 10000 1000000] [--only-versus]]
+    python bench/drift.py [--blocks accuracy agreement scale versus] [--seeds 200] [--sizes 1000 10000 100000]
+        [--scenarios NAME ...] [--workers 1] [--scale-sizes 1000000 3000000 10000000] [--pods 4]
+        [--cold-lines 1000000] [--scratch DIR] [--evidently-python PATH [--versus-sizes 10000 1000000]]
 
 For the comparison, make Evidently's own environment first, e.g.
 `python3 -m venv /some/dir && /some/dir/bin/pip install evidently==0.7.23 "pandas<3.1" pyarrow`.
