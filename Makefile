@@ -65,7 +65,7 @@ endif
 
 .PHONY: help install run repro pull push check-remote remote metrics pr-scope report gate gate-release install-cml comment summary \
 	bento serve deploy-local smoke smoke-deployed \
-	drift ab-report drift-history drift-publish drift-summary drift-issue fold-in retrain-pr \
+	drift summarize ab-report drift-history drift-publish drift-summary drift-issue fold-in retrain-pr \
 	promote ab-action ab-summary ab-issue redeploy \
 	dispatch-retrain dispatch-pr simulate containerize register release manifests cluster-check deploy rollback test test-workflows test-fast lint format bench
 
@@ -152,6 +152,9 @@ smoke-deployed: $(ENVIRONMENT) ## smoke-test the DEPLOY_ENV Service from here, t
 
 drift: $(ENVIRONMENT) ## the drift check: the log's window ending today (INFERENCE_LOG_URL, WINDOW_DAYS): silence, contract, outcomes, drift
 	mlloop drift $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)) $(if $(WINDOW_DAYS),--window-days $(WINDOW_DAYS))
+
+summarize: $(ENVIRONMENT) ## summarise the new log files beside the log (INFERENCE_LOG_URL), so the check reads counts, not lines: for a cron
+	mlloop summarize $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL))
 
 ab-report: $(ENVIRONMENT) ## champion against challenger on the log's evidence window and its labels (INFERENCE_LOG_URL, WINDOW_DAYS): promote, keep_champion or insufficient_data
 	mlloop ab-report $(if $(INFERENCE_LOG_URL),--current $(INFERENCE_LOG_URL)) $(if $(WINDOW_DAYS),--window-days $(WINDOW_DAYS))

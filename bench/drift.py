@@ -1,26 +1,34 @@
-"""Drift check benchmark, in one run on this machine.
+"""Drift check benchmark, in one run on this machine; `--blocks` chooses what it measures.
 
-Accuracy: for each current size, each scenario of params.yaml `simulate.scenarios` and each seed,
+accuracy: for each current size, each scenario of params.yaml `simulate.scenarios` and each seed,
 the simulator writes a week of traffic ending today (log lines and delayed labels, as `mlloop
-simulate` does) into a temporary directory, and the check judges it as `mlloop drift` does
-(drift.read_current, then drift.check: the log reader, the data contract, the realised outcomes,
-every score and the status). The run counts how often the status is the scenario's `expected`
-one, and which other statuses it got. Per status: detection is the share of runs of the scenarios
-expecting it that got it; false alarms, the share of runs of the other scenarios that got it. What
-every check shares (the reference, evaluate's probabilities, metrics.json, the customers of the
-pool params `simulate.pool` names, the model) is read once per process, and the model is called
-once per distinct row: a week resamples the same held-out rows, so its probabilities are cached by
-the row's hash. `--workers N` spreads
+simulate` does) into a temporary directory, and the check judges it line by line as `mlloop drift
+--exact` does (drift.read_current, then drift.check: the log reader, the data contract, the realised
+outcomes, every score and the status). The run counts how often the status is the scenario's
+`expected` one, and which other statuses it got. Per status: detection is the share of runs of the
+scenarios expecting it that got it; false alarms, the share of runs of the other scenarios that got
+it. What every check shares (the reference, evaluate's probabilities, metrics.json, the customers of the
+pool params `simulate.pool` names, the model) is read once per process, and the model is called once
+per distinct row: a week resamples
+the same held-out rows, so its probabilities are cached by the row's hash. `--workers N` spreads
 the checks over N processes; each check is timed on its own, so seconds per check do not depend on N.
-Speed: `mlloop drift` end to end (reading the JSONL log included) on a simulated log of about
-a million lines, wall time and peak memory from /usr/bin/time.
+
+agreement: the same weeks judged both ways, line by line and from per-file summaries (what `mlloop
+drift` does): the statuses, findings, contract breaches and realised metrics compared, and the
+largest gap of each score.
+
+scale: the issue "Drift at production scale" in one run (bench/drift_scale.py): summarising days of
+1M, 3M and 10M lines, the 7-day check from the summaries of 70M lines, the cold check of a 1M-line
+week beside the same week read line by line, and, with --evidently-python, Evidently end to end on it.
+
+versus: Evidently's DataDriftPreset and this check's statistics on the same frames in memory.
 
 Needs the reproduced pipeline (`dvc repro`) in this working copy. Prints JSON and writes
 bench/results/drift.json.
 
-    python bench/drift.py [--seeds 200] [--sizes 1000 10000 100000] [--scenarios NAME ...] [--workers 1]
-        [--speed-rows 1000000 | --no-speed]
-        [--evidently-python PATH [--versus-sizes 10000 1000000] [--only-versus]]
+    python bench/drift.py [--blocks accuracy agreement scale versus] [--seeds 200] [--sizes 1000 10000 100000]
+        [--scenarios NAME ...] [--workers 1] [--scale-sizes 1000000 3000000 10000000] [--pods 4]
+        [--cold-lines 1000000] [--scratch DIR] [--evidently-python PATH [--versus-sizes 10000 1000000]]
 
 For the comparison, make Evidently's own environment first, e.g.
 `python3 -m venv /some/dir && /some/dir/bin/pip install evidently==0.7.23 "pandas<3.1" pyarrow`.
@@ -28,7 +36,7 @@ For the comparison, make Evidently's own environment first, e.g.
 
 import argparse
 import json
-import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -47,12 +55,16 @@ import pandas as pd
 from numpy.typing import NDArray
 from threadpoolctl import threadpool_limits
 
+from drift_scale import scale, scratch_folder
 from mlloop.config import Params, Status, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
-from mlloop.monitoring.drift import PREDICTION, DriftInputs, check, read_current, read_inputs, score_columns, verdict
+from mlloop.monitoring import summary_check
+from mlloop.monitoring.drift import DriftInputs, check, read_current, read_inputs, score_columns
+from mlloop.monitoring.drift_result import DriftResult
+from mlloop.monitoring.judgement import PREDICTION, judge, verdict
 from mlloop.monitoring.shifts import check_scenarios
 from mlloop.monitoring.simulator import LoggedModel, day_traffic, load_logged_model, log_writer, pool_path
-from mlloop.serving.inference_log import LOG_FILE_GLOB
+from mlloop.monitoring.summaries import Reference, read_reference, read_window_summaries
 
 PROJECT = Path(__file__).resolve().parents[1]
 RESULTS = PROJECT / "bench" / "results" / "drift.json"
@@ -63,8 +75,8 @@ TASKS_PER_HANDOFF = 4
 
 
 def _inputs() -> tuple[Params, FeatureSchema, pd.DataFrame, pd.DataFrame, pd.Series]:
-    """Params, schema, the training split (reference), the simulated customers (the pool of params simulate.pool,
-    as `mlloop simulate` draws them) and evaluate's probabilities."""
+    """Params, schema, the training split (reference), the simulated customers (the pool of params simulate.pool)
+    and evaluate's probabilities."""
     params = load_params(PROJECT / "params.yaml")
     return (
         params,
@@ -77,7 +89,7 @@ def _inputs() -> tuple[Params, FeatureSchema, pd.DataFrame, pd.DataFrame, pd.Ser
 
 def _week(
     params: Params,
-    customers: pd.DataFrame,
+    test: pd.DataFrame,
     schema: FeatureSchema,
     scenario: str,
     size: int,
@@ -90,7 +102,7 @@ def _week(
     )
     rng = np.random.default_rng(seed)
     week = pd.concat(
-        [day_traffic(customers, schema, settings, day, START, rng).features for day in range(DAYS)], ignore_index=True
+        [day_traffic(test, schema, settings, day, START, rng).features for day in range(DAYS)], ignore_index=True
     )
     week[PREDICTION] = predictions.sample(len(week), replace=True, random_state=seed).to_numpy()
     return week
@@ -113,30 +125,76 @@ def _memoised(model: LoggedModel) -> LoggedModel:
 
 @dataclass(frozen=True)
 class _Judge:
-    """What every check of a run shares, read once per process: params, the schema, the simulated customers, the model
+    """What every check of a run shares, read once per process: params, the schema, the test split, the model
     (memoised) and the check's inputs but the log (the reference, evaluate's probabilities, metrics.json)."""
 
     params: Params
     schema: FeatureSchema
-    customers: pd.DataFrame
+    test: pd.DataFrame
     model: LoggedModel
     inputs: DriftInputs
 
-    def status(self, scenario: str, size: int, seed: int) -> Status:
-        """One week written as `mlloop simulate` writes it, ending today, and judged as `mlloop drift` judges it."""
+    reference: Reference
+
+    def _week(self, directory: str, scenario: str, size: int, seed: int, now: datetime) -> None:
+        """One week written as `mlloop simulate` writes it, ending today."""
         settings = self.params.simulate.model_copy(
             update={"scenario": scenario, "days": DAYS, "rows_per_day": size // DAYS, "seed": seed}
         )
-        now = datetime.now(UTC)
         start = now.date() - timedelta(days=DAYS - 1)
-        with tempfile.TemporaryDirectory() as directory:
-            write_day = log_writer(self.model, self.schema, Path(directory))
-            rng = np.random.default_rng(seed)
-            for day in range(DAYS):
-                write_day(day_traffic(self.customers, self.schema, settings, day, start, rng))
-            window, labels = read_current(directory, self.schema, self.params.drift, now.date())
+        write_day = log_writer(self.model, self.schema, Path(directory))
+        rng = np.random.default_rng(seed)
+        for day in range(DAYS):
+            write_day(day_traffic(self.test, self.schema, settings, day, start, rng))
+
+    def _exact(self, directory: str, now: datetime) -> DriftResult:
+        window, labels = read_current(directory, self.schema, self.params.drift, now.date())
         inputs = replace(self.inputs, source=directory, window=window, labels=labels)
-        return check(inputs, self.schema, self.params, now).status
+        return check(inputs, self.schema, self.params, now)
+
+    def status(self, scenario: str, size: int, seed: int) -> Status:
+        """One week, judged as `mlloop drift --exact` judges it."""
+        now = datetime.now(UTC)
+        with tempfile.TemporaryDirectory() as directory:
+            self._week(directory, scenario, size, seed, now)
+            return self._exact(directory, now).status
+
+    def agreement(self, scenario: str, size: int, seed: int) -> dict[str, Any]:
+        """One week judged both ways, from summaries and exactly: the statuses, and how far each score is apart."""
+        now = datetime.now(UTC)
+        params = self.params.model_copy(
+            update={
+                "drift": self.params.drift.model_copy(
+                    update={"summaries": self.params.drift.summaries.model_copy(update={"workers": 1})}
+                )
+            }
+        )
+        with tempfile.TemporaryDirectory() as directory:
+            self._week(directory, scenario, size, seed, now)
+            exact = self._exact(directory, now)
+            window = read_window_summaries(directory, self.reference, self.schema, params.drift, now.date())
+            found = summary_check.findings(
+                window, self.reference, directory, self.inputs.test_metrics, self.schema, params
+            )
+            summarised = judge(found, exact.rows.reference, exact.reference, exact.commit, self.schema, params, now)
+        scores = {column.name: column.scores for column in exact.columns}
+        gaps: dict[str, float] = defaultdict(float)
+        for column in summarised.columns:
+            for score in ("wasserstein", "psi", "jensen_shannon", "unseen_share", "null_share_change"):
+                ours, theirs = getattr(column.scores, score), getattr(scores[column.name], score)
+                if ours is not None and theirs is not None:
+                    gaps[score] = max(gaps[score], abs(ours - theirs))
+        return {
+            "exact": exact.status,
+            "summaries": summarised.status,
+            "same_findings": exact.findings == summarised.findings,
+            "same_contract": exact.contract == summarised.contract,
+            "same_realised": exact.realised == summarised.realised,
+            "same_drifted": {c.name: c.drifted_by for c in exact.columns}
+            == {c.name: c.drifted_by for c in summarised.columns},
+            "same_order": [c.name for c in exact.columns] == [c.name for c in summarised.columns],
+            "gaps": dict(gaps),
+        }
 
 
 @cache
@@ -150,8 +208,11 @@ def _judge() -> _Judge:
     with tempfile.TemporaryDirectory() as empty_log:
         inputs = read_inputs(params, schema, None, empty_log, datetime.now(UTC))
     model = _memoised(load_logged_model(params))
+    reference = read_reference(
+        params.paths.train, inputs.reference_file.sha256, params.paths.predictions, schema, params.drift
+    )
     customers = pd.read_parquet(PROJECT / pool_path(params, params.simulate.pool))
-    return _Judge(params, schema, customers, model, inputs)
+    return _Judge(params, schema, customers, model, inputs, reference)
 
 
 def _judged(task: tuple[int, str, int]) -> tuple[Status, float]:
@@ -160,6 +221,47 @@ def _judged(task: tuple[int, str, int]) -> tuple[Status, float]:
     started = time.perf_counter()
     status = _judge().status(scenario, size, seed)
     return status, time.perf_counter() - started
+
+
+def _agreed(task: tuple[int, str, int]) -> dict[str, Any]:
+    size, scenario, seed = task
+    return _judge().agreement(scenario, size, seed)
+
+
+def agreement(seeds: int, sizes: list[int], scenarios: list[str] | None, workers: int) -> dict[str, Any]:
+    """Per size and scenario: the weeks judged alike from summaries and exactly, and the largest gap per score."""
+    params = load_params(PROJECT / "params.yaml")
+    names = scenarios or list(params.simulate.scenarios)
+    tasks = [(size, name, seed) for size in sizes for name in names for seed in range(seeds)]
+    if workers == 1:
+        runs = list(map(_agreed, tasks))
+    else:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            runs = list(pool.map(_agreed, tasks, chunksize=TASKS_PER_HANDOFF))
+    results: dict[str, Any] = {}
+    for size in sizes:
+        for name in names:
+            weeks = [
+                run
+                for (task_size, task_name, _), run in zip(tasks, runs, strict=True)
+                if (task_size, task_name) == (size, name)
+            ]
+            gaps: dict[str, float] = defaultdict(float)
+            for week in weeks:
+                for score, gap in week["gaps"].items():
+                    gaps[score] = max(gaps[score], gap)
+            results[f"{size}/{name}"] = entry = {
+                "weeks": len(weeks),
+                "same_status": sum(week["exact"] == week["summaries"] for week in weeks),
+                "same_everything_judged": sum(
+                    week["same_findings"] and week["same_contract"] and week["same_realised"] and week["same_drifted"]
+                    for week in weeks
+                ),
+                "statuses": dict(Counter(week["summaries"] for week in weeks)),
+                "largest_gaps": dict(gaps),
+            }
+            print(size, name, entry, file=sys.stderr, flush=True)
+    return results
 
 
 def _runs(tasks: list[tuple[int, str, int]], workers: int) -> Iterator[tuple[Status, float]]:
@@ -216,28 +318,9 @@ def accuracy(seeds: int, sizes: list[int], scenarios: list[str] | None, workers:
     return results
 
 
-def speed(rows: int) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as directory:
-        log = Path(directory) / "log"
-        tools = Path(sys.executable).parent
-        subprocess.run(
-            [tools / "mlloop", "simulate", "--scenario", "price_increase", "--days", str(DAYS),
-             "--rows-per-day", str(rows // DAYS), "--out", str(log)],
-            cwd=PROJECT, check=True, capture_output=True,
-        )  # fmt: skip
-        timed = subprocess.run(
-            ["/usr/bin/time", "-f", "%e %M", tools / "mlloop", "drift",
-             "--current", str(log), "--out", f"{directory}/out"],
-            cwd=PROJECT, check=True, capture_output=True, text=True,
-        )  # fmt: skip
-        seconds, kilobytes = re.findall(r"^([\d.]+) (\d+)$", timed.stderr, re.MULTILINE)[-1]
-        lines = sum(1 for path in log.glob(LOG_FILE_GLOB) for _ in path.open("rb"))
-        return {"log_lines": lines, "seconds": float(seconds), "peak_memory_mib": int(kilobytes) / 1024}
-
-
 def versus_evidently(evidently_python: str, sizes: list[int]) -> dict[str, Any]:
     """Both checks on the same in-memory frames, timed around the statistics only, one after the other."""
-    params, schema, reference, customers, predictions = _inputs()
+    params, schema, reference, test, predictions = _inputs()
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as directory:
         scratch = Path(directory)
@@ -246,7 +329,7 @@ def versus_evidently(evidently_python: str, sizes: list[int]) -> dict[str, Any]:
         (scratch / "columns.json").write_text(json.dumps(columns))
         for size in sizes:
             for scenario in ("none", "price_increase"):
-                week = _week(params, customers, schema, scenario, size, 0, predictions)
+                week = _week(params, test, schema, scenario, size, 0, predictions)
                 week[schema.feature_names].to_parquet(scratch / "current.parquet")
                 started = time.perf_counter()
                 scored = score_columns(reference, week, predictions, schema, params.drift)
@@ -270,24 +353,52 @@ def versus_evidently(evidently_python: str, sizes: list[int]) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--blocks",
+        nargs="+",
+        choices=["accuracy", "agreement", "scale", "versus"],
+        default=["accuracy", "scale"],
+        help="what to measure (versus needs --evidently-python; scale adds Evidently end to end with it)",
+    )
     parser.add_argument("--seeds", type=int, default=200)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--scenarios", nargs="+", help="these scenarios of params simulate.scenarios (default: all)")
     parser.add_argument("--workers", type=int, default=1, help="processes the accuracy checks are spread over")
-    parser.add_argument("--speed-rows", type=int, default=1_000_000)
-    parser.add_argument("--no-speed", action="store_true", help="accuracy only")
+    parser.add_argument("--scale-sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
+    parser.add_argument("--pods", type=int, default=4, help="log files a day, one per pod")
+    parser.add_argument("--cold-lines", type=int, default=1_000_000)
+    parser.add_argument("--scratch", help="where the scale block writes its logs (default: /tmp)")
     parser.add_argument(
         "--evidently-python", help="a python with evidently==0.7.23 and pandas<3.1 installed: adds the comparison"
     )
     parser.add_argument("--versus-sizes", type=int, nargs="+", default=[10_000, 1_000_000])
-    parser.add_argument("--only-versus", action="store_true", help="only the comparison with Evidently")
     arguments = parser.parse_args()
     results: dict[str, Any] = {}
-    if not arguments.only_versus:
-        results = {"accuracy": accuracy(arguments.seeds, arguments.sizes, arguments.scenarios, arguments.workers)}
-        if not arguments.no_speed:
-            results["speed"] = speed(arguments.speed_rows)
-    if arguments.evidently_python:
+    if "accuracy" in arguments.blocks:
+        results["accuracy"] = accuracy(arguments.seeds, arguments.sizes, arguments.scenarios, arguments.workers)
+    if "agreement" in arguments.blocks:
+        results["agreement"] = agreement(arguments.seeds, arguments.sizes, arguments.scenarios, arguments.workers)
+    if "scale" in arguments.blocks:
+        threadpool_limits(limits=1)
+        params, schema, _, test, _ = _inputs()
+        scratch = scratch_folder(arguments.scratch)
+        try:
+            results["scale"] = scale(
+                params,
+                schema,
+                test,
+                _memoised(load_logged_model(params)),
+                PROJECT,
+                scratch,
+                arguments.scale_sizes,
+                DAYS,
+                arguments.pods,
+                arguments.cold_lines,
+                arguments.evidently_python,
+            )
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+    if "versus" in arguments.blocks and arguments.evidently_python:
         results["versus_evidently"] = versus_evidently(arguments.evidently_python, arguments.versus_sizes)
     RESULTS.parent.mkdir(exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")

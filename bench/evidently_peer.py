@@ -2,9 +2,13 @@
 environment (Evidently 0.7.23 needs pandas < 3.1). Standalone: it imports nothing from mlloop.
 
     python evidently_peer.py REFERENCE.parquet CURRENT.parquet COLUMNS.json
+    python evidently_peer.py --log LOG_DIRECTORY REFERENCE.parquet
 
 COLUMNS.json: {"numerical": [...], "categorical": [...]}. Prints JSON: seconds for the report on
 frames already in memory, drifted columns, and Evidently's dataset-drift verdict (share >= 0.5).
+With --log, end to end as a user of Evidently would run it on the inference log: every
+predictions-*.jsonl under the folder read with pandas, the features flattened, the columns typed by
+the reference (text columns categorical), then the same report.
 """
 
 import json
@@ -19,12 +23,30 @@ from evidently.presets import DataDriftPreset
 DRIFT_SHARE = 0.5  # DataDriftPreset's default
 
 
+def _log_frame(directory: Path) -> pd.DataFrame:
+    """The log's features, one row per line."""
+    files = sorted(path for path in directory.rglob("predictions-*.jsonl") if "summaries" not in path.parts)
+    lines = pd.concat([pd.read_json(path, lines=True) for path in files], ignore_index=True)
+    return pd.DataFrame(lines["features"].tolist())
+
+
 def main() -> None:
-    reference_path, current_path, columns_path = sys.argv[1:4]
-    columns = json.loads(Path(columns_path).read_text())
+    if sys.argv[1] == "--log":
+        log, reference_path = Path(sys.argv[2]), sys.argv[3]
+        reference = pd.read_parquet(reference_path)
+        current = _log_frame(log)
+        text = [name for name in current.columns if not pd.api.types.is_numeric_dtype(current[name])]
+        columns = {"numerical": [name for name in current.columns if name not in text], "categorical": text}
+        for frame in (reference, current):  # numpy dtypes, as the frames of the in-memory comparison
+            frame[columns["numerical"]] = frame[columns["numerical"]].astype("float64")
+            frame[text] = frame[text].astype(object)
+    else:
+        reference_path, current_path, columns_path = sys.argv[1:4]
+        columns = json.loads(Path(columns_path).read_text())
+        reference = pd.read_parquet(reference_path)
+        current = pd.read_parquet(current_path)
     names = columns["numerical"] + columns["categorical"]
-    reference = pd.read_parquet(reference_path)[names]
-    current = pd.read_parquet(current_path)[names]
+    reference, current = reference[names], current[names]
     definition = DataDefinition(numerical_columns=columns["numerical"], categorical_columns=columns["categorical"])
     started = time.perf_counter()
     snapshot = Report([DataDriftPreset()]).run(

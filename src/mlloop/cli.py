@@ -197,16 +197,23 @@ def _drift_arguments(command: argparse.ArgumentParser) -> None:
         metavar="N",
         help="days of the log to read (default: params drift.window_days)",
     )
+    command.add_argument(
+        "--exact",
+        action="store_true",
+        help="read every line of the window instead of the log files' summaries (small windows, tests)",
+    )
 
 
 def _drift(params: Params, arguments: argparse.Namespace) -> None:
-    from mlloop.monitoring import drift
-
     if arguments.window_days is not None:
         params = params.model_copy(
             update={"drift": params.drift.model_copy(update={"window_days": arguments.window_days})}
         )
-    result = drift.run_drift(params, arguments.reference, arguments.current, arguments.out, datetime.now(UTC))
+    if arguments.exact:
+        from mlloop.monitoring.drift import run_drift
+    else:
+        from mlloop.monitoring.summary_check import run_drift
+    result = run_drift(params, arguments.reference, arguments.current, arguments.out, datetime.now(UTC))
     print(f"{result.status}: {'; '.join(result.reasons)}")
 
 
@@ -264,6 +271,21 @@ def _ab_issue(params: Params, _arguments: argparse.Namespace) -> None:
     from mlloop.monitoring import promotion
 
     print(promotion.post_report(params.ab.decision.directory))
+
+
+def _summarize(params: Params, arguments: argparse.Namespace) -> None:
+    from mlloop.monitoring import summaries
+
+    print(summaries.summarize(params, arguments.current, _today(), arguments.prefix))
+
+
+def _summarize_arguments(command: argparse.ArgumentParser) -> None:
+    _current_argument(command)
+    command.add_argument(
+        "--prefix",
+        metavar="FOLDER",
+        help="only the log files under this folder of the log (one map task of many); no labels joined",
+    )
 
 
 def _fold_in(params: Params, arguments: argparse.Namespace) -> None:
@@ -520,6 +542,13 @@ COMMANDS = (
         "post the last A/B report on its one tracking issue (label ab-test): open it, or update it and comment "
         "(uses gh)",
         _ab_issue,
+    ),
+    Command(
+        "summarize",
+        "summarise the log files the check ending today needs (and their delayed labels) beside the log, a "
+        "process per file; for a cron or a CronJob",
+        _summarize,
+        _summarize_arguments,
     ),
     Command(
         "fold-in",

@@ -288,6 +288,27 @@ class OutcomeParams(Frozen):
     seed: int
 
 
+class SummaryTolerance(Frozen):
+    """How far a score from summaries may be from the same score on the rows (`--exact`), in its own units."""
+
+    wasserstein: float = Field(gt=0)
+    psi: float = Field(gt=0)
+
+
+class SummaryParams(Frozen):
+    """Per-file summaries of the inference log, which the check merges instead of reading every line again."""
+
+    folder: str = Field(min_length=1, pattern=r"^[^/]+$")
+    """Under the log's root: `<root>/<folder>/<reference's fingerprint>/...`; never read as log files."""
+    bins: int = Field(ge=10)
+    """Fine bins per numeric feature (and the probability), drawn from the reference."""
+    tolerance: SummaryTolerance
+    workers: int = Field(ge=1)
+    """Processes summarising files at once."""
+    block_mib: int = Field(ge=1)
+    """Mebibytes of whole lines read and parsed at a time: the memory a file costs, whatever its size."""
+
+
 class DriftParams(Frozen):
     """The drift check: its window, its statuses' rules and every threshold, declared once."""
 
@@ -304,6 +325,7 @@ class DriftParams(Frozen):
     outcomes: OutcomeParams
     history_days: int = Field(ge=1)
     directory: FilePath
+    summaries: SummaryParams
 
 
 Status = Literal["stale", "contract_breach", "degraded", "drift", "insufficient_data", "no_drift"]

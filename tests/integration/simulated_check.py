@@ -35,6 +35,21 @@ def log_of(params_file: Path, scenario: str) -> Path:
     return params_file.parent / f"log-{scenario}"
 
 
+def check_both_ways(params_file: Path, scenario: str) -> tuple[DriftResult, DriftResult]:
+    """`mlloop drift` of a scenario's log (simulated first if it is not yet), from summaries and with `--exact`."""
+    params, log = str(params_file), log_of(params_file, scenario)
+    results = []
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(params_file.parent)
+        if not log.exists():
+            assert main(["--params", params, "simulate", "--scenario", scenario, "--out", str(log)]) == 0, scenario
+        for reading in ([], ["--exact"]):
+            report = params_file.parent / f"drift-{scenario}{'-'.join(['', *reading])}"
+            assert main(["--params", params, "drift", *reading, "--current", str(log), "--out", str(report)]) == 0
+            results.append(read_result(report))
+    return results[0], results[1]
+
+
 def simulate_and_check(params_file: Path, scenario: str) -> DriftResult:
     """`mlloop simulate` of the scenario into its own log, then `mlloop drift` of that log: the check's result."""
     params, log, report = str(params_file), log_of(params_file, scenario), params_file.parent / f"drift-{scenario}"

@@ -5,24 +5,14 @@ for a metric of the probabilities alone, also how it is scored on many bootstrap
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from functools import partial
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
-from sklearn.metrics import (
-    accuracy_score,
-    average_precision_score,
-    brier_score_loss,
-    f1_score,
-    log_loss,
-    precision_score,
-    recall_score,
-    roc_auc_score,
-)
 
 Direction = Literal["higher", "lower"]
-Score = Callable[[ArrayLike, np.ndarray], float]
+Score = Callable[..., float]
+"""Of the labels and the probabilities (or decisions), with an optional sample_weight: scikit-learn's metrics."""
 ResampledScore = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 """Of the labels, the probabilities and a (resamples, rows) matrix of the rows each resample drew: the metric of
 each resample, NaN for one that holds one class when the metric needs both."""
@@ -31,6 +21,19 @@ each resample, NaN for one that holds one class when the metric needs both."""
 def decisions(probability: np.ndarray, threshold: float) -> np.ndarray:
     """The predicted class of each row: positive from the threshold up."""
     return (probability >= threshold).astype("int64")
+
+
+def _scikit_learn(name: str, **options: Any) -> Score:
+    """A scikit-learn metric, imported when first scored: scikit-learn takes a second to import, which a
+    command that never scores (a drift check without labels, `mlloop path`) should not pay.
+    """
+
+    def score(*arguments: Any, **keywords: Any) -> float:
+        from sklearn import metrics
+
+        return float(getattr(metrics, name)(*arguments, **options, **keywords))
+
+    return score
 
 
 @dataclass(frozen=True)
@@ -45,9 +48,14 @@ class Metric:
     resampled: ResampledScore | None = None
     """The score of many resamples at once (core.bootstrap's); every metric of the probabilities alone has one."""
 
-    def compute(self, label: ArrayLike, probability: np.ndarray, threshold: float) -> float:
-        """The metric of these predictions, cut into decisions at `threshold` when it scores decisions."""
-        return float(self.score(label, decisions(probability, threshold) if self.at_threshold else probability))
+    def compute(
+        self, label: ArrayLike, probability: np.ndarray, threshold: float, weight: np.ndarray | None = None
+    ) -> float:
+        """The metric of these predictions, cut into decisions at `threshold` when it scores decisions; each row
+        counted `weight` times when given (rows that repeat, counted once each: the same value).
+        """
+        predicted = decisions(probability, threshold) if self.at_threshold else probability
+        return float(self.score(label, predicted, sample_weight=weight))
 
     def improvement(self, delta: float) -> float:
         """The delta signed so that positive always means better."""
@@ -108,14 +116,19 @@ def _resampled_mean(row_loss: Callable[[np.ndarray, np.ndarray], np.ndarray]) ->
 METRICS: Mapping[str, Metric] = {
     metric.name: metric
     for metric in (
-        Metric("roc_auc", "higher", roc_auc_score, resampled=_resampled_roc_auc),
-        Metric("average_precision", "higher", average_precision_score, resampled=_resampled_average_precision),
-        Metric("f1", "higher", partial(f1_score, zero_division=0), at_threshold=True),
-        Metric("precision", "higher", partial(precision_score, zero_division=0), at_threshold=True),
-        Metric("recall", "higher", partial(recall_score, zero_division=0), at_threshold=True),
-        Metric("accuracy", "higher", accuracy_score, at_threshold=True),
-        Metric("log_loss", "lower", partial(log_loss, labels=[0, 1]), resampled=_resampled_mean(_row_log_loss)),
-        Metric("brier", "lower", brier_score_loss, resampled=_resampled_mean(_row_brier)),
+        Metric("roc_auc", "higher", _scikit_learn("roc_auc_score"), resampled=_resampled_roc_auc),
+        Metric(
+            "average_precision",
+            "higher",
+            _scikit_learn("average_precision_score"),
+            resampled=_resampled_average_precision,
+        ),
+        Metric("f1", "higher", _scikit_learn("f1_score", zero_division=0), at_threshold=True),
+        Metric("precision", "higher", _scikit_learn("precision_score", zero_division=0), at_threshold=True),
+        Metric("recall", "higher", _scikit_learn("recall_score", zero_division=0), at_threshold=True),
+        Metric("accuracy", "higher", _scikit_learn("accuracy_score"), at_threshold=True),
+        Metric("log_loss", "lower", _scikit_learn("log_loss", labels=[0, 1]), resampled=_resampled_mean(_row_log_loss)),
+        Metric("brier", "lower", _scikit_learn("brier_score_loss"), resampled=_resampled_mean(_row_brier)),
     )
 }
 """Every metric the evaluate stage records in metrics.json, by name."""

@@ -5,14 +5,15 @@ what they need from a FeatureSchema, so they cannot disagree on a column.
 """
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
-import pandas as pd
-import pandera.pandas as pa
 from pydantic import Field, ValidationError, model_validator
 
 from mlloop.config import Frozen, describe_validation_error, read_yaml_mapping
 from mlloop.errors import ConfigError
+
+if TYPE_CHECKING:  # pandas and pandera cost a second to import: core.schema_frames holds what needs them
+    import pandas as pd
 
 NULL_FRACTION_RULE = "max_null_fraction"
 WHOLE_NUMBER_RULE = "whole_number"
@@ -90,53 +91,7 @@ def load_schema(path: Path) -> FeatureSchema:
         raise ConfigError(describe_validation_error(path, error)) from error
 
 
-def _null_fraction_check(limit: float) -> pa.Check:
-    return pa.Check(
-        lambda column: bool(column.isna().mean() <= limit),
-        ignore_na=False,
-        name=NULL_FRACTION_RULE,
-        error=f"{NULL_FRACTION_RULE}({limit})",
-    )
-
-
-def _feature_column(feature: NumericFeature | CategoricalFeature) -> pa.Column:
-    checks = []
-    if feature.max_null_fraction > 0:
-        checks.append(_null_fraction_check(feature.max_null_fraction))
-    if isinstance(feature, CategoricalFeature):
-        checks.append(pa.Check.isin(feature.categories))
-        return pa.Column(str, checks, nullable=feature.max_null_fraction > 0)
-    if feature.type == "integer":
-        # Checked as a rule rather than cast to an integer dtype, so each fractional value
-        # is reported, and a nullable integer column (stored as floats) still passes.
-        checks.append(pa.Check(lambda column: column % 1 == 0, name=WHOLE_NUMBER_RULE))
-    if feature.min is not None:
-        checks.append(pa.Check.ge(feature.min))
-    if feature.max is not None:
-        checks.append(pa.Check.le(feature.max))
-    return pa.Column("float64", checks, nullable=feature.max_null_fraction > 0, coerce=True)
-
-
-def dataframe_schema(schema: FeatureSchema) -> pa.DataFrameSchema:
-    """The pandera schema that the validate stage enforces on the raw table."""
-    classes = [schema.target.positive, schema.target.negative]
-    columns = {
-        schema.id_column: pa.Column(nullable=False, unique=True),
-        **{name: _feature_column(feature) for name, feature in schema.features.items()},
-        schema.target.name: pa.Column(
-            str,
-            [
-                pa.Check.isin(classes),
-                # A one-class label cannot train a classifier; say so here, not as a traceback in train.
-                pa.Check(lambda label: set(classes) <= set(label), name=BOTH_CLASSES_RULE),
-            ],
-            nullable=False,
-        ),
-    }
-    return pa.DataFrameSchema(columns, strict=True, name="feature schema")
-
-
-def features_and_label(frame: pd.DataFrame, schema: FeatureSchema) -> tuple[pd.DataFrame, pd.Series]:
+def features_and_label(frame: "pd.DataFrame", schema: FeatureSchema) -> tuple["pd.DataFrame", "pd.Series"]:
     """Split a table into the model's input columns and a 0/1 label (1 = positive class)."""
     label = (frame[schema.target.name] == schema.target.positive).astype("int64")
     return frame[schema.feature_names], label

@@ -5,7 +5,7 @@ rows, at the model's threshold, and held to the quality gate's own limits: `gate
 and the held-out value in metrics.json worsened by more than `gate.max_regression`. A few hundred
 labelled rows are noisy, so a limit counts as broken only when even the better end of the metric's
 one-sided confidence interval breaks it; with fewer than `drift.min_labelled_rows` rows nothing is
-judged. Pure: labels, probabilities and numbers in, typed metrics and reasons out.
+judged. Pure: labelled rows (as outcome_cells) and numbers in, typed metrics and reasons out.
 """
 
 import math
@@ -17,6 +17,7 @@ import numpy as np
 from mlloop.config import DriftParams, GateParams, OutcomeParams
 from mlloop.core.metrics import METRICS, Metric
 from mlloop.monitoring.drift_result import Realised, RealisedMetric
+from mlloop.monitoring.outcome_cells import OutcomeCells
 
 
 def broken_limits(metric: RealisedMetric, value: float) -> list[str]:
@@ -33,35 +34,30 @@ def broken_limits(metric: RealisedMetric, value: float) -> list[str]:
     return broken
 
 
-def _bound(
-    metric: Metric,
-    value: float,
-    labels: np.ndarray,
-    probabilities: np.ndarray,
-    threshold: float,
-    outcomes: OutcomeParams,
-) -> float:
+def _bound(metric: Metric, value: float, cells: OutcomeCells, threshold: float, outcomes: OutcomeParams) -> float:
     """The better end of the value's one-sided confidence interval, under a normal approximation.
 
     The standard error is bootstrapped on resamples of at most max_bootstrap_rows rows and scaled to
     all the rows (it shrinks as one over the root of the rows), so its cost stays flat as labels pile up.
+    A resample draws rows: row i of the cells laid end to end, in their order.
     """
     rng = np.random.default_rng(outcomes.seed)
-    rows = len(labels)
+    rows = cells.rows
+    ends = np.cumsum(cells.counts)
     size = min(rows, outcomes.max_bootstrap_rows)
     scores = []
     for _ in range(outcomes.resamples):
-        sample = rng.integers(0, rows, size=size)
-        if labels[sample].min() != labels[sample].max():  # a metric of one class is undefined
-            scores.append(metric.compute(labels[sample], probabilities[sample], threshold))
+        sample = np.searchsorted(ends, rng.integers(0, rows, size=size), side="right")
+        labels = cells.outcomes[sample]
+        if labels.min() != labels.max():  # a metric of one class is undefined
+            scores.append(metric.compute(labels, cells.probabilities[sample], threshold))
     standard_error = float(np.std(scores, ddof=1)) * math.sqrt(size / rows)
     margin = NormalDist().inv_cdf(outcomes.confidence) * standard_error
     return value + margin if metric.better == "higher" else value - margin
 
 
 def realised_metrics(
-    labels: np.ndarray,
-    probabilities: np.ndarray,
+    cells: OutcomeCells,
     test_metrics: Mapping[str, float],
     threshold: float,
     drift: DriftParams,
@@ -72,12 +68,12 @@ def realised_metrics(
     The bound is computed only on enough rows and when the value itself breaks a limit: a value
     within its limits is within them at the better end of its interval too.
     """
-    if not len(labels) or labels.min() == labels.max():
+    if not len(cells.outcomes) or cells.outcomes.min() == cells.outcomes.max():
         return []
     metrics = []
     for name in drift.outcomes.metrics:
         registered = METRICS[name]
-        value = registered.compute(labels, probabilities, threshold)
+        value = registered.compute(cells.outcomes, cells.probabilities, threshold, cells.counts)
         metric = RealisedMetric(
             name=name,
             value=value,
@@ -86,8 +82,8 @@ def realised_metrics(
             worst_acceptable=gate.worst_acceptable.get(name),
             max_regression=gate.max_regression.get(name),
         )
-        if len(labels) >= drift.min_labelled_rows and broken_limits(metric, value):
-            bound = _bound(registered, value, labels, probabilities, threshold, drift.outcomes)
+        if cells.rows >= drift.min_labelled_rows and broken_limits(metric, value):
+            bound = _bound(registered, value, cells, threshold, drift.outcomes)
             metric = metric.model_copy(update={"bound": bound})
         metrics.append(metric)
     return metrics

@@ -11,13 +11,16 @@ integer, a label it does not have; and, for the line as a whole, a line that can
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from mlloop.config import ContractParams
 from mlloop.core.schema import FeatureSchema
 from mlloop.monitoring.drift_result import ContractBreach, ContractRule, ExampleLine
+
+if TYPE_CHECKING:  # pandas costs a second to import; the check that merges summaries never needs it
+    import pandas as pd
 
 LINE = "(line)"
 """The `feature` of the rule `unreadable`: the line as a whole."""
@@ -50,7 +53,7 @@ class ContractCounts:
 
 
 def violations(
-    frame: pd.DataFrame, schema: FeatureSchema, wrong_types: Mapping[str, np.ndarray]
+    frame: "pd.DataFrame", schema: FeatureSchema, wrong_types: Mapping[str, np.ndarray]
 ) -> Iterator[tuple[str, ContractRule, np.ndarray]]:
     """Each feature's rows (a boolean mask) that break each rule of the schema.
 
@@ -88,9 +91,8 @@ def _limit(feature: str, rule: ContractRule, schema: FeatureSchema, contract: Co
 
 def _detail(feature: str, rule: ContractRule, count: RuleCount, schema: FeatureSchema, contract: ContractParams) -> str:
     """What broke the rule, in words: the values seen (as long as a quoted line at most), the bound crossed."""
-    values = ", ".join(
-        f"{value[: contract.example_chars]} ({times})" for value, times in count.values.most_common(contract.examples)
-    )
+    commonest = sorted(count.values.items(), key=lambda item: (-item[1], item[0]))[: contract.examples]
+    values = ", ".join(f"{value[: contract.example_chars]} ({times})" for value, times in commonest)
     if rule == "unreadable":
         return "not a JSON object with a features object and a numeric churn_probability"
     declared = schema.features[feature]

@@ -73,7 +73,7 @@ JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", li
 
 
 @dataclass(frozen=True)
-class _FileRows:
+class FileRows:
     """One file's readable rows, and where each readable and unreadable line sits among its non-blank lines."""
 
     frame: pd.DataFrame
@@ -90,7 +90,7 @@ def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _read_lines(stream: BinaryIO, schema: FeatureSchema) -> _FileRows:
+def _read_lines(stream: BinaryIO, schema: FeatureSchema) -> FileRows:
     """Line by line, for a file pyarrow cannot read whole: each line is checked against the schema on its own."""
     records: list[dict[str, object]] = []
     positions: list[int] = []
@@ -130,9 +130,7 @@ def _read_lines(stream: BinaryIO, schema: FeatureSchema) -> _FileRows:
     for name, rows in wrong.items():
         masks[name] = np.zeros(len(frame), dtype=bool)
         masks[name][rows] = True
-    return _FileRows(
-        frame, np.array(positions, dtype=np.int64), np.array(unreadable, dtype=np.int64), masks, type_names
-    )
+    return FileRows(frame, np.array(positions, dtype=np.int64), np.array(unreadable, dtype=np.int64), masks, type_names)
 
 
 def _arrow_schema(schema: FeatureSchema) -> pa.Schema:
@@ -147,7 +145,7 @@ def _arrow_schema(schema: FeatureSchema) -> pa.Schema:
     )
 
 
-def _read_columnar(data: bytes, schema: FeatureSchema) -> _FileRows | None:
+def _read_columnar(data: bytes, schema: FeatureSchema) -> FileRows | None:
     """The whole file at once with pyarrow's JSON reader, typed by the schema; None when a line breaks it.
 
     pyarrow skips blank lines, so its row i is the i-th non-blank line.
@@ -173,26 +171,28 @@ def _read_columnar(data: bytes, schema: FeatureSchema) -> _FileRows | None:
     frame.columns = [str(name).removeprefix("features.") for name in frame.columns]
     columns = [*schema.feature_names, *COLUMNS]
     if readable_rows.all():
-        return _FileRows(frame[columns], np.arange(len(frame)), np.array([], dtype=np.int64))
-    return _FileRows(
+        return FileRows(frame[columns], np.arange(len(frame)), np.array([], dtype=np.int64))
+    return FileRows(
         frame.loc[readable_rows, columns].reset_index(drop=True),
         np.flatnonzero(readable_rows),
         np.flatnonzero(~readable_rows),
     )
 
 
-def _read_file(data: bytes, schema: FeatureSchema) -> _FileRows:
-    """Each file is read whole by pyarrow, which is fast and light; a file with a line it cannot
-    parse is read again line by line, so one bad line costs only that line.
+def read_rows(data: bytes, schema: FeatureSchema) -> FileRows:
+    """Whole lines (a file, or a block of one) read at once by pyarrow, which is fast and light; lines
+    with one pyarrow cannot parse are read again line by line, so one bad line costs only that line.
     """
     return _read_columnar(data, schema) or _read_lines(io.BytesIO(data), schema)
 
 
-def _quote(data: bytes, positions: set[int], characters: int) -> dict[int, tuple[int, str]]:
-    """The 1-based line number and text (cut after `characters`) of the non-blank lines at these positions."""
+def _quote(data: bytes, positions: set[int], characters: int, first_line: int) -> dict[int, tuple[int, str]]:
+    """The line number and text (cut after `characters`) of the non-blank lines at these positions;
+    `data`'s first line is number `first_line` of its file.
+    """
     quoted: dict[int, tuple[int, str]] = {}
     position = -1
-    for number, raw in enumerate(io.BytesIO(data), start=1):
+    for number, raw in enumerate(io.BytesIO(data), start=first_line):
         if len(quoted) == len(positions):
             break
         if not raw.strip():
@@ -216,10 +216,18 @@ def _observe(rule: ContractRule, count: RuleCount, values: pd.Series, hits: np.n
         count.extreme = extreme if count.extreme is None else worse(count.extreme, extreme)
 
 
-def _count(
-    counts: ContractCounts, name: str, data: bytes, rows: _FileRows, schema: FeatureSchema, contract: ContractParams
+def count_contract(
+    counts: ContractCounts,
+    name: str,
+    data: bytes,
+    rows: FileRows,
+    schema: FeatureSchema,
+    contract: ContractParams,
+    first_line: int = 1,
 ) -> None:
-    """Add one file's lines to the window's contract counts, quoting the first offending lines of each rule."""
+    """Add the lines of one file (or of a block of it, whose first line is `first_line`) to the contract
+    counts, quoting the first offending lines of each rule.
+    """
     counts.rows += len(rows.frame)
     counts.lines += len(rows.frame) + len(rows.unreadable)
     wanted: dict[tuple[str, ContractRule], list[int]] = {}
@@ -237,12 +245,13 @@ def _count(
         if rule == "type":
             count.values.update(rows.type_names[feature])
         wanted[feature, rule] = rows.positions[hits[: contract.examples - len(count.examples)]].tolist()
-    quoted = _quote(data, {position for positions in wanted.values() for position in positions}, contract.example_chars)
+    wanted_positions = {position for positions in wanted.values() for position in positions}
+    quoted = _quote(data, wanted_positions, contract.example_chars, first_line)
     for key, positions in wanted.items():
         counts.rules[key].examples += [ExampleLine(file=name, line=quoted[p][0], text=quoted[p][1]) for p in positions]
 
 
-def _champion_where_unnamed(variants: pd.Series) -> pd.Series:
+def champion_where_unnamed(variants: pd.Series) -> pd.Series:
     """Lines written before the log named a variant were all the champion's (a bento held one model)."""
     labels = variants.astype("category")
     if CHAMPION not in labels.cat.categories:
@@ -275,7 +284,10 @@ def read_window(source: str, schema: FeatureSchema, drift: DriftParams, today: d
         reason = diagnose(source, str(error)) or f"{source}: {error}"
         raise SourceError(f"cannot list the inference log: {reason}") from error
     by_day: dict[date, list[str]] = {}
+    summaries = f"{root.rstrip('/')}/{drift.summaries.folder}/"
     for name in names:
+        if name.startswith(summaries):
+            continue  # per-file summaries kept beside the log (monitoring.summaries), never log lines
         if (day := day_of_log_file(name)) is not None and day <= today:
             by_day.setdefault(day, []).append(name)
     start = today - timedelta(days=drift.window_days - 1)
@@ -285,19 +297,19 @@ def read_window(source: str, schema: FeatureSchema, drift: DriftParams, today: d
     for day in chosen:
         for name in by_day[day]:
             data = _read(filesystem, name)
-            rows = _read_file(data, schema)
-            _count(counts, name, data, rows, schema, drift.contract)
+            rows = read_rows(data, schema)
+            count_contract(counts, name, data, rows, schema, drift.contract)
             frames.setdefault(day, []).append(rows.frame)
     newest = max(by_day, default=None)
     last_seen = None
     if newest is not None:
         newest_frames = frames.get(newest) or [
-            _read_file(_read(filesystem, name), schema).frame for name in by_day[newest]
+            read_rows(_read(filesystem, name), schema).frame for name in by_day[newest]
         ]
         last_seen = _newest_line(newest_frames, newest)
     every = [frame for day in chosen for frame in frames[day]]
     window = pd.concat(every, ignore_index=True) if every else pd.DataFrame(columns=[*schema.feature_names, *COLUMNS])
-    window["variant"] = _champion_where_unnamed(window["variant"])
+    window["variant"] = champion_where_unnamed(window["variant"])
     unreadable = counts.rules.get((LINE, "unreadable"))
     return LogWindow(
         rows=window,

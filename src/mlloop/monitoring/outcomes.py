@@ -74,7 +74,7 @@ class Labels:
 
 
 @dataclass
-class _LabelLines:
+class LabelLines:
     """The labels of the files read so far, in reading order, as arrow arrays: a million ids stay
     a few dozen megabytes, whereas as Python strings they would be several times that.
     """
@@ -124,6 +124,16 @@ class _LabelLines:
         self.client_outcomes += churn.filter(by_client).chunks
         self.unreadable += len(table) - pc.sum(by_row).as_py() - pc.sum(by_client).as_py()
 
+    def add(self, data: bytes) -> None:
+        """Whole label lines (a file, or a block of one): by pyarrow at once, line by line when a line breaks it."""
+        options = pa_json.ParseOptions(explicit_schema=_LABELS_SCHEMA, unexpected_field_behavior="ignore")
+        try:
+            table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
+        except pa.ArrowInvalid:
+            self.add_lines(data)
+            return
+        self.add_table(table)
+
     def labels(self) -> Labels:
         """Each id once, the later of two labels for it kept: a correction."""
         return Labels(
@@ -137,7 +147,7 @@ def _keyed(ids: list[pa.Array], outcomes: list[pa.Array]) -> pd.Series:
     return labels[~labels.index.duplicated(keep="last")]
 
 
-NO_LABELS = _LabelLines().labels()
+NO_LABELS = LabelLines().labels()
 """The labels when none arrived yet."""
 
 
@@ -153,20 +163,13 @@ def read_labels(source: str, since: date | None = None) -> Labels:
     except (OSError, BotoCoreError) as error:
         reason = diagnose(source, str(error)) or f"{source}: {error}"
         raise SourceError(f"cannot list the delayed labels: {reason}") from error
-    options = pa_json.ParseOptions(explicit_schema=_LABELS_SCHEMA, unexpected_field_behavior="ignore")
-    lines = _LabelLines()
+    lines = LabelLines()
     for name in names:
         day = LABELS_FILES.day_of(name)
         if day is None or (since is not None and day < since):
             continue
         with filesystem.open(name, "rb") as stream:
-            data = stream.read()
-        try:
-            table = pa_json.read_json(pa.BufferReader(data), parse_options=options)
-        except pa.ArrowInvalid:
-            lines.add_lines(data)
-            continue
-        lines.add_table(table)
+            lines.add(stream.read())
     return lines.labels()
 
 

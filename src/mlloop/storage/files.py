@@ -1,6 +1,7 @@
 """Atomic file output: every stage writes to temporary siblings and renames them into
 place only when the whole stage has succeeded, so a failed or interrupted run never
-leaves a half-written or stale-looking output behind.
+leaves a half-written or stale-looking output behind. And the small file helpers every
+command shares (JSON, hashes, an input another stage must produce first).
 """
 
 import hashlib
@@ -11,6 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from mlloop.errors import SourceError
 
 
 def _temporary_sibling(path: Path) -> Path:
@@ -65,3 +68,10 @@ def sha256_of(path: Path) -> str:
         for block in iter(lambda: stream.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def require(path: Path, produced_by: str) -> Path:
+    """Return `path` if it exists, else say which stage to run first."""
+    if not path.exists():
+        raise SourceError(f"{path}: not found; run the '{produced_by}' stage first (dvc repro {produced_by})")
+    return path

@@ -8,10 +8,7 @@ import sys
 import tempfile
 from pathlib import Path, PurePosixPath
 
-import dvc.api
 import yaml
-from dvc.exceptions import DvcException
-from dvc.repo import Repo
 
 from mlloop.errors import SourceError
 
@@ -89,6 +86,8 @@ def _reproduce_in_worktree(sha: str, path: Path) -> bytes:
             raise SourceError(f"cannot check out baseline {sha[:12]}: {added.stderr.decode().strip()}")
         try:
             environment = os.environ | {"PYTHONPATH": str(worktree / "src")}  # run the baseline's own code
+            from dvc.repo import Repo  # DVC takes a second to import: only what reads through it loads it
+
             with Repo() as repository:
                 cache = str(repository.cache.local_cache_dir)
             dvc = [sys.executable, "-m", "dvc"]
@@ -104,6 +103,9 @@ def _reproduce_in_worktree(sha: str, path: Path) -> bytes:
 
 def dvc_output_at(sha: str, path: Path) -> bytes:
     """A DVC output of a commit: from the cache or the remote, else by reproducing that commit."""
+    import dvc.api  # a second to import: the commands that only ask git for a commit never load it
+    from dvc.exceptions import DvcException
+
     try:
         with dvc.api.open(path.as_posix(), rev=sha, mode="rb") as stream:
             content: bytes = stream.read()

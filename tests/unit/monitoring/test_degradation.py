@@ -6,10 +6,12 @@ noise alone pages no one; the interval is computed only for a value that breaks 
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from mlloop.config import DriftParams, Params
 from mlloop.monitoring.degradation import broken_limits, degraded_reasons, realised_metrics
 from mlloop.monitoring.drift_result import Realised, RealisedMetric
+from mlloop.monitoring.outcome_cells import OutcomeCells
 
 HELD_OUT = {"roc_auc": 0.845, "log_loss": 0.42}
 
@@ -30,7 +32,8 @@ def _realise(
     row, and those drift settings.
     """
     settings = params.drift.model_copy(update=drift)
-    metrics = realised_metrics(labels, probabilities, HELD_OUT, params.train.threshold, settings, params.gate)
+    cells = OutcomeCells.of(labels, probabilities)
+    metrics = realised_metrics(cells, HELD_OUT, params.train.threshold, settings, params.gate)
     realised = Realised(
         rows=len(labels), metrics=metrics, labels=len(labels), unmatched_labels=0, unreadable_label_lines=0
     )
@@ -125,3 +128,18 @@ def test_every_outcome_metric_of_params_is_scored_with_its_limits(params: Params
         ("roc_auc", 0.845, 0.83, 0.01),
         ("log_loss", 0.42, 0.45, 0.02),
     ]
+
+
+def test_rows_that_repeat_score_as_the_rows_themselves(params: Params) -> None:
+    # Given a week whose rows repeat a few hundred probabilities, as customers scored every night do
+    labels, probabilities = _outcomes(600, seed=4, flipped=0.2)
+    rows = np.random.default_rng(4).integers(0, 600, size=6000)
+    cells = OutcomeCells.of(labels[rows], probabilities[rows])
+
+    # When they are scored as cells (each distinct pair once, with its count)
+    metrics = realised_metrics(cells, HELD_OUT, params.train.threshold, params.drift, params.gate)
+
+    # Then the value is the rows' own, and the cells are far fewer than the rows
+    assert len(cells.counts) < 1200 < cells.rows == 6000
+    (roc_auc,) = metrics
+    assert roc_auc.value == pytest.approx(roc_auc_score(labels[rows], probabilities[rows]), abs=1e-12)

@@ -30,8 +30,10 @@ from mlloop.config import DriftParams, Params
 from mlloop.core.column_scores import ColumnScores
 from mlloop.core.schema import FeatureSchema
 from mlloop.errors import ConfigError, SourceError
-from mlloop.monitoring.drift import ColumnResult, rule_text, run_drift, score_columns, staleness, verdict
+from mlloop.monitoring import summary_check
+from mlloop.monitoring.drift import run_drift, score_columns
 from mlloop.monitoring.drift_result import DriftReportFiles, DriftResult, ReferenceFile, RowCounts, read_result
+from mlloop.monitoring.judgement import ColumnResult, rule_text, staleness, verdict
 from mlloop.monitoring.outcomes import label_line, labels_file
 from mlloop.serving.inference_log import log_file, log_line, prediction_id
 from mlloop.storage.files import write_json
@@ -137,16 +139,19 @@ def _write_labels(directory: Path, labels: list[bytes]) -> None:
 
 @dataclass(frozen=True)
 class Setup:
-    """The files a drift check reads: a reference split, the evaluate stage's predictions, a log directory."""
+    """The files a drift check reads: a reference split, the evaluate stage's predictions, a log directory;
+    and how the check reads the log: from per-file summaries (the default) or line by line (`--exact`)."""
 
     params: Params
     reference: Path
     log: Path
     out: Path
+    reading: str
 
 
-@pytest.fixture
-def setup(params: Params, schema: FeatureSchema, tmp_path: Path) -> Setup:
+@pytest.fixture(params=["summaries", "exact"])
+def setup(params: Params, schema: FeatureSchema, tmp_path: Path, request: pytest.FixtureRequest) -> Setup:
+    """Every check below runs both ways: each behaviour of the check holds from summaries as it does exactly."""
     reference = tmp_path / "reference.parquet"
     _reference(schema).to_parquet(reference, index=False)
     params.paths.predictions.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +160,9 @@ def setup(params: Params, schema: FeatureSchema, tmp_path: Path) -> Setup:
     )
     params.paths.metrics.parent.mkdir(parents=True, exist_ok=True)
     write_json(params.paths.metrics, HELD_OUT_METRICS)
-    return Setup(params=params, reference=reference, log=tmp_path / "production", out=tmp_path / "drift")
+    return Setup(
+        params=params, reference=reference, log=tmp_path / "production", out=tmp_path / "drift", reading=request.param
+    )
 
 
 HELD_OUT_METRICS = {"roc_auc": 0.84, "average_precision": 0.66, "log_loss": 0.42, "brier": 0.14, "f1": 0.59}
@@ -163,7 +170,8 @@ HELD_OUT_METRICS = {"roc_auc": 0.84, "average_precision": 0.66, "log_loss": 0.42
 
 
 def _run(setup: Setup, now: datetime = NOW) -> DriftResult:
-    return run_drift(setup.params, setup.reference, setup.log.as_posix(), setup.out, now)
+    check = run_drift if setup.reading == "exact" else summary_check.run_drift
+    return check(setup.params, setup.reference, setup.log.as_posix(), setup.out, now)
 
 
 def _table_columns(markdown: str) -> list[str]:

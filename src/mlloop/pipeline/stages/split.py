@@ -4,8 +4,8 @@ from mlloop.config import Params
 from mlloop.core.schema import load_schema
 from mlloop.errors import DataValidationError
 from mlloop.pipeline import pools
-from mlloop.storage.artifacts import read_table, require, write_table
-from mlloop.storage.files import atomic_outputs, read_json
+from mlloop.storage.artifacts import read_table, write_table
+from mlloop.storage.files import atomic_outputs, read_json, require
 
 
 def run(params: Params) -> None:

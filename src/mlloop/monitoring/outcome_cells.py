@@ -1,0 +1,38 @@
+"""The labelled rows the realised metrics are scored on, as each distinct (outcome, probability) with its count.
+
+A week of labelled rows repeats few probabilities (a customer scored every night is scored alike), so
+the cells are far fewer than the rows, yet every metric of the registry takes them as weights and
+gives what it gives on the rows. Both checks, from summaries and `--exact`, hand the metrics these
+cells in the same order, so they score and bootstrap them alike (monitoring.degradation).
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class OutcomeCells:
+    """Distinct (outcome, probability) pairs, ordered by outcome then probability, with their row counts."""
+
+    outcomes: np.ndarray
+    probabilities: np.ndarray
+    counts: np.ndarray
+
+    @classmethod
+    def of(cls, outcomes: np.ndarray, probabilities: np.ndarray) -> "OutcomeCells":
+        """The cells of these labelled rows."""
+        order = np.lexsort((probabilities, outcomes))
+        outcome, probability = outcomes[order].astype(bool), probabilities[order].astype(float)
+        first = np.ones(len(order), dtype=bool)
+        first[1:] = (outcome[1:] != outcome[:-1]) | (probability[1:] != probability[:-1])
+        starts = np.flatnonzero(first)
+        return cls(outcome[starts], probability[starts], np.diff(np.append(starts, len(order))).astype(np.int64))
+
+    @property
+    def rows(self) -> int:
+        """The labelled rows."""
+        return int(self.counts.sum())
+
+
+NO_CELLS = OutcomeCells.of(np.zeros(0, dtype=bool), np.zeros(0))

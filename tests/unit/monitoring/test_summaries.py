@@ -1,0 +1,250 @@
+"""Per-file summaries of the inference log: they merge into what one summary of all the lines would be,
+wherever the blocks are cut; they are kept beside the log (a folder or an object store), keyed by each
+file's size, so an append reads that file again and nothing else, and by the reference's fingerprint,
+so a new reference reads every file again; and the check itself writes nothing into the log's store.
+(Every behaviour of the check, from summaries and exactly, is in test_drift.py.)"""
+
+import io
+from datetime import timedelta
+from pathlib import Path
+
+import fsspec
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from tests.unit.monitoring.test_drift import (
+    HELD_OUT_METRICS,
+    LAST_DAY,
+    _customers,
+    _probabilities,
+    _reference,
+    _write_log,
+)
+
+from mlloop.config import Params
+from mlloop.core.schema import FeatureSchema
+from mlloop.monitoring import summaries
+from mlloop.monitoring.log_summary import summarise_stream
+from mlloop.monitoring.summaries import Reference, read_reference, read_window_summaries
+from mlloop.monitoring.summary_counts import FileSummary, WindowTally
+from mlloop.serving.inference_log import log_file
+from mlloop.storage.files import sha256_of, write_json
+
+ROWS = 900
+
+
+@pytest.fixture
+def reference(params: Params, schema: FeatureSchema, tmp_path: Path) -> Reference:
+    """The reference split and evaluate's probabilities on disk, read as the check reads them."""
+    path = tmp_path / "reference.parquet"
+    _reference(schema).to_parquet(path, index=False)
+    params.paths.predictions.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"churn_probability": _probabilities(1500, seed=100)}).to_parquet(params.paths.predictions)
+    params.paths.metrics.parent.mkdir(parents=True, exist_ok=True)
+    write_json(params.paths.metrics, HELD_OUT_METRICS)
+    return read_reference(path, sha256_of(path), params.paths.predictions, schema, params.drift)
+
+
+def _log(directory: Path, schema: FeatureSchema, seed: int = 2, days: int = 3) -> None:
+    """ROWS customers logged over `days` days ending LAST_DAY, a few of them breaking the contract."""
+    current = _customers(schema, ROWS, seed=seed)
+    current.loc[:30, "payment_method"] = "Digital wallet"
+    current.loc[31:40, "total_charges"] = None
+    _write_log(directory, current, _probabilities(ROWS, seed=seed + 1), days=days)
+    with log_file(directory, LAST_DAY).open("a") as stream:
+        stream.write('{"torn": \n')
+
+
+def _summarise(
+    data: bytes, name: str, reference: Reference, schema: FeatureSchema, params: Params, block: int
+) -> tuple[FileSummary, pa.Table]:
+    return summarise_stream(
+        io.BytesIO(data),
+        name,
+        len(data),
+        None,
+        LAST_DAY,
+        reference.fingerprint,
+        reference.edges,
+        schema,
+        params.drift.contract,
+        block,
+    )
+
+
+def _merged(parts: list[FileSummary], reference: Reference, schema: FeatureSchema, params: Params) -> FileSummary:
+    tally = WindowTally(reference.edges, list(schema.categorical_features), params.drift.contract.examples)
+    for part in parts:
+        tally.add_summary(part)
+    return tally.summary(reference.fingerprint, "all", 0, None, LAST_DAY)
+
+
+def _comparable(summary: FileSummary) -> dict[str, object]:
+    """A summary's counts, sums rounded (added in another order they differ in the last bits), examples apart."""
+    document = summary.model_dump(exclude={"file", "size", "etag", "contract"})
+    for histograms in (document["numeric"], document["variant_probability"]):
+        for histogram in histograms.values():
+            histogram["sums"] = np.round(histogram["sums"], 6).tolist()
+    for key in ("probability", "challenger_probability"):
+        document[key]["sums"] = np.round(document[key]["sums"], 6).tolist()
+    document["contract"] = sorted((rule.feature, rule.rule, rule.count, rule.extreme) for rule in summary.contract)
+    return document
+
+
+def test_summaries_of_two_files_merge_into_the_summary_of_both(
+    params: Params, schema: FeatureSchema, reference: Reference, tmp_path: Path
+) -> None:
+    # Given a day's lines, and the same lines split between two pods' files
+    _log(tmp_path, schema, days=1)
+    lines = log_file(tmp_path, LAST_DAY).read_bytes().splitlines(keepends=True)
+    first, second = b"".join(lines[:400]), b"".join(lines[400:])
+
+    # When each is summarised and the two are merged
+    whole, _ = _summarise(first + second, "whole", reference, schema, params, 1 << 20)
+    parts = [
+        _summarise(data, name, reference, schema, params, 1 << 20)[0] for name, data in (("a", first), ("b", second))
+    ]
+    merged = _merged(parts, reference, schema, params)
+
+    # Then every count is the whole's, and the example lines are the first ones, file by file
+    assert _comparable(merged) == _comparable(whole)
+    assert merged.rows == ROWS
+    assert merged.lines == ROWS + 1, "and the torn line"
+    unknown = next(rule for rule in merged.contract if rule.rule == "categories")
+    assert [(example.file, example.line) for example in unknown.examples] == [("a", 1), ("a", 2), ("a", 3)]
+
+
+def test_a_file_read_in_small_blocks_is_summarised_as_read_whole(
+    params: Params, schema: FeatureSchema, reference: Reference, tmp_path: Path
+) -> None:
+    _log(tmp_path, schema, days=1)
+    data = log_file(tmp_path, LAST_DAY).read_bytes()
+
+    whole, whole_index = _summarise(data, "day", reference, schema, params, len(data) + 1)
+    blocks, blocks_index = _summarise(data, "day", reference, schema, params, 5_000)
+
+    assert _comparable(blocks) == _comparable(whole)
+    examples = {(rule.feature, rule.rule): rule.examples for rule in whole.contract}
+    assert {(rule.feature, rule.rule): rule.examples for rule in blocks.contract} == examples, "line numbers"
+    assert blocks_index.equals(whole_index)
+
+
+def test_an_append_reads_that_file_again_and_no_other(
+    params: Params, schema: FeatureSchema, reference: Reference, tmp_path: Path
+) -> None:
+    # Given a log of three days, summarised and stored beside it
+    log = tmp_path / "log"
+    _log(log, schema)
+    stored = read_window_summaries(log.as_posix(), reference, schema, params.drift, LAST_DAY, keep=True)
+    assert stored.read_files == 3
+    assert (log / params.drift.summaries.folder / reference.fingerprint).is_dir()
+
+    # When the next check finds them all, then after an append to the last day's file
+    again = read_window_summaries(log.as_posix(), reference, schema, params.drift, LAST_DAY)
+    _write_log(log / "more", _customers(schema, 10, seed=9), _probabilities(10, seed=9), days=1)
+    appended = (log / "more" / log_file(Path(), LAST_DAY)).read_bytes()
+    (log / "more").joinpath(log_file(Path(), LAST_DAY)).unlink()
+    (log / "more").rmdir()
+    with log_file(log, LAST_DAY).open("ab") as stream:
+        stream.write(appended)
+    after = read_window_summaries(log.as_posix(), reference, schema, params.drift, LAST_DAY)
+
+    # Then nothing was read the second time, and only the appended file the third, its new lines counted
+    assert again.read_files == 0
+    assert again.tally.contract.rows == stored.tally.contract.rows == ROWS
+    assert after.read_files == 1
+    assert after.tally.contract.rows == ROWS + 10
+
+
+def test_a_new_reference_reads_every_file_again_into_a_folder_of_its_own(
+    params: Params, schema: FeatureSchema, reference: Reference, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    _log(log, schema)
+    read_window_summaries(log.as_posix(), reference, schema, params.drift, LAST_DAY, keep=True)
+
+    # When the training split changes (a retraining), so does the fingerprint
+    retrained = tmp_path / "retrained.parquet"
+    _reference(schema, seed=5).to_parquet(retrained, index=False)
+    new = read_reference(retrained, sha256_of(retrained), params.paths.predictions, schema, params.drift)
+    after = read_window_summaries(log.as_posix(), new, schema, params.drift, LAST_DAY, keep=True)
+
+    assert new.fingerprint != reference.fingerprint
+    assert after.read_files == 3, "summaries binned on the old reference are never merged"
+    folders = sorted(path.name for path in (log / params.drift.summaries.folder).iterdir())
+    assert folders == sorted([reference.fingerprint, new.fingerprint])
+
+
+def test_the_check_reads_the_log_and_writes_nothing_beside_it(
+    params: Params, schema: FeatureSchema, reference: Reference, tmp_path: Path
+) -> None:
+    log = tmp_path / "log"
+    _log(log, schema)
+
+    first = read_window_summaries(log.as_posix(), reference, schema, params.drift, LAST_DAY)
+    second = read_window_summaries(log.as_posix(), reference, schema, params.drift, LAST_DAY)
+
+    assert first.read_files == second.read_files == 3
+    assert not (log / params.drift.summaries.folder).exists()
+    assert first.tally.contract.rows == ROWS
+
+
+def test_summaries_are_kept_beside_a_log_in_an_object_store(
+    params: Params, schema: FeatureSchema, reference: Reference, tmp_path: Path, store: str
+) -> None:
+    # Given a log in an object store
+    _log(tmp_path, schema)
+    memory = fsspec.filesystem("memory")
+    root = store.removeprefix("memory://")
+    for path in sorted(tmp_path.glob("*.jsonl")):
+        memory.pipe(f"{root}/{path.name}", path.read_bytes())
+
+    # When it is summarised, then checked
+    stored = read_window_summaries(store, reference, schema, params.drift, LAST_DAY, keep=True)
+    checked = read_window_summaries(store, reference, schema, params.drift, LAST_DAY)
+
+    # Then the summaries sit under <root>/<folder>/<fingerprint>/ and the check reads no line again
+    kept = memory.find(f"{root}/{params.drift.summaries.folder}/{reference.fingerprint}")
+    assert sum(name.endswith(".summary.json") for name in kept) == 3
+    assert (stored.read_files, checked.read_files) == (3, 0)
+    assert checked.files == [f"{root}/{log_file(Path(), LAST_DAY - timedelta(days=day)).name}" for day in (2, 1, 0)]
+
+
+def test_summarize_stores_what_the_check_ending_today_needs(
+    params: Params, schema: FeatureSchema, tmp_path: Path
+) -> None:
+    params.paths.train.parent.mkdir(parents=True, exist_ok=True)
+    _reference(schema).to_parquet(params.paths.train, index=False)
+    params.paths.predictions.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"churn_probability": _probabilities(1500, seed=100)}).to_parquet(params.paths.predictions)
+    log = tmp_path / "log"
+    _log(log, schema)
+
+    message = summaries.summarize(params, log.as_posix(), LAST_DAY)
+
+    assert message.startswith(f"{log}: 3 log files in the window ending {LAST_DAY}, 3 summarised now")
+    assert len(list((log / params.drift.summaries.folder).rglob("*.summary.json"))) == 3
+    again = summaries.summarize(params, log.as_posix(), LAST_DAY)
+    assert again.startswith(f"{log}: 3 log files in the window ending {LAST_DAY}, 0 summarised now")
+
+
+def test_each_pods_folder_is_a_map_task_and_the_check_then_reads_no_line(
+    params: Params, schema: FeatureSchema, reference: Reference, tmp_path: Path
+) -> None:
+    # Given two pods' folders of day files
+    log = tmp_path / "log"
+    for pod, seed in (("pod-a", 2), ("pod-b", 4)):
+        _log(log / pod, schema, seed=seed)
+
+    # When each folder is summarised on its own (a Job per prefix), then the window is read
+    read = [
+        summaries.summarise_prefix(log.as_posix(), pod, reference, schema, params.drift, LAST_DAY)
+        for pod in ("pod-a", "pod-b")
+    ]
+    window = read_window_summaries(log.as_posix(), reference, schema, params.drift, LAST_DAY)
+
+    # Then each task read its own three files, and the check none
+    assert read == [3, 3]
+    assert window.read_files == 0
+    assert window.tally.contract.rows == 2 * ROWS
