@@ -1,6 +1,7 @@
 """promote.yml, run for real under act on its schedule: the A/B report's decision alone decides. While the
 evidence window is open nothing moves and nothing redeploys; once it closes on a clearly better challenger,
-stage prod moves to it on the origin and deploy.yml is started. Each report reaches the one tracking issue.
+stage prod moves to it on the origin and deploy.yml is started; once it closes on a worse one, stage prod
+stays and deploy.yml is started on the champion's version tag. Each report reaches the one tracking issue.
 
 The log is what a bento serving main's released model as the champion (stage prod) and a newer version
 as its shadow challenger would write: `mlloop simulate --challenger` on the evaluation pool, its versions
@@ -160,3 +161,28 @@ class TestAnOpenWindowThenAClearlyBetterChallenger:
         assert len(comments) >= 1, "the second report updated the issue without a comment"
         assert comments[-1].body.startswith("The report of "), comments
         assert "promote (promote)" in comments[-1].body, comments[-1].body
+
+
+def test_a_closed_window_on_a_worse_challenger_retires_it_and_leaves_stage_prod_alone(github: World) -> None:
+    # Given main's model at stage prod as the champion, and a week of shadow traffic in which a challenger
+    # that learned far less was logged beside it: the evidence window has closed
+    _register(github)
+    weak, champion_model = _serving_workspace(github)
+    served = github.directory / "champion-workspace"
+    shutil.copytree(weak, served, ignore=shutil.ignore_patterns("models"))
+    shutil.copytree(champion_model.parent, served / "models")
+    github.variables["INFERENCE_LOG_URL"] = str(
+        _shadow_log(github, (served, weak / "models" / "model.joblib"), "worse", SIMULATED_DAYS)
+    )
+
+    # When the daily decision runs
+    run = _daily_decision(github)
+
+    # Then stage prod stays, deploy.yml is started on the champion's version tag, and the issue says keep_champion
+    assert run.jobs == {"report": "success", "act": "success", "issue": "success"}, run.output[-3000:]
+    assert _stage_tags(github) == [], "stage prod moved on a worse challenger"
+    assert [(dispatch.workflow, dispatch.inputs.get("ref", "")) for dispatch in github.api.dispatches] == [
+        ("deploy.yml", f"churn@{CHAMPION}")
+    ], github.api.dispatches
+    (number,) = _tracking_issues(github)
+    assert "keep_champion" in github.api.issues[number].body, github.api.issues[number].body
