@@ -1,5 +1,7 @@
 """The model registry's stages, by GTO's convention: an annotated tag `NAME#STAGE#N` assigns a stage
-to a registered version (`NAME@vX.Y.Z`), and the latest assignment of a stage is the one in force.
+to a registered version (`NAME@vX.Y.Z`), and `NAME#STAGE!#N` unassigns it. GTO reads the highest version
+holding a stage as the one in force, not the latest assigned: one version holds prod here because
+`mlloop promote` unassigns the previous holder as it assigns the next, so a rollback to an older version works.
 
 The version at stage `prod` is the champion: the model in production, which a bento serving a
 challenger holds beside it.
