@@ -264,12 +264,15 @@ class TestRetrainingOnDrift:
         dispatched = {(dispatch.workflow, dispatch.ref) for dispatch in retraining_on_drift.dispatched_by_retraining}
         assert dispatched == {("pr.yml", branch), ("ci.yml", branch)}, retraining_on_drift.dispatched_by_retraining
         # The dispatched pr.yml reports on the retraining pull request's head, and comments on the pull request
-        assert [report.jobs for report in retraining_on_drift.reports] == [{"model-report": "success"}], [
-            report.output[-3000:] for report in retraining_on_drift.reports
-        ]
+        (report,) = retraining_on_drift.reports
         head = github.origin.refs(REPOSITORY)[f"refs/heads/{branch}"]
         checkouts = [call["checkout"] for call in github.recorded("actions") if "checkout" in call]
         assert [checkout["sha"] for checkout in checkouts if checkout["ref"] == f"refs/heads/{branch}"] == [head]
         comments = github.api.comments_on(github.api.pulls()[0].number)
         assert len(comments) == 1, comments
         assert "| metric | main | this PR |" in comments[0].body
+        # and its gate decides the check, as on any pull request: a model retrained on drifted traffic may lose to
+        # main's on the held-out customers (which no fold-in reaches), and then only the gate step fails
+        passed = "**Gate: ✅ passed**" in comments[0].body
+        assert report.jobs == {"model-report": "success" if passed else "failure"}, report.output[-3000:]
+        assert re.findall(r"Failure - Main (.+?) \[", report.output) == ([] if passed else ["make gate"])
