@@ -1,7 +1,9 @@
 """Service benchmark, all in one run on this machine: the in-process limit of predict_proba,
 a minimal FastAPI peer, and the BentoML service, loaded over loopback with wrk; then the cost of
-a challenger: the same bento served with params ab.mode "off" and "shadow" side by side, their
-runs alternating point by point, so that load on the machine falls on both alike.
+a challenger: the same bento served with params ab.mode "off", "shadow" (ab.shadow_under_load "skip",
+params' default) and "shadow" scoring every row ("score") side by side, their runs alternating point by
+point, so that load on the machine falls on all alike. In shadow mode each run also records the share of
+rows the challenger scored (from the service's mlloop_shadow_rows_skipped counter).
 
 Setup (not timed): a fresh clone of the committed repository whose first commit trains a champion
 (the same estimator, another learning rate: the same number of trees, so the same cost a call),
@@ -44,7 +46,12 @@ CONCURRENCY = (1, 8, 32)
 BATCH_ROWS = 1000
 """Rows per /predict_batch request: serve.max_batch_size, the largest batch a client may send."""
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-MODES = ("off", "shadow")
+MODES: dict[str, dict[tuple[str, ...], str]] = {
+    "off": {("ab", "mode"): "off"},
+    "shadow": {("ab", "mode"): "shadow", ("ab", "shadow_under_load"): "skip"},
+    "shadow_scoring_every_row": {("ab", "mode"): "shadow", ("ab", "shadow_under_load"): "score"},
+}
+"""Each configuration served, by the params it sets."""
 CHAMPION_LEARNING_RATE = 0.05
 IDENTITY = {
     "GIT_AUTHOR_NAME": "bench",
@@ -184,11 +191,18 @@ def prepare(scratch: Path) -> tuple[Path, dict[str, Path]]:
     run("git", "checkout", "HEAD~1", "--", "params.yaml")
     run("dvc", "repro", "--quiet")
     homes = {}
-    for mode in MODES:
+    for mode, settings in MODES.items():
         homes[mode] = scratch / f"bentoml-{mode}"
-        set_params(clone, {("ab", "mode"): mode})
+        set_params(clone, settings)
         run("make", "bento", "-o", ".venv/.synced", BENTOML_HOME=str(homes[mode]))
     return clone, homes
+
+
+def shadow_rows_skipped(url: str) -> float:
+    """The service's count so far of rows its shadow challenger skipped (0 for a bento that has no shadow)."""
+    with urllib.request.urlopen(f"{url}/metrics", timeout=10) as response:
+        exposition = response.read().decode()
+    return sum(float(value) for value in re.findall(r"^mlloop_shadow_rows_skipped_total\S* (\S+)$", exposition, re.M))
 
 
 def median_point(runs: list[dict[str, float]]) -> dict[str, float]:
@@ -201,7 +215,8 @@ def side_by_side(
 ) -> dict[str, dict[str, Any]]:
     """Every point in every mode, `rounds` times; at each point the modes alternate which goes first.
 
-    Each run also records the CPU milliseconds the service's and the model's process spent per request.
+    Each run also records the CPU milliseconds the service's and the model's process spent per request, and the
+    share of rows the challenger scored.
     """
     points = {f"c{c}": ("/predict", bodies["single"], c) for c in CONCURRENCY} | {
         "batch_c4": ("/predict_batch", bodies["batch"], 4)
@@ -209,13 +224,16 @@ def side_by_side(
     runs: dict[str, dict[str, list[dict[str, float]]]] = {mode: {point: [] for point in points} for mode in MODES}
     for round_number in range(rounds):
         for point, (path, body, connections) in points.items():
-            for mode in MODES if round_number % 2 == 0 else MODES[::-1]:
-                before = cpu_seconds(servers[mode])
+            for mode in list(MODES) if round_number % 2 == 0 else list(MODES)[::-1]:
+                before, skipped_before = cpu_seconds(servers[mode]), shadow_rows_skipped(urls[mode])
                 measured = load(f"{urls[mode]}{path}", body, connections, seconds, scratch)
-                after = cpu_seconds(servers[mode])
+                after, skipped = cpu_seconds(servers[mode]), shadow_rows_skipped(urls[mode]) - skipped_before
                 for process in before:
                     spent = after[process] - before[process]
                     measured[f"{process}_cpu_ms_per_request"] = spent * 1e3 / max(measured["requests"], 1.0)
+                rows = measured["requests"] * (BATCH_ROWS if point.startswith("batch") else 1)
+                if MODES[mode][("ab", "mode")] == "shadow":
+                    measured["challenger_scored_share"] = 1 - skipped / max(rows, 1.0)
                 if point.startswith("batch"):
                     measured["rows_per_second"] = measured["requests_per_second"] * BATCH_ROWS
                 runs[mode][point].append(measured)
@@ -225,15 +243,24 @@ def side_by_side(
     }
 
 
-def targets(modes: dict[str, dict[str, Any]]) -> dict[str, float]:
-    """The issue's figures: shadow / off single-row throughput at c=32, p99 at c=8, shadow / off batch rows/s."""
-    off, shadow = modes["off"], modes["shadow"]
+def targets(modes: dict[str, dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """The issue's figures, for each shadow configuration: shadow / off single-row throughput at c=32, p99 at c=8,
+    shadow / off batch rows/s; and the share of rows its challenger scored at those points.
+    """
+    off = modes["off"]
     return {
-        "shadow_over_off_c32_requests_per_second": shadow["c32"]["requests_per_second"]
-        / off["c32"]["requests_per_second"],
-        "shadow_c8_p99_ms": shadow["c8"]["p99_ms"],
-        "shadow_over_off_batch_rows_per_second": shadow["batch_c4"]["rows_per_second"]
-        / off["batch_c4"]["rows_per_second"],
+        mode: {
+            "shadow_over_off_c32_requests_per_second": shadow["c32"]["requests_per_second"]
+            / off["c32"]["requests_per_second"],
+            "shadow_c8_p99_ms": shadow["c8"]["p99_ms"],
+            "shadow_over_off_batch_rows_per_second": shadow["batch_c4"]["rows_per_second"]
+            / off["batch_c4"]["rows_per_second"],
+            "challenger_scored_share_c32": shadow["c32"]["challenger_scored_share"],
+            "challenger_scored_share_c8": shadow["c8"]["challenger_scored_share"],
+            "challenger_scored_share_batch": shadow["batch_c4"]["challenger_scored_share"],
+        }
+        for mode, shadow in modes.items()
+        if mode != "off"
     }
 
 

@@ -11,8 +11,9 @@ process of its own, so it never waits for the event loop's GIL, nor the event lo
 A bento may hold two models (params `ab`, README "Champion and challenger"): the champion, in
 production, and the challenger, this commit's. Both run in the one model process, in the same
 call: in shadow mode the champion answers and the challenger's probability is logged beside its
-answer; in split mode a fixed share of customers, chosen by a hash of their id, is answered by the
-challenger (mlloop.serving.routing).
+answer (params ab.shadow_under_load: a call that finds the model's process busy may leave it out); in
+split mode a fixed share of customers, chosen by a hash of their id, is answered by the challenger
+(mlloop.serving.routing).
 """
 
 import gc
@@ -72,6 +73,10 @@ LOG_UNWRITTEN_AT_SHUTDOWN = Counter(
 LOGGER = logging.getLogger("bentoml")
 """BentoML's own logger, which its server prints and a container's log keeps."""
 
+SHADOW_ROWS_SKIPPED = Counter(
+    "mlloop_shadow_rows_skipped",
+    "Rows the shadow challenger did not score, their call having found the model's process busy (ab.shadow_under_load)",
+)
 MODEL_CALL_ROWS = Histogram(
     "mlloop_model_call_rows",
     "Rows per model call: above 1 when concurrent requests were batched together",
@@ -107,7 +112,7 @@ class ChurnService:
         )
         self.thresholds = {variant: float(model.info.metadata["threshold"]) for variant, model in self.models.items()}
         self.versions = {variant: str(model.tag) for variant, model in self.models.items()}
-        self.router = Router(AB.mode, AB.challenger_share, has_challenger=CHAMPION_TAG is not None)
+        self.router = Router(AB, has_challenger=CHAMPION_TAG is not None)
         LOGGER.info(
             "serving %s (ab.mode %s)",
             " and ".join(f"the {variant} {version}" for variant, version in self.versions.items()),
@@ -175,7 +180,9 @@ class ChurnService:
             if self.router.needs_keys
             else []
         )
-        plan = self.router.plan(keys)
+        plan = self.router.plan(keys, busy=self.predictor.busy)
+        if plan.shadowed and "challenger" not in plan.scored:
+            SHADOW_ROWS_SKIPPED.inc(len(rows_of_all))
         try:
             probabilities = self.predictor.probabilities(rows_of_all, plan.scored)
         except BrokenProcessPool:
@@ -191,7 +198,10 @@ class ChurnService:
             thresholds = [self.thresholds[variant] for variant in variants]
             decisions = [p >= threshold for p, threshold in zip(mine, thresholds, strict=True)]
             self.log.record(
-                request_id, self.versions, zip(ids, clients, rows, mine, decisions, variants, shadows, strict=True)
+                request_id,
+                self.versions,
+                zip(ids, clients, rows, mine, decisions, variants, shadows, strict=True),
+                shadowed=plan.shadowed,
             )
             answers.append(
                 [

@@ -206,6 +206,7 @@ class ServeParams(ServiceSettings):
 
 
 AbMode = Literal["off", "shadow", "split"]
+ShadowUnderLoad = Literal["skip", "score"]
 
 
 class AbSettings(Frozen):
@@ -216,6 +217,8 @@ class AbSettings(Frozen):
     mode: AbMode
     challenger_share: float = Field(gt=0, lt=1)
     """The share of customers the challenger answers in split mode."""
+    shadow_under_load: ShadowUnderLoad
+    """In shadow mode, whether a model call that finds another waiting for the model's process skips the challenger."""
 
     @field_validator("mode", mode="before")
     @classmethod

@@ -83,6 +83,11 @@ def render_markdown(result: AbResult) -> str:
         f"Window: {window.start} to {window.end} ({window.days} days; {files}), {window.rows:,} rows. "
         f"Delayed labels read: {window.labels:,}; matching no row of the window: {window.unmatched_labels:,}.",
     ]
+    if result.skipped_rows:
+        lines.append(
+            f"The challenger skipped {result.skipped_rows:,} rows, their calls having found the model's process busy "
+            "(`ab.shadow_under_load`); they are in neither variant."
+        )
     if result.variants:
         lines += ["", "## Variants", "", *_variants(result.variants)]
     if result.difference:

@@ -5,7 +5,8 @@ shadow line, the model_version of a line it answered); the comparison starts at 
 window, in the mode that line shows, so that both variants are judged on the same days' traffic:
 - shadow: every line the champion answered with this challenger's probability beside it. Both models are
   scored on the same rows, and the difference is bootstrapped paired: the noise of which customers
-  came cancels.
+  came cancels. Lines that name the challenger without a probability (it skipped them under load,
+  params ab.shadow_under_load) are in neither variant, and counted.
 - split: the lines the challenger answered, against the lines the champion answered meanwhile (by another
   model version). Each variant has its own customers, so the difference is bootstrapped unpaired.
 Each row's label is the delayed outcome monitoring.outcomes joins to it.
@@ -92,6 +93,8 @@ class Arms:
     first_day: date
     champion: Arm
     challenger: Arm
+    skipped_rows: int
+    """In shadow mode, the lines that name the challenger without its probability: it skipped them under load."""
 
 
 def _text(column: pd.Series) -> pd.Series:
@@ -135,14 +138,16 @@ def find_arms(rows: pd.DataFrame, outcomes: pd.Series, window_first_day: date) -
     since = moments >= first_seen if not pd.isna(first_seen) else pd.Series(True, index=rows.index)
     first_day = first_seen.date() if not pd.isna(first_seen) else window_first_day
     challenger_rows = rows[this & since]
+    skipped = 0
     if mode == "shadow":
         champion = _arm("champion", challenger_rows, PREDICTION, "model_version", outcomes)
         challenger = _arm("challenger", challenger_rows, SHADOW_PREDICTION, "challenger_version", outcomes)
+        skipped = int(((_text(rows["challenger_version"]) == version) & rows[SHADOW_PREDICTION].isna() & since).sum())
     else:
         champion_rows = rows[(variants == "champion") & since & (_text(rows["model_version"]) != version)]
         champion = _arm("champion", champion_rows, PREDICTION, "model_version", outcomes)
         challenger = _arm("challenger", challenger_rows, PREDICTION, "model_version", outcomes)
-    return Arms(mode, version, first_day, champion, challenger)
+    return Arms(mode, version, first_day, champion, challenger, skipped)
 
 
 def difference(arms: Arms, settings: AbDecisionParams) -> Deltas:
@@ -319,6 +324,7 @@ def check(window: LogWindow, labels: Labels, source: str, params: Params, commit
         rule=rule_text(settings, params.gate.worst_acceptable),
         mode=None if arms is None else arms.mode,
         challenger_version=None if arms is None else arms.challenger_version,
+        skipped_rows=0 if arms is None else arms.skipped_rows,
         window=AbWindow(
             source=source,
             days=settings.evidence_days,

@@ -122,6 +122,8 @@ class AbResult(_Part):
     mode: LoggedMode | None
     """None when no line of the window names a challenger."""
     challenger_version: str | None
+    skipped_rows: int
+    """Shadow mode: rows the champion answered while the challenger skipped them under load, in neither variant."""
     window: AbWindow
     evidence: Evidence
     variants: list[VariantSummary]

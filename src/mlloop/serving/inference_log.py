@@ -50,7 +50,8 @@ Variant = Literal["champion", "challenger"]
 
 LoggedRow = tuple[str, str | None, dict[str, Any], float, bool, Variant, float | None]
 """One row for InferenceLog.record: prediction_id, client_id, features, churn_probability, churn, the variant that
-answered, and the challenger's probability in shadow mode (else None). A tuple: a 1,000-row batch builds 1,000."""
+answered, and the challenger's probability in shadow mode (None when it skipped the row, and outside shadow mode).
+A tuple: a 1,000-row batch builds 1,000."""
 
 
 @dataclass(frozen=True)
@@ -58,7 +59,8 @@ class ShadowAnswer:
     """The challenger's answer to a row in shadow mode: logged beside the champion's, to judge both on the same rows."""
 
     model_version: str
-    probability: float
+    probability: float | None
+    """None: the challenger skipped the row, its call having found the model's process busy (ab.shadow_under_load)."""
 
 
 def log_file(directory: Path, day: date) -> Path:
@@ -140,9 +142,12 @@ class InferenceLog:
         self._writer = threading.Thread(target=self._write_forever, name="inference-log", daemon=True)
         self._writer.start()
 
-    def record(self, request_id: str, versions: Mapping[Variant, str], rows: Iterable[LoggedRow]) -> None:
+    def record(
+        self, request_id: str, versions: Mapping[Variant, str], rows: Iterable[LoggedRow], shadowed: bool
+    ) -> None:
         """Queue one line per row (see LoggedRow), naming the version of the variant that answered; never
-        raises or waits. A row with a shadow probability logs it as `versions["challenger"]`'s answer.
+        raises or waits. When the challenger is `shadowed`, each line names `versions["challenger"]` beside
+        its probability for the row, or beside none where it skipped the row.
         """
         moment = datetime.now(UTC)
         timestamp = moment.isoformat()
@@ -157,7 +162,7 @@ class InferenceLog:
                 probability,
                 churn,
                 variant,
-                None if shadow is None else ShadowAnswer(versions["challenger"], shadow),
+                ShadowAnswer(versions["challenger"], shadow) if shadowed else None,
             )
             for row_id, client_id, features, probability, churn, variant, shadow in rows
         ]

@@ -10,6 +10,7 @@ A bento serving a champion and a challenger holds both in the one child: a call 
 model's rows in turn, so a challenger costs one more predict_proba per call, not per request.
 """
 
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -68,6 +69,13 @@ class ModelProcess:
         self._arguments = (paths, schema.model_dump_json(), threads)
         self._values = _values_in_order(schema.feature_names)
         self._pool = self._start()
+        self._calls = 0
+        self._calls_lock = threading.Lock()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a call is running in the child or waiting for it: one more would queue behind it."""
+        return self._calls > 0
 
     def _start(self) -> ProcessPoolExecutor:
         """A child with the model loaded: waits for it, so that the service is ready only when the model is."""
@@ -92,11 +100,16 @@ class ModelProcess:
             variant: values if positions is None else [values[position] for position in positions]
             for variant, positions in scored.items()
         }
+        with self._calls_lock:
+            self._calls += 1
         try:
             return self._pool.submit(_probabilities, rows_of).result()
         except BrokenProcessPool:
             self._pool = self._start()
             raise
+        finally:
+            with self._calls_lock:
+                self._calls -= 1
 
     def close(self) -> None:
         """Stop the child process; calls waiting for it fail."""

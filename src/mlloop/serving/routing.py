@@ -1,7 +1,10 @@
 """Which model answers each row, and which rows each model scores, in one batched model call.
 
 - one model (ab.mode "off", or a bento holding no challenger): the champion scores and answers every row;
-- shadow: both score every row; the champion answers, the challenger's probability is only logged;
+- shadow: both score every row; the champion answers, the challenger's probability is only logged. With
+  ab.shadow_under_load "skip", a call that finds the model's process busy leaves the challenger out: on two
+  cores a challenger scoring every row of a saturated service costs it a third of its batch throughput
+  (bench/README.md), and a shadow must not slow production down;
 - split: a row is the challenger's when the hash of its key (the client id, else its prediction_id)
   falls below ab.challenger_share, so a customer always meets the same model; each model scores
   only its own rows.
@@ -14,7 +17,7 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from mlloop.config import AbMode
+from mlloop.config import AbMode, AbSettings
 from mlloop.serving.inference_log import Variant
 
 _HASH_BYTES = 8
@@ -59,6 +62,8 @@ class Plan:
     scored: dict[Variant, RowsToScore]
     answering: list[Variant] | None
     """Each row's answering model, in order; None when the champion answers every row."""
+    shadowed: bool
+    """Whether the challenger is in shadow: the log names it beside each row, with its probability when it scored."""
 
     def answers(self, probabilities: Mapping[Variant, Sequence[float]]) -> Answers:
         """Each row's answer, from the probabilities each model gave for the rows it scored."""
@@ -79,22 +84,27 @@ class Plan:
 class Router:
     """Plans each model call by the mode a bento serves (AbSettings, and whether it holds a challenger)."""
 
-    def __init__(self, mode: AbMode, challenger_share: float, has_challenger: bool) -> None:
-        self.mode: AbMode = mode if has_challenger else "off"
-        self.challenger_share = challenger_share
+    def __init__(self, settings: AbSettings, has_challenger: bool) -> None:
+        self.mode: AbMode = settings.mode if has_challenger else "off"
+        self.challenger_share = settings.challenger_share
+        self.skips_shadow_when_busy = settings.shadow_under_load == "skip"
 
-    def plan(self, keys: Sequence[str]) -> Plan:
-        """The plan for rows with these keys, in order (a client id, else the row's prediction_id)."""
+    def plan(self, keys: Sequence[str], busy: bool) -> Plan:
+        """The plan for rows with these keys, in order (a client id, else the row's prediction_id), in a call
+        that finds the model's process `busy` with another call or not.
+        """
         if self.mode == "off":
-            return Plan({"champion": ALL_ROWS}, None)
+            return Plan({"champion": ALL_ROWS}, None, shadowed=False)
         if self.mode == "shadow":
-            return Plan({"champion": ALL_ROWS, "challenger": ALL_ROWS}, None)
+            if busy and self.skips_shadow_when_busy:
+                return Plan({"champion": ALL_ROWS}, None, shadowed=True)
+            return Plan({"champion": ALL_ROWS, "challenger": ALL_ROWS}, None, shadowed=True)
         answering = [assigned_variant(key, self.challenger_share) for key in keys]
         scored: dict[Variant, RowsToScore] = {
             variant: [position for position, chosen in enumerate(answering) if chosen == variant]
             for variant in ("champion", "challenger")
         }
-        return Plan({variant: rows for variant, rows in scored.items() if rows}, answering)
+        return Plan({variant: rows for variant, rows in scored.items() if rows}, answering, shadowed=False)
 
     @property
     def needs_keys(self) -> bool:

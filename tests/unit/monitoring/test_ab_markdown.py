@@ -40,6 +40,7 @@ def _result(**changes: object) -> AbResult:
         rule="The rule, in words.",
         mode="split",
         challenger_version="churn:v3",
+        skipped_rows=0,
         window=WINDOW,
         evidence=Evidence(days=7, first_day=date(2026, 3, 1), closed=True),
         variants=[_variant("champion", "churn:v2", 20_000, 0.8123), _variant("challenger", "churn:v3", 20_000, 0.8301)],
@@ -109,3 +110,8 @@ def test_without_a_challenger_there_is_no_table_no_difference_and_no_floor() -> 
     assert "Challenger − champion" not in markdown
     assert "floor" not in markdown
     assert markdown.endswith("## Rule\n\nThe rule, in words.\n\nParams and code of commit `abc123`.\n")
+
+
+def test_rows_the_shadow_skipped_under_load_are_said_only_when_there_are_some() -> None:
+    assert "skipped 1,234 rows" in render_markdown(_result(mode="shadow", skipped_rows=1234))
+    assert "skipped" not in render_markdown(_result())

@@ -363,6 +363,20 @@ def test_the_challenger_compared_is_the_one_the_newest_line_names_from_its_first
     assert arms.champion.label[arms.champion.labelled].tolist() == [True, False]
 
 
+def test_shadow_lines_the_challenger_skipped_under_load_are_counted_and_in_neither_variant() -> None:
+    # given: a shadow of v3 whose second and fourth lines found the model's process busy, so v3 gave no probability
+    rows = _rows([(hour, "champion", "v1", "v3") for hour in ("01", "02", "03", "04")])
+    rows.loc[[1, 3], "challenger_probability"] = None
+
+    arms = find_arms(rows, pd.Series([True], index=[1], name=LABEL), date(2026, 3, 1))
+
+    assert arms is not None
+    assert (arms.mode, arms.challenger_version) == ("shadow", "v3")
+    assert arms.skipped_rows == 2
+    assert len(arms.champion.probability) == len(arms.challenger.probability) == 2, "paired on the rows both scored"
+    assert not arms.champion.labelled.any(), "the labelled row is one the challenger skipped"
+
+
 def test_in_split_mode_the_champions_rows_are_those_it_answered_since_the_challengers_first_line() -> None:
     rows = _rows(
         [
@@ -378,6 +392,7 @@ def test_in_split_mode_the_champions_rows_are_those_it_answered_since_the_challe
     assert arms is not None
     assert arms.mode == "split"
     assert len(arms.champion.probability) == 1, "the line at 01 came before the challenger: another period"
+    assert arms.skipped_rows == 0
     assert len(arms.challenger.probability) == 2
     assert not arms.champion.labelled.any()
 

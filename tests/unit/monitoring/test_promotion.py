@@ -38,6 +38,7 @@ def _result(decision: Decision, closed: bool = True) -> AbResult:
         rule="The rule, in words.",
         mode="shadow",
         challenger_version="v0.2.0",
+        skipped_rows=0,
         window=WINDOW,
         evidence=Evidence(days=7, first_day=date(2026, 3, 1) if closed else date(2026, 3, 4), closed=closed),
         variants=[],

@@ -61,11 +61,12 @@ def test_a_stored_setting_the_service_does_not_know_is_refused(params: Params) -
 @pytest.mark.parametrize("mode", ["off", "shadow", "split"])
 def test_the_service_reads_back_the_ab_settings_stored_with_the_model(params: Params, mode: str) -> None:
     # every mode survives the YAML round trip: a bare off would come back as false
-    with_mode = params.model_copy(update={"ab": params.ab.model_copy(update={"mode": mode, "challenger_share": 0.25})})
+    chosen = {"mode": mode, "challenger_share": 0.25, "shadow_under_load": "score"}
+    with_mode = params.model_copy(update={"ab": params.ab.model_copy(update=chosen)})
 
     settings = ab_settings(_through_the_model_store(with_mode))
 
-    assert settings == AbSettings(mode=mode, challenger_share=0.25)  # type: ignore[arg-type]
+    assert settings == AbSettings.model_validate(chosen)
 
 
 def test_a_model_stored_without_a_champion_is_the_champion_and_one_stored_with_one_names_its_tag(

@@ -45,6 +45,7 @@ def test_each_prediction_becomes_one_json_line_in_the_days_file(tmp_path: Path) 
             ("req-1-0", "C-17", {"tenure": 3}, 0.75, True, "champion", None),
             ("req-1-1", None, {"tenure": 40}, 0.1, False, "champion", None),
         ],
+        shadowed=False,
     )
     log.close()
 
@@ -75,25 +76,29 @@ def test_a_line_names_the_variant_that_answered_and_in_shadow_mode_the_challenge
 def test_a_recorded_row_names_the_version_of_the_variant_that_answered_it_and_the_shadow_answer(
     tmp_path: Path,
 ) -> None:
-    # given: a bento's two models, and a request of three rows: two answered in split mode, one in shadow mode
+    # given: a bento's two models, a request of two rows answered in split mode, then one of two rows in shadow
+    # mode, of which the challenger skipped one (its call found the model's process busy)
     log = InferenceLog(tmp_path, QUEUE_LINES, lambda _: None)
     versions: dict[Variant, str] = {"champion": "churn_champion:old", "challenger": "churn:new"}
 
-    log.record(
-        "req-3",
-        versions,
-        [
-            ("req-3-0", "C-1", {"tenure": 3}, 0.75, True, "challenger", None),
-            ("req-3-1", "C-2", {"tenure": 4}, 0.25, False, "champion", None),
-            ("req-3-2", None, {"tenure": 5}, 0.5, True, "champion", 0.6),
-        ],
-    )
+    split: list[LoggedRow] = [
+        ("req-3-0", "C-1", {"tenure": 3}, 0.75, True, "challenger", None),
+        ("req-3-1", "C-2", {"tenure": 4}, 0.25, False, "champion", None),
+    ]
+    log.record("req-3", versions, split, shadowed=False)
+    shadow: list[LoggedRow] = [
+        ("req-4-0", None, {"tenure": 5}, 0.5, True, "champion", 0.6),
+        ("req-4-1", None, {"tenure": 6}, 0.4, False, "champion", None),
+    ]
+    log.record("req-4", versions, shadow, shadowed=True)
     log.close()
 
-    # then: each line names the variant that answered and its version, and the shadow row the challenger's answer
+    # then: each line names the variant that answered and its version, and each shadow row the challenger, with
+    # its answer where it gave one
     lines = [json.loads(line) for line in log_file(tmp_path, datetime.now(UTC)).read_text().splitlines()]
     assert [(line["variant"], line["model_version"]) for line in lines] == [
         ("challenger", "churn:new"),
+        ("champion", "churn_champion:old"),
         ("champion", "churn_champion:old"),
         ("champion", "churn_champion:old"),
     ]
@@ -101,6 +106,7 @@ def test_a_recorded_row_names_the_version_of_the_variant_that_answered_it_and_th
         (None, None),
         (None, None),
         ("churn:new", 0.6),
+        ("churn:new", None),
     ]
 
 
@@ -142,7 +148,7 @@ def test_an_unwritable_directory_is_counted_not_raised(tmp_path: Path) -> None:
     failures: list[int] = []
     log = InferenceLog(blocker, QUEUE_LINES, failures.append)
 
-    log.record("req-2", ONE_MODEL, [("req-2-0", None, {"tenure": 3}, 0.5, True, "champion", None)] * 3)
+    log.record("req-2", ONE_MODEL, [("req-2-0", None, {"tenure": 3}, 0.5, True, "champion", None)] * 3, shadowed=False)
     log.close()
 
     assert sum(failures) == 3
@@ -171,10 +177,10 @@ def test_beyond_the_queue_bound_whole_requests_are_counted_not_raised_until_the_
     log = InferenceLog(tmp_path, 5, failures.append)
     try:
         # when: the bound is reached while nothing is written
-        log.record("fits", ONE_MODEL, _predictions(3))
-        log.record("fills", ONE_MODEL, _predictions(2))
-        log.record("one-too-many", ONE_MODEL, _predictions(1))
-        log.record("four-too-many", ONE_MODEL, _predictions(4))
+        log.record("fits", ONE_MODEL, _predictions(3), shadowed=False)
+        log.record("fills", ONE_MODEL, _predictions(2), shadowed=False)
+        log.record("one-too-many", ONE_MODEL, _predictions(1), shadowed=False)
+        log.record("four-too-many", ONE_MODEL, _predictions(4), shadowed=False)
 
         # then: each request beyond it is dropped whole and counted by its lines
         assert failures == [1, 4]
@@ -186,7 +192,7 @@ def test_beyond_the_queue_bound_whole_requests_are_counted_not_raised_until_the_
             lines_written += written.get(timeout=WAIT_SECONDS)
 
         # then: there is room again, up to the bound
-        log.record("after", ONE_MODEL, _predictions(5))
+        log.record("after", ONE_MODEL, _predictions(5), shadowed=False)
         assert failures == [1, 4], "a request within the bound must be accepted once the writer caught up"
     finally:
         release.set()
@@ -224,7 +230,7 @@ def test_closing_writes_every_line_still_queued_behind_a_slow_writer(
     log = InferenceLog(tmp_path, QUEUE_LINES, failures.append)
     request_ids = [f"req-{index}" for index in range(100)]
     for request_id in request_ids:
-        log.record(request_id, ONE_MODEL, _predictions(10))
+        log.record(request_id, ONE_MODEL, _predictions(10), shadowed=False)
     assert len(_logged_request_ids(tmp_path)) < 1000, "the writer was meant to be behind when the log closes"
 
     # when: the log is closed, as the service's shutdown does
@@ -250,8 +256,8 @@ def test_lines_the_writer_could_not_reach_before_the_deadline_are_returned_for_c
     monkeypatch.setattr(InferenceLog, "_append", stalled_append)
     failures: list[int] = []
     log = InferenceLog(tmp_path, QUEUE_LINES, failures.append)
-    log.record("first", ONE_MODEL, _predictions(3))
-    log.record("second", ONE_MODEL, _predictions(4))
+    log.record("first", ONE_MODEL, _predictions(3), shadowed=False)
+    log.record("second", ONE_MODEL, _predictions(4), shadowed=False)
 
     # when: the drain's deadline passes with the writer still stuck
     started = time.monotonic()

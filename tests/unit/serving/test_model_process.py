@@ -2,7 +2,9 @@
 (dicts, in any key order), and a child that dies costs the call in flight, not the next one. A
 champion and a challenger share the one child and the one call, each scoring the rows it is given."""
 
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +108,28 @@ def test_a_killed_model_process_fails_the_call_in_flight_and_is_replaced_for_the
     probabilities = model_process.probabilities(_records(features))
     assert np.array_equal(probabilities["champion"], fitted.predict_proba(features)[:, 1])
     assert _model_process_pids() - {pid}
+    assert not model_process.busy, "the failed call still counts as waiting"
+
+
+def test_the_model_process_is_busy_while_a_call_waits_for_it_and_idle_once_answered(
+    model_process: ModelProcess, features: pd.DataFrame
+) -> None:
+    # given: the child held up by a second's work (what another call's rows would cost), and idle meanwhile
+    model_process._pool.submit(time.sleep, 1.0)
+    assert not model_process.busy, "work the service did not send is no call of its own"
+
+    with ThreadPoolExecutor(1) as caller:
+        # when: a call is made, which must wait behind that work
+        call = caller.submit(model_process.probabilities, _records(features))
+        deadline = time.monotonic() + 0.5
+        while not model_process.busy and time.monotonic() < deadline:
+            time.sleep(0.01)
+
+        # then: the model's process is busy until the call is answered
+        assert model_process.busy
+        assert not call.done()
+        call.result()
+    assert not model_process.busy
 
 
 @pytest.mark.usefixtures("model_process")

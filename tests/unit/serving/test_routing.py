@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from mlloop.config import AbMode, AbSettings, ShadowUnderLoad
 from mlloop.serving.inference_log import Variant
 from mlloop.serving.routing import Router, assigned_variant, hash_share
 
@@ -16,6 +17,16 @@ SHARE = 0.1
 KEYS = [f"customer-{index}" for index in range(20_000)]
 SIGMAS = 4
 """Binomial tolerance: a share outside this many standard deviations is no sampling noise."""
+IDLE, BUSY = False, True
+"""Whether a call finds the model's process busy with another."""
+
+
+def _router(
+    mode: AbMode, share: float = SHARE, under_load: ShadowUnderLoad = "skip", challenger: bool = True
+) -> Router:
+    return Router(
+        AbSettings(mode=mode, challenger_share=share, shadow_under_load=under_load), has_challenger=challenger
+    )
 
 
 def test_a_key_is_assigned_the_same_variant_in_a_process_whose_string_hashes_are_salted_differently() -> None:
@@ -67,13 +78,13 @@ def test_the_hash_places_keys_uniformly_in_the_unit_interval() -> None:
 
 
 def _answering(router: Router, keys: list[str]) -> list[Variant]:
-    answering = router.plan(keys).answering
+    answering = router.plan(keys, IDLE).answering
     assert answering is not None, "a split plan names each row's model"
     return answering
 
 
 def test_split_is_sticky_a_key_meets_the_same_model_in_any_batch_at_any_position() -> None:
-    router = Router("split", SHARE, has_challenger=True)
+    router = _router("split")
     keys = KEYS[:200]
 
     together = _answering(router, keys)
@@ -84,7 +95,7 @@ def test_split_is_sticky_a_key_meets_the_same_model_in_any_batch_at_any_position
 
 
 def test_off_has_the_champion_score_and_answer_every_row() -> None:
-    plan = Router("off", SHARE, has_challenger=True).plan([])
+    plan = _router("off").plan([], IDLE)
 
     answers = plan.answers({"champion": [0.2, 0.7]})
 
@@ -97,22 +108,23 @@ def test_off_has_the_champion_score_and_answer_every_row() -> None:
 
 
 @pytest.mark.parametrize("mode", ["shadow", "split"])
-def test_a_bento_without_a_challenger_serves_as_off_whatever_the_mode(mode: str) -> None:
-    router = Router(mode, SHARE, has_challenger=False)  # type: ignore[arg-type]
+def test_a_bento_without_a_challenger_serves_as_off_whatever_the_mode(mode: AbMode) -> None:
+    router = _router(mode, challenger=False)
 
     assert router.mode == "off"
-    assert router.plan(KEYS[:10]).scored == {"champion": None}
+    assert router.plan(KEYS[:10], IDLE).scored == {"champion": None}
     assert not router.needs_keys
 
 
 def test_shadow_has_both_score_every_row_the_champion_answer_and_the_challenger_shadow_it() -> None:
-    router = Router("shadow", SHARE, has_challenger=True)
-    plan = router.plan([])
+    router = _router("shadow")
+    plan = router.plan([], IDLE)
 
     answers = plan.answers({"champion": [0.2, 0.7], "challenger": [0.3, 0.6]})
 
     assert not router.needs_keys, "shadow mode reads no keys: every row is the champion's"
     assert plan.scored == {"champion": None, "challenger": None}
+    assert plan.shadowed
     assert (answers.variants, answers.probabilities, answers.shadow_probabilities) == (
         ["champion", "champion"],
         [0.2, 0.7],
@@ -120,9 +132,32 @@ def test_shadow_has_both_score_every_row_the_champion_answer_and_the_challenger_
     )
 
 
+def test_shadow_skips_the_challenger_in_a_call_that_finds_the_model_busy_and_still_names_it_in_the_log() -> None:
+    plan = _router("shadow", under_load="skip").plan([], BUSY)
+
+    answers = plan.answers({"champion": [0.2, 0.7]})
+
+    assert plan.scored == {"champion": None}, "a busy model's process scores the champion alone"
+    assert plan.shadowed, "the log still names the challenger, beside no probability"
+    assert (answers.probabilities, answers.shadow_probabilities) == ([0.2, 0.7], [None, None])
+
+
+def test_shadow_scores_every_row_under_load_when_told_to() -> None:
+    plan = _router("shadow", under_load="score").plan([], BUSY)
+
+    assert plan.scored == {"champion": None, "challenger": None}
+
+
+def test_a_busy_model_never_changes_who_answers_in_split_mode() -> None:
+    router = _router("split", share=0.5)
+    keys = KEYS[:50]
+
+    assert router.plan(keys, BUSY) == router.plan(keys, IDLE)
+
+
 def test_split_has_each_model_score_only_its_rows_and_puts_the_answers_back_in_row_order() -> None:
     # given: keys of which the hash gives the challenger some, in a known order
-    router = Router("split", 0.5, has_challenger=True)
+    router = _router("split", share=0.5)
     keys = KEYS[:8]
     expected = [assigned_variant(key, 0.5) for key in keys]
     champion_rows = [index for index, variant in enumerate(expected) if variant == "champion"]
@@ -131,7 +166,7 @@ def test_split_has_each_model_score_only_its_rows_and_puts_the_answers_back_in_r
     assert challenger_rows, "these keys must meet both models"
 
     # when: each model answers its rows with probabilities that name the row
-    plan = router.plan(keys)
+    plan = router.plan(keys, IDLE)
     answers = plan.answers(
         {
             "champion": [index / 10 for index in champion_rows],
@@ -141,6 +176,7 @@ def test_split_has_each_model_score_only_its_rows_and_puts_the_answers_back_in_r
 
     # then
     assert router.needs_keys
+    assert not plan.shadowed
     assert plan.scored == {"champion": champion_rows, "challenger": challenger_rows}
     assert answers.variants == expected
     assert answers.probabilities == [
@@ -152,6 +188,6 @@ def test_split_has_each_model_score_only_its_rows_and_puts_the_answers_back_in_r
 def test_split_leaves_out_a_model_with_no_rows_in_the_call() -> None:
     key = next(key for key in KEYS if assigned_variant(key, SHARE) == "champion")
 
-    plan = Router("split", SHARE, has_challenger=True).plan([key])
+    plan = _router("split").plan([key], IDLE)
 
     assert plan.scored == {"champion": [0]}
