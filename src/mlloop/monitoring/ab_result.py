@@ -11,9 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from mlloop.errors import SourceError
 from mlloop.serving.inference_log import Variant
-from mlloop.storage.files import json_text, read_json
+from mlloop.storage.files import json_text, read_report
 
 Decision = Literal["promote", "keep_champion", "insufficient_data"]
 
@@ -140,12 +139,4 @@ def result_json(result: AbResult) -> str:
 
 def read_result(directory: Path) -> AbResult:
     """The last report's result (its decision, evidence, numbers) from its report directory."""
-    path = AbReportFiles(directory).result
-    if not path.is_file():
-        raise SourceError(f"{path}: no A/B report; run `make ab-report` first")
-    try:
-        return AbResult.model_validate(read_json(path))
-    except (OSError, ValueError) as error:  # invalid JSON and a pydantic ValidationError are ValueErrors
-        raise SourceError(
-            f"{path}: not an A/B report this version can read ({error}); run `make ab-report` again"
-        ) from error
+    return read_report(AbReportFiles(directory).result, AbResult, "A/B report", "make ab-report")

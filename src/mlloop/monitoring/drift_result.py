@@ -13,8 +13,7 @@ from pydantic import BaseModel, ConfigDict
 
 from mlloop.config import Status
 from mlloop.core.column_scores import ColumnScores
-from mlloop.errors import SourceError
-from mlloop.storage.files import json_text, read_json
+from mlloop.storage.files import json_text, read_report
 
 ColumnKind = Literal["numeric", "categorical", "prediction"]
 ContractRule = Literal["unreadable", "max_null_fraction", "type", "min", "max", "whole_number", "categories"]
@@ -182,12 +181,4 @@ def result_json(result: DriftResult) -> str:
 
 def read_result(directory: Path) -> DriftResult:
     """The last check's result from its report directory (its status, reasons, window ...)."""
-    path = DriftReportFiles(directory).result
-    if not path.is_file():
-        raise SourceError(f"{path}: no drift report; run `make drift` first")
-    try:
-        return DriftResult.model_validate(read_json(path))
-    except (OSError, ValueError) as error:  # invalid JSON and a pydantic ValidationError are ValueErrors
-        raise SourceError(
-            f"{path}: not a drift report this version can read ({error}); run `make drift` again"
-        ) from error
+    return read_report(DriftReportFiles(directory).result, DriftResult, "drift report", "make drift")

@@ -11,7 +11,9 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from mlloop.errors import SourceError
 
@@ -59,6 +61,22 @@ def write_json(path: Path, document: Any) -> None:
 def read_json(path: Path) -> Any:
     """Read a JSON document."""
     return json.loads(path.read_text())
+
+
+Report = TypeVar("Report", bound=BaseModel)
+
+
+def read_report(path: Path, model: type[Report], name: str, command: str) -> Report:
+    """A report `command` wrote, as its model: a missing or unreadable one is a SourceError that says to run it."""
+    if not path.is_file():
+        raise SourceError(f"{path}: no {name}; run `{command}` first")
+    try:
+        return model.model_validate(read_json(path))
+    except (OSError, ValueError) as error:  # invalid JSON and a pydantic ValidationError are ValueErrors
+        article = "an" if name[0] in "AEIOU" else "a"
+        raise SourceError(
+            f"{path}: not {article} {name} this version can read ({error}); run `{command}` again"
+        ) from error
 
 
 def sha256_of(path: Path) -> str:
