@@ -387,7 +387,8 @@ def _simulate_arguments(command: argparse.ArgumentParser) -> None:
         type=Path,
         metavar="MODEL_FILE",
         help="a second trained model (its metadata beside it, as train writes it), served with the champion as "
-        "params ab.mode says (shadow or split)",
+        "params ab.mode says (shadow or split); each model is logged by the version tag (churn@vX.Y.Z) whose "
+        "dvc.lock records it, which `mlloop promote` takes, else as simulated:<hash>",
     )
     destination = command.add_mutually_exclusive_group()
     destination.add_argument("--url", help="send the traffic to this running service instead; it logs what it answers")

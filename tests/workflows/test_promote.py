@@ -3,9 +3,9 @@ evidence window is open nothing moves and nothing redeploys; once it closes on a
 stage prod moves to it on the origin and deploy.yml is started; once it closes on a worse one, stage prod
 stays and deploy.yml is started on the champion's version tag. Each report reaches the one tracking issue.
 
-The log is what a bento serving main's released model as the champion (stage prod) and a newer version
-as its shadow challenger would write: `mlloop simulate --challenger` on the evaluation pool, its versions
-named as the registry names them.
+The log is what a bento serving a champion and a shadow challenger would write: `mlloop simulate --challenger`
+on the evaluation pool, run in a clone of the origin with the registry's tags, so that it logs each model a
+version holds by that version's tag, the name `make promote` moves stage prod to.
 """
 
 import re
@@ -17,11 +17,8 @@ import pytest
 
 from mlloop.monitoring.fold_in import params_round_trip
 from mlloop.monitoring.promotion import TRACKING_LABEL
-from mlloop.monitoring.simulator import MODEL_HASH_CHARS, MODEL_VERSION_PREFIX
-from mlloop.serving.inference_log import LOG_FILE_GLOB
-from mlloop.storage.files import sha256_of
 from tests.git_cli import git
-from tests.workflows.harness import SIMULATED_DAYS, Run, World, pipeline
+from tests.workflows.harness import REPOSITORY, SIMULATED_DAYS, Run, World, pipeline
 
 pytestmark = pytest.mark.workflows
 
@@ -32,53 +29,50 @@ EARLY_DAYS = 3
 """Days the challenger was logged in the first log: fewer than ab.decision.evidence_days, the window still open."""
 
 
-def _register(github: World) -> None:
-    """main's model released as CHAMPION, at stage prod; then a later commit of main released as CHALLENGER."""
+def _release_champion(github: World) -> None:
+    """main's model released as CHAMPION, at stage prod."""
     git(github.developer, "fetch", "--quiet", "origin")
     git(github.developer, "tag", "--annotate", f"churn@{CHAMPION}", "--message", "the champion", "origin/main")
     git(github.developer, "tag", "--annotate", "churn#prod#1", "--message", f"{CHAMPION} to prod", "origin/main")
+    git(github.developer, "push", "--quiet", "origin", f"refs/tags/churn@{CHAMPION}", "refs/tags/churn#prod#1")
+
+
+def _release_challenger(github: World) -> None:
+    """A later commit of main released as CHALLENGER: it holds main's model too, which is logged by its highest
+    version, CHALLENGER."""
     later = github.commit("Merge: a docs note", {"docs/note.md": "A note.\n"})
     git(github.developer, "tag", "--annotate", f"churn@{CHALLENGER}", "--message", "the challenger", later)
-    tags = [f"refs/tags/churn@{CHAMPION}", "refs/tags/churn#prod#1", f"refs/tags/churn@{CHALLENGER}"]
-    git(github.developer, "push", "--quiet", "origin", *tags)
+    git(github.developer, "push", "--quiet", "origin", f"refs/tags/churn@{CHALLENGER}")
 
 
 def _serving_workspace(github: World) -> tuple[Path, Path]:
-    """A copy of the workspace whose model (the champion) learned far less than main's (the challenger), with
-    params ab.mode shadow: where `mlloop simulate --challenger` writes the log of a bento serving both."""
-    seed = github.prepared.workspace
+    """A clone of the origin, with the registry's tags, whose model learned far less than main's, with params
+    ab.mode shadow: where `mlloop simulate --challenger` writes the log of a bento serving both. The weak model
+    is the champion here, main's the challenger.
+
+    No commit holds the weak model (it is trained here, and no version tag's dvc.lock records it), so the log
+    names it `simulated:<hash>`, not CHAMPION. That is all promote.yml needs: it reads the challenger's version
+    from the report and the champion's from stage prod, never the champion's name in the log.
+    """
     workspace = github.directory / "ab-workspace"
-    shutil.copytree(seed / "data" / "prepared", workspace / "data" / "prepared")
-    shutil.copy2(seed / "schema.yaml", workspace / "schema.yaml")
+    git(github.directory, "clone", "--quiet", str(github.origin.repository(REPOSITORY)), str(workspace))
+    main_workspace = github.prepared.workspace
+    shutil.copytree(main_workspace / "data" / "prepared", workspace / "data" / "prepared", dirs_exist_ok=True)
     yaml = params_round_trip()
-    params = yaml.load(seed / "params.yaml")
+    params = yaml.load(workspace / "params.yaml")
     params["ab"]["mode"] = "shadow"
     params["train"]["hyperparameters"]["max_iter"] = 3
     yaml.dump(params, workspace / "params.yaml")
     pipeline(["mlloop", "train"], workspace)
-    return workspace, seed / "models" / "model.joblib"
-
-
-def _logged_version(model_file: Path) -> str:
-    """The version the simulator logs for a model file."""
-    return MODEL_VERSION_PREFIX + sha256_of(model_file)[:MODEL_HASH_CHARS]
+    return workspace, main_workspace / "models" / "model.joblib"
 
 
 def _shadow_log(github: World, served: tuple[Path, Path], name: str, days: int) -> Path:
-    """`days` of shadow traffic ending today, its versions renamed to the registry's, for INFERENCE_LOG_URL."""
+    """`days` of shadow traffic ending today, for INFERENCE_LOG_URL."""
     workspace, challenger = served
     log = github.directory / "inference-logs" / name
     command = ["mlloop", "simulate", "--pool", "evaluation", "--days", str(days), "--challenger", str(challenger)]
     pipeline([*command, "--out", str(log)], workspace)
-    renamed = {
-        _logged_version(workspace / "models" / "model.joblib"): CHAMPION,
-        _logged_version(challenger): CHALLENGER,
-    }
-    for day in log.glob(LOG_FILE_GLOB):
-        text = day.read_text()
-        for logged, registered in renamed.items():
-            text = text.replace(f'"{logged}"', f'"{registered}"')
-        day.write_text(text)
     return log
 
 
@@ -112,7 +106,8 @@ class EarlyThenClosed:
 @pytest.fixture(scope="class")
 def early_then_closed(shared_github: World) -> EarlyThenClosed:
     github = shared_github
-    _register(github)
+    _release_champion(github)
+    _release_challenger(github)
     served = _serving_workspace(github)
     github.variables["INFERENCE_LOG_URL"] = str(_shadow_log(github, served, "early", EARLY_DAYS))
     early = _daily_decision(github)
@@ -165,8 +160,8 @@ class TestAnOpenWindowThenAClearlyBetterChallenger:
 
 def test_a_closed_window_on_a_worse_challenger_retires_it_and_leaves_stage_prod_alone(github: World) -> None:
     # Given main's model at stage prod as the champion, and a week of shadow traffic in which a challenger
-    # that learned far less was logged beside it: the evidence window has closed
-    _register(github)
+    # that learned far less, never released, was logged beside it: the evidence window has closed
+    _release_champion(github)
     weak, champion_model = _serving_workspace(github)
     served = github.directory / "champion-workspace"
     shutil.copytree(weak, served, ignore=shutil.ignore_patterns("models"))
@@ -186,3 +181,4 @@ def test_a_closed_window_on_a_worse_challenger_retires_it_and_leaves_stage_prod_
     ], github.api.dispatches
     (number,) = _tracking_issues(github)
     assert "keep_champion" in github.api.issues[number].body, github.api.issues[number].body
+    assert f"churn@{CHAMPION}" in github.api.issues[number].body, "the champion is not logged by its version"

@@ -19,6 +19,11 @@ Given a challenger model too, the log is written as a bento serving both in para
 in shadow mode the champion answers and the challenger's answer is logged beside it, in split mode a
 `challenger_share` of the rows is answered by the challenger. So `mlloop ab-report` can be tried on
 traffic whose ground truth is known: which model is better on it.
+
+Each model is logged under the version the model registry knows it by: the version tag (`churn@vX.Y.Z`)
+whose commit's dvc.lock records the model file, so the challenger an A/B report names is one `mlloop
+promote` can move stage prod to. A model no version holds (a clone without the registry's tags, a model
+never committed) is logged as `simulated:` and the start of its SHA-256.
 """
 
 import sys
@@ -42,6 +47,7 @@ from mlloop.monitoring.shifts import check_scenarios, logged_days, shift_day
 from mlloop.pipeline.evaluation import churn_probability
 from mlloop.serving import client
 from mlloop.serving.inference_log import ShadowAnswer, Variant, append_lines, log_file, log_line, prediction_id
+from mlloop.serving.model_version import registered_version
 from mlloop.serving.routing import hash_share
 from mlloop.storage.artifacts import load_model, read_table
 from mlloop.storage.files import read_json, require, sha256_of
@@ -158,24 +164,25 @@ class LoggedModel:
     version: str
 
 
-def _logged_model(model_file: Path, metadata_file: Path) -> LoggedModel:
-    """A trained model and its threshold; its version is `simulated:` and the start of the model file's SHA-256."""
+def _logged_model(model_file: Path, metadata_file: Path, params: Params) -> LoggedModel:
+    """A trained model and its threshold, logged as the registry names it (`churn@v0.2.0`), else `simulated:<hash>`."""
     model = load_model(model_file)
+    version = registered_version(model_file, params)
     return LoggedModel(
         predict=lambda features: churn_probability(model, features),
         threshold=float(read_json(require(metadata_file, "train"))["threshold"]),
-        version=MODEL_VERSION_PREFIX + sha256_of(model_file)[:MODEL_HASH_CHARS],
+        version=version or MODEL_VERSION_PREFIX + sha256_of(model_file)[:MODEL_HASH_CHARS],
     )
 
 
 def load_logged_model(params: Params) -> LoggedModel:
     """The trained model (params paths.model) and its threshold."""
-    return _logged_model(params.paths.model, params.paths.model_metadata)
+    return _logged_model(params.paths.model, params.paths.model_metadata, params)
 
 
 def load_challenger(model_file: Path, params: Params) -> LoggedModel:
     """Another trained model, its metadata beside it as the train stage writes it (named as paths.model_metadata)."""
-    return _logged_model(model_file, model_file.with_name(params.paths.model_metadata.name))
+    return _logged_model(model_file, model_file.with_name(params.paths.model_metadata.name), params)
 
 
 @dataclass(frozen=True)

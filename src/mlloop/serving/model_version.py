@@ -11,6 +11,7 @@ goes through dulwich, which never sees the token actions/checkout keeps in the r
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 import gto.api
 import semver
@@ -22,7 +23,7 @@ from mlloop.errors import RemoteError, SourceError
 from mlloop.serving.bento_model import HEADLINE_METRICS, MODEL_NAME
 from mlloop.serving.registry import PRODUCTION_STAGE, promote, version_in_stage
 from mlloop.storage import revisions
-from mlloop.storage.files import read_json, require
+from mlloop.storage.files import md5_of, read_json, require
 from mlloop.storage.git_push import delete_tag, push_tag
 
 FIRST_VERSION = "v0.1.0"
@@ -64,6 +65,26 @@ def current_version(params: Params) -> ModelVersion:
     if lock_at_latest is not None and revisions.locked_md5(lock_at_latest, params.paths.model) == md5:
         return ModelVersion(latest.version, md5, is_new=False)
     return ModelVersion(f"v{semver.Version.parse(latest.version.removeprefix('v')).bump_minor()}", md5, is_new=True)
+
+
+def registered_version(model_file: Path, params: Params) -> str | None:
+    """The version tag (`churn@vX.Y.Z`) whose commit's dvc.lock records `model_file`'s content as the model
+    (params paths.model), the highest when several do; None when no version tag holds it (a clone without the
+    registry's tags, a model never committed).
+
+    The name the registry knows a model by, for a log written outside the service (mlloop simulate): the
+    challenger an A/B report then names is one `mlloop promote` can move stage prod to. One `git tag` listing
+    and one dvc.lock read per version: cheap for the tens of versions a model has.
+    """
+    tags = revisions.tags_newest_first(f"{MODEL_NAME}@v*")
+    if not tags:
+        return None
+    md5 = md5_of(model_file)
+    for tag in tags:
+        lock = revisions.read_at(f"refs/tags/{tag}", revisions.DVC_LOCK)
+        if lock is not None and revisions.locked_md5(lock, params.paths.model) == md5:
+            return tag
+    return None
 
 
 def _is_champion(params: Params) -> bool:

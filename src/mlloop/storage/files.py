@@ -88,6 +88,14 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def md5_of(path: Path) -> str:
+    """The plain MD5 of a file's content: what DVC 3 records for an output in dvc.lock (`hash: md5`), so a file
+    can be matched to the commits that hold it.
+    """
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "md5").hexdigest()
+
+
 def require(path: Path, produced_by: str) -> Path:
     """Return `path` if it exists, else say which stage to run first."""
     if not path.exists():

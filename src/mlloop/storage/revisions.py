@@ -114,6 +114,14 @@ def dvc_output_at(sha: str, path: Path) -> bytes:
         return _reproduce_in_worktree(sha, path)
 
 
+def tags_newest_first(pattern: str) -> list[str]:
+    """The tags matching `pattern`, the highest version first (git's version sort, so v0.10.0 comes before
+    v0.9.0); none outside a git repository, so a working copy without the registry's tags reads as one with none.
+    """
+    result = _git("tag", "--list", "--sort=-version:refname", pattern)
+    return result.stdout.decode().split() if result.returncode == 0 else []
+
+
 def version_tag_at(pattern: str, commit: str) -> str | None:
     """A tag matching `pattern` that points at `commit` itself, or None."""
     result = _git("tag", "--points-at", commit, "--list", pattern)

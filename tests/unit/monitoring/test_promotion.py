@@ -31,13 +31,13 @@ WINDOW = AbWindow(
 )
 
 
-def _result(decision: Decision, closed: bool = True) -> AbResult:
+def _result(decision: Decision, closed: bool = True, challenger_version: str = "v0.2.0") -> AbResult:
     return AbResult(
         decision=decision,
         reasons=[f"the reason for {decision}"],
         rule="The rule, in words.",
         mode="shadow",
-        challenger_version="v0.2.0",
+        challenger_version=challenger_version,
         skipped_rows=0,
         window=WINDOW,
         evidence=Evidence(days=7, first_day=date(2026, 3, 1) if closed else date(2026, 3, 4), closed=closed),
@@ -102,6 +102,16 @@ def test_promote_moves_prod_to_the_challenger_the_report_names(tmp_path: Path) -
 
     assert _prod_version() == "v0.2.0"
     assert "moved stage prod to churn@v0.2.0 from v0.1.0" in message
+
+
+@pytest.mark.usefixtures("registry")
+def test_a_challenger_logged_by_its_version_tag_is_promoted_to_that_version(tmp_path: Path) -> None:
+    # `mlloop simulate` logs a registered model by its tag, churn@v0.2.0
+    directory = _report(tmp_path / "ab", _result("promote", challenger_version="churn@v0.2.0"))
+
+    promote_version(directory, None, push=False)
+
+    assert _prod_version() == "v0.2.0"
 
 
 @pytest.mark.parametrize("decision", ["keep_champion", "insufficient_data"])

@@ -1,8 +1,10 @@
 """Simulated production traffic: held-out rows of the traffic pool (or, asked for, of the evaluation
 pool), day by day, in the service's log format, under scenarios declared as data, with each row's
 delayed outcome alongside. The scenarios here are built from whatever columns the schema has, so these
-tests hold for any table."""
+tests hold for any table. Each model is logged under the version tag whose dvc.lock records its md5, as the
+model registry names it, and as `simulated:<SHA-256 prefix>` when no version holds it."""
 
+import hashlib
 import json
 import socket
 import time
@@ -13,12 +15,14 @@ from http import HTTPStatus
 from pathlib import Path
 from typing import Any, ClassVar, NoReturn
 
+import gto.api
 import joblib
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
 from pydantic import TypeAdapter
+from tests.git_cli import IDENTITY, git
 from tests.stub_http import JsonHandler, serving
 
 from mlloop.cli import main
@@ -617,3 +621,84 @@ def test_the_command_line_takes_a_challenger_model_file(
 
     assert code == 0
     assert all(line["challenger_probability"] is not None for line in _lines(next(out.glob(LOG_FILE_GLOB))))
+
+
+# --- the versions the log names -------------------------------------------------------------
+
+
+@pytest.fixture
+def registry_clone(simulation_params: Params, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Params:
+    """simulation_params in a git repository, entered, with no version registered yet; the model's path is
+    relative to it, as dvc.lock records an output."""
+    for name, value in IDENTITY.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(tmp_path)
+    git(tmp_path, "init", "--quiet", "--initial-branch=main")
+    paths = simulation_params.paths
+    return simulation_params.model_copy(
+        update={"paths": paths.model_copy(update={"model": paths.model.relative_to(tmp_path)})}
+    )
+
+
+def _commit_model(params: Params, model_file: Path, version: str | None) -> None:
+    """Commit a dvc.lock that records `model_file` as params paths.model, as DVC 3 does (the file's plain MD5),
+    and register that commit as `churn@<version>` (GTO's annotated tag) unless version is None."""
+    output = {
+        "path": params.paths.model.as_posix(),
+        "hash": "md5",
+        "md5": hashlib.md5(model_file.read_bytes(), usedforsecurity=False).hexdigest(),
+        "size": model_file.stat().st_size,
+    }
+    lock = {"schema": "2.0", "stages": {"train": {"cmd": "mlloop train", "outs": [output]}}}
+    Path("dvc.lock").write_text(yaml.safe_dump(lock))
+    git(Path.cwd(), "add", "dvc.lock")
+    git(Path.cwd(), "commit", "--quiet", "--message", f"train {model_file}")
+    if version is not None:
+        gto.api.register(".", "churn", "HEAD", version=version)
+
+
+def _shadow_versions(params: Params, challenger: Path, out: Path) -> tuple[set[str], set[str]]:
+    """The versions a day of shadow traffic logs: the champion's (model_version) and the challenger's."""
+    simulator.simulate(_ab(params, "shadow"), _settings(params, days=1, rows=50), START, out, None, challenger)
+    lines = _lines(log_file(out, START))
+    return {line["model_version"] for line in lines}, {line["challenger_version"] for line in lines}
+
+
+def test_a_model_whose_md5_a_version_tags_dvc_lock_records_is_logged_as_that_version(
+    registry_clone: Params, schema: FeatureSchema, valid_table: pd.DataFrame, tmp_path: Path
+) -> None:
+    # Given the champion released as v0.1.0 and the challenger, a model file elsewhere, as v0.2.0
+    challenger = _challenger_file(registry_clone, schema, valid_table, tmp_path, threshold=0.5)
+    _commit_model(registry_clone, registry_clone.paths.model, "v0.1.0")
+    _commit_model(registry_clone, challenger, "v0.2.0")
+
+    champion_versions, challenger_versions = _shadow_versions(registry_clone, challenger, tmp_path / "production")
+
+    assert champion_versions == {"churn@v0.1.0"}
+    assert challenger_versions == {"churn@v0.2.0"}, "the name `mlloop promote` moves stage prod to"
+
+
+def test_a_model_no_version_holds_is_logged_as_simulated_and_the_start_of_its_sha256(
+    registry_clone: Params, schema: FeatureSchema, valid_table: pd.DataFrame, tmp_path: Path
+) -> None:
+    # Given the champion released as v0.1.0, and the challenger committed but never registered
+    challenger = _challenger_file(registry_clone, schema, valid_table, tmp_path, threshold=0.5)
+    _commit_model(registry_clone, registry_clone.paths.model, "v0.1.0")
+    _commit_model(registry_clone, challenger, None)
+
+    champion_versions, challenger_versions = _shadow_versions(registry_clone, challenger, tmp_path / "production")
+
+    assert champion_versions == {"churn@v0.1.0"}
+    assert challenger_versions == {"simulated:" + sha256_of(challenger)[:12]}
+
+
+def test_in_a_clone_without_the_registrys_tags_every_model_is_logged_as_simulated(
+    registry_clone: Params, schema: FeatureSchema, valid_table: pd.DataFrame, tmp_path: Path
+) -> None:
+    challenger = _challenger_file(registry_clone, schema, valid_table, tmp_path, threshold=0.5)
+    _commit_model(registry_clone, registry_clone.paths.model, None)
+
+    champion_versions, challenger_versions = _shadow_versions(registry_clone, challenger, tmp_path / "production")
+
+    assert champion_versions == {"simulated:" + sha256_of(registry_clone.paths.model)[:12]}
+    assert challenger_versions == {"simulated:" + sha256_of(challenger)[:12]}

@@ -7,7 +7,9 @@ the released model gets stage prod when it becomes the champion (the first relea
 ab.mode "off"), never while a champion is served beside it as the challenger; a deploy of an older version's
 commit keeps that version; and the OCI labels name the commit, the version, the model md5 and the headline
 metrics, without spaces;
-main's gate compares with the previous release (the latest version before HEAD), never with HEAD itself.
+main's gate compares with the previous release (the latest version before HEAD), never with HEAD itself;
+a model file is known by the version whose dvc.lock records its md5, the highest when several do, and by none
+when no version holds it.
 """
 
 import json
@@ -26,7 +28,13 @@ from mlloop.config import Params, load_params
 from mlloop.errors import SourceError
 from mlloop.review import report
 from mlloop.serving.bento_model import HEADLINE_METRICS
-from mlloop.serving.model_version import current_version, image_labels, previous_release, register
+from mlloop.serving.model_version import (
+    current_version,
+    image_labels,
+    previous_release,
+    register,
+    registered_version,
+)
 from mlloop.serving.registry import version_in_stage
 
 PROJECT_ROOT = Path(__file__).parents[3]
@@ -34,7 +42,10 @@ PARAMS_FILE = PROJECT_ROOT / "params.yaml"
 SCHEMA_FILE = PROJECT_ROOT / "schema.yaml"
 
 FIRST_MODEL_MD5 = "0cc175b9c0f1b6a831c399e269772661"
+"""The MD5 of a model file holding FIRST_MODEL_BYTES: what DVC 3 records for it in dvc.lock."""
+FIRST_MODEL_BYTES = b"a"
 SECOND_MODEL_MD5 = "92eb5ffee6ae2fec3ad71c777531578f"
+SECOND_MODEL_BYTES = b"b"
 METRICS = {"roc_auc": 0.843219, "average_precision": 0.6, "f1": 0.61234567}
 FORMATTED_METRICS = {"roc_auc": "0.8432", "average_precision": "0.6000", "f1": "0.6123"}
 SOURCE_LABEL = "org.opencontainers.image.source"
@@ -403,3 +414,60 @@ def test_a_deploy_of_an_older_versions_commit_keeps_that_version_and_registers_n
     assert "nothing to register" in message
     assert sorted(workspace.all_tags()) == ["churn@v0.1.0", "churn@v0.2.0"]
     assert workspace.stage_tags() == stages_before
+
+
+def _model_file(workspace: Workspace, content: bytes) -> Path:
+    """A model file outside the repository's own model path, as `mlloop simulate --challenger` is given one."""
+    model_file = workspace.root / "elsewhere" / f"model-{content.decode()}.joblib"
+    model_file.parent.mkdir(exist_ok=True)
+    model_file.write_bytes(content)
+    return model_file
+
+
+def test_a_model_file_is_known_by_the_version_whose_dvc_lock_records_its_md5(workspace: Workspace) -> None:
+    _register_first_model(workspace)
+    workspace.write_lock(SECOND_MODEL_MD5)
+    workspace.commit("retrain the model")
+    register(workspace.params, push=False)
+
+    assert registered_version(_model_file(workspace, FIRST_MODEL_BYTES), workspace.params) == "churn@v0.1.0"
+    assert registered_version(_model_file(workspace, SECOND_MODEL_BYTES), workspace.params) == "churn@v0.2.0"
+
+
+def test_a_model_several_versions_hold_is_known_by_the_highest_compared_as_versions_not_text(
+    workspace: Workspace,
+) -> None:
+    # Given the first model at v0.1.0, v0.9.0 and v0.10.0 (retrainings reverted), the second at v0.2.0: as text,
+    # v0.1.0 sorts first and v0.9.0 last
+    releases = [
+        (FIRST_MODEL_MD5, "v0.1.0"),
+        (SECOND_MODEL_MD5, "v0.2.0"),
+        (FIRST_MODEL_MD5, "v0.9.0"),
+        (FIRST_MODEL_MD5, "v0.10.0"),
+    ]
+    for md5, version in releases:
+        workspace.write_lock(md5)
+        workspace.git("commit", "--quiet", "--allow-empty", "--all", "--message", f"release {version}")
+        gto.api.register(".", "churn", "HEAD", version=version)
+
+    assert registered_version(_model_file(workspace, FIRST_MODEL_BYTES), workspace.params) == "churn@v0.10.0"
+
+
+def test_a_model_no_version_holds_is_known_by_none(workspace: Workspace) -> None:
+    # Given a registered first model, and a commit recording the second that was never registered
+    _register_first_model(workspace)
+    workspace.write_lock(SECOND_MODEL_MD5)
+    workspace.commit("retrain the model, not released")
+
+    assert registered_version(_model_file(workspace, SECOND_MODEL_BYTES), workspace.params) is None
+    assert registered_version(_model_file(workspace, b"never trained here"), workspace.params) is None
+
+
+def test_outside_a_git_repository_no_model_is_known_by_a_version(
+    workspace: Workspace, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _register_first_model(workspace)
+    model_file = _model_file(workspace, FIRST_MODEL_BYTES)
+    monkeypatch.chdir(tmp_path_factory.mktemp("not-a-repository"))
+
+    assert registered_version(model_file, workspace.params) is None
