@@ -25,7 +25,7 @@ import psutil
 from log_lines import day_pools, write_day
 from mlloop.config import Params
 from mlloop.core.schema import FeatureSchema
-from mlloop.monitoring.outcomes import LABELS_FOLDER
+from mlloop.monitoring.label_files import LABELS_FOLDER
 from mlloop.monitoring.simulator import LoggedModel
 
 SAMPLE_SECONDS = 0.05

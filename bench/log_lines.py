@@ -19,7 +19,7 @@ from pydantic_core import from_json
 
 from mlloop.config import Params
 from mlloop.core.schema import FeatureSchema
-from mlloop.monitoring.outcomes import labels_file
+from mlloop.monitoring.label_files import labels_file
 from mlloop.monitoring.simulator import LoggedModel, day_traffic, log_writer
 from mlloop.serving.inference_log import log_file
 

@@ -12,7 +12,8 @@ from numpy.typing import ArrayLike
 
 Direction = Literal["higher", "lower"]
 Score = Callable[..., float]
-"""Of the labels and the probabilities (or decisions), with an optional sample_weight: scikit-learn's metrics."""
+"""Of the labels and the probabilities (or decisions), with an optional sample_weight: scikit-learn's metrics, and
+ROC AUC computed as scikit-learn computes it."""
 ResampledScore = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 """Of the labels, the probabilities and a (resamples, rows) matrix of the rows each resample drew: the metric of
 each resample, NaN for one that holds one class when the metric needs both."""
@@ -34,6 +35,35 @@ def _scikit_learn(name: str, **options: Any) -> Score:
         return float(getattr(metrics, name)(*arguments, **options, **keywords))
 
     return score
+
+
+def _roc_auc(label: ArrayLike, probability: ArrayLike, sample_weight: ArrayLike | None = None) -> float:
+    """roc_auc_score, by its own steps in numpy: scikit-learn costs the drift check a second to import, and these
+    steps give its value to the last bit (tests/unit/core/test_metrics.py) for labels 0/1 or bool and weights that
+    are row counts. NaN for labels of one class, as roc_auc_score.
+
+    The steps: rows by descending probability; the true and false positives counted at each distinct
+    probability; the ROC curve's corners kept (roc_curve's drop_intermediate); its area by the trapezoid rule.
+    """
+    positive = np.asarray(label).astype(bool)
+    score = np.asarray(probability, dtype=np.float64)
+    weight = np.ones(len(score)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    counted = weight != 0
+    positive, score, weight = positive[counted], score[counted], weight[counted]
+    if positive.all() or not positive.any():
+        return float("nan")
+    descending = np.argsort(score, kind="stable")[::-1]
+    positive, score, weight = positive[descending], score[descending], weight[descending]
+    thresholds = np.append(np.flatnonzero(np.diff(score)), len(score) - 1)
+    true_positives = np.cumsum(positive * weight)[thresholds]
+    false_positives = np.cumsum(~positive * weight)[thresholds]
+    if len(thresholds) > 2:
+        corner = np.concatenate([[True], np.diff(false_positives, 2) != 0, [True]])
+        corner[1:-1] |= np.diff(true_positives, 2) != 0
+        true_positives, false_positives = true_positives[corner], false_positives[corner]
+    true_positive_rate = np.append(0.0, true_positives) / true_positives[-1]
+    false_positive_rate = np.append(0.0, false_positives) / false_positives[-1]
+    return float(np.trapezoid(true_positive_rate, false_positive_rate))
 
 
 @dataclass(frozen=True)
@@ -116,7 +146,7 @@ def _resampled_mean(row_loss: Callable[[np.ndarray, np.ndarray], np.ndarray]) ->
 METRICS: Mapping[str, Metric] = {
     metric.name: metric
     for metric in (
-        Metric("roc_auc", "higher", _scikit_learn("roc_auc_score"), resampled=_resampled_roc_auc),
+        Metric("roc_auc", "higher", _roc_auc, resampled=_resampled_roc_auc),
         Metric(
             "average_precision",
             "higher",

@@ -18,7 +18,6 @@ no row of the window are counted, and the drift report shows the count.
 import io
 from dataclasses import dataclass, field
 from datetime import date
-from pathlib import Path
 
 import fsspec
 import numpy as np
@@ -27,32 +26,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.json as pa_json
 from botocore.exceptions import BotoCoreError
-from pydantic_core import from_json, to_json
+from pydantic_core import from_json
 
 from mlloop.errors import SourceError
-from mlloop.storage.day_files import DayFileName
+from mlloop.monitoring.label_files import LABELS_FILES, LABELS_FOLDER
 from mlloop.storage.store_errors import diagnose
 
-LABELS_FOLDER = "labels"
-LABELS_FILES = DayFileName("labels-{day}.jsonl")
-"""A labels file's name, declared once: labels_file builds it, read_labels matches and parses it."""
 LABEL = "label"
 """The column of Outcomes.rows holding each joined row's outcome."""
 
 _LABELS_SCHEMA = pa.schema(
     [pa.field("prediction_id", pa.string()), pa.field("client_id", pa.string()), pa.field("churn", pa.bool_())]
 )
-
-
-def labels_file(directory: Path, day: date) -> Path:
-    """The labels written on `day` beside the log in `directory`."""
-    return LABELS_FILES.path(directory / LABELS_FOLDER, day)
-
-
-def label_line(churn: bool, *, row_id: str | None = None, client_id: str | None = None) -> bytes:
-    """One label, without its newline, keyed by the row's prediction_id or by the client's id."""
-    key = {"prediction_id": row_id} if row_id is not None else {"client_id": client_id}
-    return to_json(key | {"churn": churn})
 
 
 @dataclass(frozen=True)

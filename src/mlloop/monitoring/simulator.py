@@ -42,7 +42,7 @@ from tqdm import tqdm
 from mlloop.config import AbParams, HeldOutPool, Params, SimulateParams
 from mlloop.core.schema import FeatureSchema, NumericFeature, load_schema
 from mlloop.errors import ConfigError, SourceError
-from mlloop.monitoring.outcomes import label_line, labels_file
+from mlloop.monitoring.label_files import label_line, labels_file
 from mlloop.monitoring.shifts import check_scenarios, logged_days, shift_day
 from mlloop.pipeline.evaluation import churn_probability
 from mlloop.serving import client

@@ -38,9 +38,9 @@ from mlloop.config import DriftParams, Params
 from mlloop.core.binned_scores import fine_edges
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.errors import RemoteError, SourceError
+from mlloop.monitoring.label_files import LABELS_FILES, LABELS_FOLDER
 from mlloop.monitoring.outcome_cells import OutcomeCells
 from mlloop.monitoring.outcome_join import INDEX_SCHEMA, UNREADABLE, JoinedOutcomes, join_window
-from mlloop.monitoring.outcomes import LABELS_FILES, LABELS_FOLDER
 from mlloop.monitoring.summary_counts import FORMAT, PREDICTION, FileSummary, WindowTally
 from mlloop.serving.inference_log import day_of_log_file
 from mlloop.storage.files import atomic_outputs, require, sha256_of
@@ -69,16 +69,25 @@ class Reference:
     """The reference table's rows."""
 
 
+def _numpy(column: pa.ChunkedArray) -> np.ndarray:
+    """A column without nulls as numpy, through DLPack: pyarrow's to_numpy goes through its conversion to pandas,
+    whose import would cost the check's start a third of a second.
+    """
+    if pa.types.is_boolean(column.type):  # DLPack holds no bit-packed booleans
+        return np.from_dlpack(pc.cast(column, pa.uint8()).combine_chunks()).astype(bool)
+    return np.from_dlpack(column.combine_chunks())
+
+
 def _numbers(column: pa.ChunkedArray) -> tuple[np.ndarray, float]:
-    values = pc.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    values = _numpy(pc.cast(column.drop_null(), pa.float64()))
     present = values[~np.isnan(values)]
-    return np.sort(present), (1 - len(present) / len(values)) if len(values) else 0.0
+    return np.sort(present), (1 - len(present) / len(column)) if len(column) else 0.0
 
 
 def _parquet(path: Path, columns: list[str], produced_by: str) -> pa.Table:
     """Columns of a table an earlier stage wrote; an unreadable one is a SourceError naming it and the stage."""
     try:
-        return pq.read_table(path, columns=columns)
+        return pq.ParquetFile(path).read(columns=columns)
     except (OSError, ValueError, KeyError) as error:
         raise SourceError(f"{path}: cannot be read ({error}); re-run '{produced_by}'") from error
 
@@ -253,7 +262,7 @@ def _table_bytes(table: pa.Table) -> bytes:
 
 
 def _read_table(data: bytes) -> pa.Table:
-    return pq.read_table(pa.BufferReader(data))
+    return pq.ParquetFile(pa.BufferReader(data)).read()
 
 
 @dataclass(frozen=True)
@@ -430,11 +439,7 @@ def _stored_outcomes(data: bytes | None, key: str) -> JoinedOutcomes | None:
     if metadata.get(OUTCOME_KEY) != key.encode():
         return None
     labels, unmatched, unreadable = json.loads(metadata[OUTCOME_COUNTS])
-    cells = OutcomeCells(
-        table["outcome"].to_numpy(zero_copy_only=False).astype(bool),
-        table["probability"].to_numpy(),
-        table["count"].to_numpy(),
-    )
+    cells = OutcomeCells(_numpy(table["outcome"]), _numpy(table["probability"]), _numpy(table["count"]))
     return JoinedOutcomes(cells, labels, unmatched, unreadable)
 
 

@@ -125,7 +125,7 @@ def write_report(result: DriftResult, reference: Reference, tally: WindowTally, 
         plots.mkdir()
         if not drifted:
             return
-        from mlloop.pipeline.plots import render_count_overlays  # matplotlib: only when there is something to draw
+        from mlloop.pipeline.count_plots import render_count_overlays  # matplotlib: only when there is a plot
 
         numeric = {}
         for column in (column for column in drifted if column.kind == "numeric"):

@@ -4,34 +4,20 @@ import itertools
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
-import numpy as np
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.figure import Figure
 
-FIGURE_SIZE = (5.0, 4.0)
-DPI = 100
-
-
-def _save(figure: Figure, path: Path) -> None:
-    figure.tight_layout()
-    # No 'Software' metadata: identical data must give identical bytes across matplotlib builds.
-    figure.savefig(path, dpi=DPI, metadata={"Software": None})
-    plt.close(figure)
+from mlloop.pipeline.figures import FIGURE_SIZE, new_figure, save
 
 
 def _line(points: pd.DataFrame, x: str, y: str, title: str, path: Path, diagonal: bool) -> None:
-    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    figure = new_figure()
+    axes = figure.subplots()
     axes.plot(points[x], points[y])
     if diagonal:
         axes.plot([0, 1], [0, 1], linestyle="--", color="grey")
     axes.set(xlabel=x, ylabel=y, title=title, xlim=(0, 1), ylim=(0, 1.02))
-    _save(figure, path)
+    save(figure, path)
 
 
 def _draw_confusion(axes: Axes, rows: pd.DataFrame, title: str) -> None:
@@ -48,17 +34,19 @@ def _draw_confusion(axes: Axes, rows: pd.DataFrame, title: str) -> None:
 
 
 def _confusion(rows: pd.DataFrame, path: Path) -> None:
-    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    figure = new_figure()
+    axes = figure.subplots()
     _draw_confusion(axes, rows, "Confusion matrix")
-    _save(figure, path)
+    save(figure, path)
 
 
 def _importance(importance: pd.DataFrame, path: Path) -> None:
-    figure, axes = plt.subplots(figsize=(FIGURE_SIZE[0], 0.3 * len(importance) + 1))
+    figure = new_figure((FIGURE_SIZE[0], 0.3 * len(importance) + 1))
+    axes = figure.subplots()
     ordered = importance.iloc[::-1]
     axes.barh(ordered["feature"], ordered["importance"])
     axes.set(xlabel="drop in ROC AUC when shuffled", title="Permutation feature importance")
-    _save(figure, path)
+    save(figure, path)
 
 
 def render_plots(curves: dict[str, pd.DataFrame], directory: Path) -> None:
@@ -88,19 +76,21 @@ def render_plots(curves: dict[str, pd.DataFrame], directory: Path) -> None:
 def _overlay(
     sides: Mapping[str, pd.DataFrame], labels: Mapping[str, str], x: str, y: str, title: str, path: Path
 ) -> None:
-    figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+    figure = new_figure()
+    axes = figure.subplots()
     for side, points in sides.items():
         axes.plot(points[x], points[y], label=labels[side])
     axes.set(xlabel=x, ylabel=y, title=title, xlim=(0, 1), ylim=(0, 1.02))
     axes.legend()
-    _save(figure, path)
+    save(figure, path)
 
 
 def _confusions(sides: Mapping[str, pd.DataFrame], labels: Mapping[str, str], path: Path) -> None:
-    figure, panes = plt.subplots(1, len(sides), figsize=(FIGURE_SIZE[0] * len(sides), FIGURE_SIZE[1]), squeeze=False)
+    figure = new_figure((FIGURE_SIZE[0] * len(sides), FIGURE_SIZE[1]))
+    panes = figure.subplots(1, len(sides), squeeze=False)
     for axes, (side, rows) in zip(panes[0], sides.items(), strict=True):
         _draw_confusion(axes, rows, f"Confusion matrix: {labels[side]}")
-    _save(figure, path)
+    save(figure, path)
 
 
 COMPARISON_FILES = {
@@ -134,7 +124,8 @@ def render_distribution_overlays(
     """One PNG per column, reference against current: overlaid densities, or side-by-side shares."""
     written = []
     for column in [*numeric, *categorical]:
-        figure, axes = plt.subplots(figsize=FIGURE_SIZE)
+        figure = new_figure()
+        axes = figure.subplots()
         if column in numeric:
             for label, frame in (("reference", reference), ("current", current)):
                 axes.hist(frame[column].dropna(), bins=30, density=True, histtype="step", label=label)
@@ -149,41 +140,6 @@ def render_distribution_overlays(
         axes.set(title=column)
         axes.legend()
         path = directory / f"{column}.png"
-        _save(figure, path)
+        save(figure, path)
         written.append(path)
     return written
-
-
-def render_count_overlays(
-    numeric: Mapping[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
-    categorical: Mapping[str, tuple[Mapping[str, int], Mapping[str, int]]],
-    directory: Path,
-) -> list[Path]:
-    """render_distribution_overlays, from counts: per numeric column the reference's values and the current's
-    values with their weights (bin means and counts); per categorical column both sides' label counts.
-    """
-    written = []
-    for column, (reference, values, weights) in numeric.items():
-        figure, axes = plt.subplots(figsize=FIGURE_SIZE)
-        axes.hist(reference, bins=30, density=True, histtype="step", label="reference")
-        axes.hist(values, bins=30, weights=weights, density=True, histtype="step", label="current")
-        written.append(_titled(figure, axes, column, directory))
-    for column, (reference_counts, current_counts) in categorical.items():
-        figure, axes = plt.subplots(figsize=FIGURE_SIZE)
-        shares = pd.DataFrame(
-            {
-                label: pd.Series(counts, dtype=float) / max(sum(counts.values()), 1)
-                for label, counts in (("reference", reference_counts), ("current", current_counts))
-            }
-        ).fillna(0)
-        shares.plot.bar(ax=axes, rot=30)
-        written.append(_titled(figure, axes, column, directory))
-    return written
-
-
-def _titled(figure: Figure, axes: Axes, column: str, directory: Path) -> Path:
-    axes.set(title=column)
-    axes.legend()
-    path = directory / f"{column}.png"
-    _save(figure, path)
-    return path

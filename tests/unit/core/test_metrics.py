@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from mlloop.core.metrics import METRICS, THRESHOLD_FREE, decisions, improvement
 
@@ -86,6 +87,42 @@ def test_a_name_the_registry_does_not_know_improves_when_it_rises() -> None:
 def test_loading_params_leaves_scikit_learn_unloaded() -> None:
     # every command loads params.yaml, `mlloop path` among them; sklearn would cost each seconds
     code = "import sys, mlloop.cli, mlloop.config; print(sorted(m for m in sys.modules if 'sklearn' in m))"
+
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+
+    assert loaded.strip() == "[]", loaded
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_roc_auc_is_scikit_learns_to_the_last_bit(seed: int) -> None:
+    # given: rows of either class in any share, probabilities rounded to 0 to 4 places (from every row tied to
+    # none), unweighted and weighted by row counts as the outcome cells weigh them; a bool or an int label
+    rng = np.random.default_rng(seed)
+    rows = int(rng.integers(2, 5000))
+    label = np.resize([True, False], rows) if seed % 4 == 0 else rng.random(rows) < rng.uniform(0.02, 0.98)
+    probability = np.round(rng.beta(0.6, 1.6, rows) * 0.5 + label * rng.uniform(0, 0.5), seed % 5)
+    counts = rng.integers(1, 1000, rows)
+    as_given = label if seed % 2 else label.astype(np.int64)
+
+    # when / then: equal as floats, not approximately
+    for weight in (None, counts):
+        assert METRICS["roc_auc"].score(as_given, probability, sample_weight=weight) == roc_auc_score(
+            label, probability, sample_weight=weight
+        ), (rows, weight is None)
+
+
+def test_roc_auc_of_one_class_is_undefined() -> None:
+    assert np.isnan(METRICS["roc_auc"].score(np.array([1, 1, 1]), np.array([0.2, 0.5, 0.9])))
+    assert np.isnan(METRICS["roc_auc"].score(np.array([False, False]), np.array([0.2, 0.5])))
+
+
+def test_scoring_roc_auc_leaves_scikit_learn_unloaded() -> None:
+    # the drift check scores the realised ROC AUC; importing sklearn for it would cost its start a second
+    code = (
+        "import sys, numpy as np; from mlloop.core.metrics import METRICS; "
+        "METRICS['roc_auc'].compute(np.array([0, 1, 1]), np.array([0.2, 0.4, 0.9]), 0.5, np.array([3, 1, 2])); "
+        "print(sorted(m for m in sys.modules if 'sklearn' in m))"
+    )
 
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
 

@@ -34,7 +34,7 @@ from mlloop.monitoring import summary_check
 from mlloop.monitoring.drift import run_drift, score_columns
 from mlloop.monitoring.drift_result import DriftReportFiles, DriftResult, ReferenceFile, RowCounts, read_result
 from mlloop.monitoring.judgement import ColumnResult, rule_text, staleness, verdict
-from mlloop.monitoring.outcomes import label_line, labels_file
+from mlloop.monitoring.label_files import label_line, labels_file
 from mlloop.serving.inference_log import log_file, log_line, prediction_id
 from mlloop.storage.files import write_json
 

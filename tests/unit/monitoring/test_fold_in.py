@@ -16,7 +16,7 @@ from mlloop.config import Params, load_params
 from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring.fold_in import fold_in, point_params_at
-from mlloop.monitoring.outcomes import label_line, labels_file
+from mlloop.monitoring.label_files import label_line, labels_file
 from mlloop.monitoring.simulator import customer_records
 from mlloop.pipeline import data, pools
 from mlloop.serving.inference_log import log_file, log_line, prediction_id

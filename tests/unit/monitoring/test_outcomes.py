@@ -14,13 +14,12 @@ import fsspec
 import pandas as pd
 import pytest
 
+from mlloop.monitoring.label_files import label_line, labels_file
 from mlloop.monitoring.outcomes import (
     LABEL,
     NO_LABELS,
     Labels,
     join_outcomes,
-    label_line,
-    labels_file,
     read_labels,
     row_prediction_ids,
 )

@@ -31,8 +31,9 @@ from mlloop.core.model import build_pipeline
 from mlloop.core.schema import FeatureSchema, features_and_label
 from mlloop.errors import ConfigError, SourceError
 from mlloop.monitoring import simulator
+from mlloop.monitoring.label_files import labels_file
 from mlloop.monitoring.log_window import read_window
-from mlloop.monitoring.outcomes import labels_file, read_labels
+from mlloop.monitoring.outcomes import read_labels
 from mlloop.monitoring.simulator import SimulationSummary, customer_records, day_traffic
 from mlloop.serving.inference_log import LOG_FILE_GLOB, log_file
 from mlloop.storage.files import sha256_of, write_json

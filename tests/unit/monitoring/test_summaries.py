@@ -1,10 +1,14 @@
 """Per-file summaries of the inference log: they merge into what one summary of all the lines would be,
 wherever the blocks are cut; they are kept beside the log (a folder or an object store), keyed by each
 file's size, so an append reads that file again and nothing else, and by the reference's fingerprint,
-so a new reference reads every file again; and the check itself writes nothing into the log's store.
+so a new reference reads every file again; the check itself writes nothing into the log's store, and starts
+without the libraries only reading lines or the pipeline needs.
 (Every behaviour of the check, from summaries and exactly, is in test_drift.py.)"""
 
 import io
+import json
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,11 +18,16 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from tests.unit.monitoring.test_drift import (
+    CURRENT_ROWS,
     HELD_OUT_METRICS,
     LAST_DAY,
+    NOW,
     _customers,
+    _labels,
+    _price_risen,
     _probabilities,
     _reference,
+    _write_labels,
     _write_log,
 )
 
@@ -248,3 +257,54 @@ def test_each_pods_folder_is_a_map_task_and_the_check_then_reads_no_line(
     assert read == [3, 3]
     assert window.read_files == 0
     assert window.tally.contract.rows == 2 * ROWS
+
+
+CHECK_IN_A_PROCESS = """
+import json, sys
+from datetime import datetime
+from pathlib import Path
+from mlloop.config import Params
+from mlloop.monitoring.summary_check import run_drift
+params = Params.model_validate_json(Path(sys.argv[1]).read_text())
+result = run_drift(params, None, sys.argv[2], Path(sys.argv[3]), datetime.fromisoformat(sys.argv[4]))
+print(json.dumps({
+    "findings": [finding.status for finding in result.findings],
+    "realised": [metric.name for metric in result.realised.metrics] if result.realised else [],
+    "plots": sorted(path.name for path in (Path(sys.argv[3]) / "plots").iterdir()),
+    "loaded": sorted(name for name in ("sklearn", "pandas", "matplotlib.pyplot") if name in sys.modules),
+}))
+"""
+"""The check from summaries in a fresh process, as `mlloop drift` runs it: what it found and the libraries it loaded."""
+
+
+def test_the_check_from_summaries_starts_without_scikit_learn_pandas_or_pyplot(
+    params: Params, schema: FeatureSchema, tmp_path: Path
+) -> None:
+    # Given a summarised window whose prices rose (a plot to draw) and whose rows all have labels drawn from its
+    # probabilities, which rank worse than held out: a ROC AUC to score, and its interval to bootstrap
+    params.paths.train.parent.mkdir(parents=True, exist_ok=True)
+    _reference(schema).to_parquet(params.paths.train, index=False)
+    params.paths.predictions.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"churn_probability": _probabilities(1500, seed=100)}).to_parquet(params.paths.predictions)
+    params.paths.metrics.parent.mkdir(parents=True, exist_ok=True)
+    write_json(params.paths.metrics, HELD_OUT_METRICS)
+    log = tmp_path / "log"
+    probabilities = _probabilities(CURRENT_ROWS, seed=3)
+    row_ids = _write_log(log, _price_risen(schema), probabilities)
+    _write_labels(log, _labels(row_ids, np.random.default_rng(4).random(CURRENT_ROWS) < probabilities))
+    summaries.summarize(params, log.as_posix(), LAST_DAY)
+    settings = tmp_path / "params.json"
+    settings.write_text(params.model_dump_json())
+
+    # When the check runs in a process of its own
+    arguments = [settings, log, tmp_path / "drift", NOW.isoformat()]
+    run = subprocess.run(
+        [sys.executable, "-c", CHECK_IN_A_PROCESS, *map(str, arguments)], capture_output=True, text=True
+    )
+
+    # Then it scored the outcomes and drew the plot, with none of them loaded: seconds of a start that must take few
+    assert run.returncode == 0, run.stderr
+    found = json.loads(run.stdout)
+    assert (found["findings"], found["realised"]) == (["degraded", "drift"], ["roc_auc"])
+    assert found["plots"] == ["monthly_charges.png"]
+    assert found["loaded"] == [], "scikit-learn (ROC AUC), pandas (pyarrow's to_numpy, bar charts) or pyplot"
