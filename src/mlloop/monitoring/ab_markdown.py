@@ -83,6 +83,9 @@ def render_markdown(result: AbResult) -> str:
         f"Window: {window.start} to {window.end} ({window.days} days; {files}), {window.rows:,} rows. "
         f"Delayed labels read: {window.labels:,}; matching no row of the window: {window.unmatched_labels:,}.",
     ]
+    if result.settled:
+        done = {"promoted": "answers as the champion", "retired": "is no longer served"}[result.settled]
+        lines.append(f"Already done: the newest line of the window shows that the challenger {done}.")
     if result.skipped_rows:
         lines.append(
             f"The challenger skipped {result.skipped_rows:,} rows, their calls having found the model's process busy "

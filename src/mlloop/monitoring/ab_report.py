@@ -45,6 +45,7 @@ from mlloop.monitoring.ab_result import (
     Evidence,
     Floor,
     LoggedMode,
+    Settled,
     VariantSummary,
     result_json,
 )
@@ -95,6 +96,8 @@ class Arms:
     challenger: Arm
     skipped_rows: int
     """In shadow mode, the lines that name the challenger without its probability: it skipped them under load."""
+    settled: Settled | None
+    """What the newest line of the window shows already done with the challenger (AbResult.settled)."""
 
 
 def _text(column: pd.Series) -> pd.Series:
@@ -133,6 +136,8 @@ def find_arms(rows: pd.DataFrame, outcomes: pd.Series, window_first_day: date) -
     )
     version = str(named[latest])
     mode: LoggedMode = "shadow" if shadow[latest] else "split"
+    newest = rows.index[np.lexsort((np.arange(len(rows)), moments.to_numpy()))[-1]]
+    settled = _settled(rows.loc[newest], version, mode)
     this = (named == version) & (shadow if mode == "shadow" else answered)
     first_seen = moments[this].min()
     since = moments >= first_seen if not pd.isna(first_seen) else pd.Series(True, index=rows.index)
@@ -147,7 +152,19 @@ def find_arms(rows: pd.DataFrame, outcomes: pd.Series, window_first_day: date) -
         champion_rows = rows[(variants == "champion") & since & (_text(rows["model_version"]) != version)]
         champion = _arm("champion", champion_rows, PREDICTION, "model_version", outcomes)
         challenger = _arm("challenger", challenger_rows, PREDICTION, "model_version", outcomes)
-    return Arms(mode, version, first_day, champion, challenger, skipped)
+    return Arms(mode, version, first_day, champion, challenger, skipped, settled)
+
+
+def _settled(newest: pd.Series, version: str, mode: LoggedMode) -> Settled | None:
+    """Whether the newest line shows the challenger `version` promoted, or retired from a shadow; in split mode a
+    champion's line is no sign of a retirement: most of its lines are the champion's.
+    """
+    alone = pd.isna(newest["challenger_version"]) and newest["variant"] != "challenger"
+    if alone and newest["model_version"] == version:
+        return "promoted"
+    if alone and mode == "shadow":
+        return "retired"
+    return None
 
 
 def difference(arms: Arms, settings: AbDecisionParams) -> Deltas:
@@ -325,6 +342,7 @@ def check(window: LogWindow, labels: Labels, source: str, params: Params, commit
         mode=None if arms is None else arms.mode,
         challenger_version=None if arms is None else arms.challenger_version,
         skipped_rows=0 if arms is None else arms.skipped_rows,
+        settled=None if arms is None else arms.settled,
         window=AbWindow(
             source=source,
             days=settings.evidence_days,

@@ -35,6 +35,8 @@ class AbReportFiles:
 
 
 LoggedMode = Literal["shadow", "split"]
+Settled = Literal["promoted", "retired"]
+"""What the newest line of the window shows already done with the challenger."""
 """How the log shows the challenger served: beside the champion on every row, or on rows of its own."""
 
 
@@ -122,6 +124,9 @@ class AbResult(_Part):
     """None when no line of the window names a challenger."""
     challenger_version: str | None
     skipped_rows: int
+    settled: Settled | None
+    """promoted: the newest line was answered by the challenger's version as the champion; retired: in shadow mode,
+    the newest line names no challenger. Then the decision has been carried out, and promote.yml does nothing."""
     """Shadow mode: rows the champion answered while the challenger skipped them under load, in neither variant."""
     window: AbWindow
     evidence: Evidence

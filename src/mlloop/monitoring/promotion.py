@@ -33,10 +33,12 @@ TRACKING_TITLE = f"Champion and challenger: the A/B report of {MODEL_NAME}"
 
 
 def action(result: AbResult) -> Action:
-    """What the report's decision asks of production."""
-    if result.decision == "promote":
+    """What the report's decision asks of production: nothing once the log shows it done, or the evidence window,
+    which still holds the challenger's lines for days after, would redeploy every day.
+    """
+    if result.decision == "promote" and result.settled != "promoted":
         return "promote"
-    if result.decision == "keep_champion" and result.evidence.closed:
+    if result.decision == "keep_champion" and result.evidence.closed and result.settled != "retired":
         return "retire"
     return "none"
 

@@ -41,6 +41,7 @@ def _result(**changes: object) -> AbResult:
         mode="split",
         challenger_version="churn:v3",
         skipped_rows=0,
+        settled=None,
         window=WINDOW,
         evidence=Evidence(days=7, first_day=date(2026, 3, 1), closed=True),
         variants=[_variant("champion", "churn:v2", 20_000, 0.8123), _variant("challenger", "churn:v3", 20_000, 0.8301)],
@@ -115,3 +116,8 @@ def test_without_a_challenger_there_is_no_table_no_difference_and_no_floor() -> 
 def test_rows_the_shadow_skipped_under_load_are_said_only_when_there_are_some() -> None:
     assert "skipped 1,234 rows" in render_markdown(_result(mode="shadow", skipped_rows=1234))
     assert "skipped" not in render_markdown(_result())
+
+
+def test_a_decision_the_log_shows_done_is_said_so() -> None:
+    assert "the challenger answers as the champion" in render_markdown(_result(decision="promote", settled="promoted"))
+    assert "Already done" not in render_markdown(_result())

@@ -377,6 +377,39 @@ def test_shadow_lines_the_challenger_skipped_under_load_are_counted_and_in_neith
     assert not arms.champion.labelled.any(), "the labelled row is one the challenger skipped"
 
 
+@pytest.mark.parametrize(
+    ("newest", "settled"),
+    [
+        (("05", "champion", "v1", "v3"), None),  # still in shadow
+        (("05", "champion", "v3", None), "promoted"),  # v3 answers as the champion, alone
+        (("05", "champion", "v1", None), "retired"),  # the champion alone, v3 no longer named
+    ],
+)
+def test_the_newest_line_shows_whether_a_shadow_challenger_was_since_promoted_or_retired(
+    newest: tuple[str, str, str, str | None], settled: str | None
+) -> None:
+    rows = _rows([*[(hour, "champion", "v1", "v3") for hour in ("01", "02", "03", "04")], newest])
+
+    arms = find_arms(rows, pd.Series([], dtype=bool, name=LABEL), date(2026, 3, 1))
+
+    assert arms is not None
+    assert (arms.challenger_version, arms.settled) == ("v3", settled)
+
+
+def test_in_split_mode_a_champions_newest_line_is_no_sign_of_a_retirement_but_the_challenger_as_champion_is() -> None:
+    split = [("01", "champion", "v1", None), ("02", "challenger", "v2", None)]
+    still = find_arms(
+        _rows([*split, ("03", "champion", "v1", None)]), pd.Series([], dtype=bool, name=LABEL), date(2026, 3, 1)
+    )
+    promoted = find_arms(
+        _rows([*split, ("03", "champion", "v2", None)]), pd.Series([], dtype=bool, name=LABEL), date(2026, 3, 1)
+    )
+
+    assert still is not None
+    assert promoted is not None
+    assert (still.settled, promoted.settled) == (None, "promoted")
+
+
 def test_in_split_mode_the_champions_rows_are_those_it_answered_since_the_challengers_first_line() -> None:
     rows = _rows(
         [

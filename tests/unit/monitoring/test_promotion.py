@@ -14,7 +14,7 @@ from tests.git_cli import IDENTITY, git
 from tests.stand_ins.scripted_gh import ISSUE_URL, ScriptedGh
 
 from mlloop.errors import SourceError
-from mlloop.monitoring.ab_result import AbReportFiles, AbResult, AbWindow, Decision, Evidence, result_json
+from mlloop.monitoring.ab_result import AbReportFiles, AbResult, AbWindow, Decision, Evidence, Settled, result_json
 from mlloop.monitoring.promotion import TRACKING_LABEL, action, post_report, promote_version, redeploy
 from mlloop.serving.registry import version_in_stage
 
@@ -31,7 +31,9 @@ WINDOW = AbWindow(
 )
 
 
-def _result(decision: Decision, closed: bool = True, challenger_version: str = "v0.2.0") -> AbResult:
+def _result(
+    decision: Decision, closed: bool = True, challenger_version: str = "v0.2.0", settled: Settled | None = None
+) -> AbResult:
     return AbResult(
         decision=decision,
         reasons=[f"the reason for {decision}"],
@@ -39,6 +41,7 @@ def _result(decision: Decision, closed: bool = True, challenger_version: str = "
         mode="shadow",
         challenger_version=challenger_version,
         skipped_rows=0,
+        settled=settled,
         window=WINDOW,
         evidence=Evidence(days=7, first_day=date(2026, 3, 1) if closed else date(2026, 3, 4), closed=closed),
         variants=[],
@@ -92,6 +95,12 @@ def test_the_decision_and_the_evidence_window_choose_the_action(
     decision: Decision, closed: bool, expected: str
 ) -> None:
     assert action(_result(decision, closed)) == expected
+
+
+@pytest.mark.parametrize(("decision", "settled"), [("promote", "promoted"), ("keep_champion", "retired")])
+def test_a_decision_the_log_shows_carried_out_asks_nothing_more(decision: Decision, settled: Settled) -> None:
+    # the evidence window holds the challenger's lines for days after: each daily run would redeploy again
+    assert action(_result(decision, settled=settled)) == "none"
 
 
 @pytest.mark.usefixtures("registry")
