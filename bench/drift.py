@@ -27,7 +27,7 @@ Needs the reproduced pipeline (`dvc repro`) in this working copy. Prints JSON an
 bench/results/drift.json.
 
     python bench/drift.py [--blocks accuracy agreement scale versus] [--seeds 200] [--sizes 1000 10000 100000]
-        [--scenarios NAME ...] [--workers 1] [--scale-sizes 1000000 3000000 10000000] [--pods 4]
+        [--scenarios NAME ...] [--workers 1] [--scale-sizes 1000000 3000000 10000000] [--pods 4] [--week-lines N]
         [--cold-lines 1000000] [--scratch DIR] [--evidently-python PATH [--versus-sizes 10000 1000000]]
 
 For the comparison, make Evidently's own environment first, e.g.
@@ -366,6 +366,11 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="processes the accuracy checks are spread over")
     parser.add_argument("--scale-sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
     parser.add_argument("--pods", type=int, default=4, help="log files a day, one per pod")
+    parser.add_argument(
+        "--week-lines",
+        type=int,
+        help="lines a day of the week checked from summaries, one of --scale-sizes (default: the largest)",
+    )
     parser.add_argument("--cold-lines", type=int, default=1_000_000)
     parser.add_argument("--scratch", help="where the scale block writes its logs (default: /tmp)")
     parser.add_argument(
@@ -391,6 +396,7 @@ def main() -> None:
                 PROJECT,
                 scratch,
                 arguments.scale_sizes,
+                arguments.week_lines or max(arguments.scale_sizes),
                 DAYS,
                 arguments.pods,
                 arguments.cold_lines,

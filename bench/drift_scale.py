@@ -114,6 +114,7 @@ def scale(
     project: Path,
     scratch: Path,
     sizes: list[int],
+    week_lines: int,
     week_days: int,
     pods: int,
     cold_lines: int,
@@ -137,18 +138,18 @@ def scale(
         entry["labels_and_join"] = measure([mlloop, "summarize", "--current", str(directory)], project)
         results["summarise"][str(lines)] = entry
         print("summarise", lines, entry, file=sys.stderr, flush=True)
-        if lines != max(sizes):
+        if lines != week_lines:
             shutil.rmtree(directory)
 
-    # The week of the largest day: the other days written, summarised and emptied one at a time, then the
-    # labels and the window's join, then the check from summaries.
-    week = scratch / f"day-{max(sizes)}"
+    # The week of days of `week_lines` lines, the last one the day of that size above: the other days written,
+    # summarised and emptied one at a time, then the labels and the window's join, then the check from summaries.
+    week = scratch / f"day-{week_lines}"
     aside = _hide_labels(week)
     _sparse(week)
     days = []
     for day_index in range(week_days - 1):
         day = start + timedelta(days=day_index)
-        write_day(week, day, pools[day_index], max(sizes), pods, seed=day_index)
+        write_day(week, day, pools[day_index], week_lines, pods, seed=day_index)
         _hide_labels(week)
         days.append(measure([mlloop, "summarize", "--current", str(week)], project))
         _sparse(week)
