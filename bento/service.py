@@ -14,6 +14,9 @@ call: in shadow mode the champion answers and the challenger's probability is lo
 answer (params ab.shadow_under_load: a call that finds the model's process busy may leave it out); in
 split mode a fixed share of customers, chosen by a hash of their id, is answered by the challenger
 (mlloop.serving.routing).
+
+Answers and log lines name each model by its registry version (`churn@v0.2.0`, bento_model.logged_name),
+the name `mlloop ab-report` and `mlloop promote` act on.
 """
 
 import gc
@@ -40,6 +43,7 @@ from mlloop.serving.bento_model import (
     MODEL_NAME,
     ab_settings,
     champion_tag,
+    logged_name,
     service_settings,
 )
 from mlloop.serving.contract import Prediction, Predictions, customer_model, customer_record
@@ -111,7 +115,7 @@ class ChurnService:
             SETTINGS.model_threads,
         )
         self.thresholds = {variant: float(model.info.metadata["threshold"]) for variant, model in self.models.items()}
-        self.versions = {variant: str(model.tag) for variant, model in self.models.items()}
+        self.versions = {variant: logged_name(model.tag, model.info.labels) for variant, model in self.models.items()}
         self.router = Router(AB, has_challenger=CHAMPION_TAG is not None)
         LOGGER.info(
             "serving %s (ab.mode %s)",

@@ -124,9 +124,9 @@ def _pr_scope(params: Params, arguments: argparse.Namespace) -> None:
 
 
 def _import_model(params: Params, _arguments: argparse.Namespace) -> None:
-    from mlloop.serving import bento_model
+    from mlloop.serving import bento_model, model_version
 
-    print(bento_model.import_model(params))
+    print(bento_model.import_model(params, model_version.release_version(params)))
 
 
 def _namespaced(text: str) -> str:
@@ -484,8 +484,8 @@ COMMANDS = (
     ),
     Command(
         "import-model",
-        "copy the trained model into the BentoML model store, labelled with commit and metrics, and with params ab "
-        "the champion (the registry's version at stage prod) beside it",
+        "copy the trained model into the BentoML model store, labelled with commit, registry version and metrics, and "
+        "with params ab the champion (the registry's version at stage prod) beside it",
         _import_model,
     ),
     Command(

@@ -179,6 +179,16 @@ def _in_process(project: Path, frame: pd.DataFrame) -> np.ndarray:
     return np.asarray(model.predict_proba(frame)[:, 1])
 
 
+def _logged_as(project: Path) -> str:
+    """A pattern of the name the module's bento answers and logs by. The copy's `dvc repro` rewrites dvc.lock
+    (model_perf.json holds measured latencies): a local build, whose model has no version, so its BentoML tag;
+    with dvc.lock as committed, the version its release would register, the first, the copy having no tags.
+    """
+    if run(["git", "status", "--porcelain", "dvc.lock"], project).stdout.strip():
+        return rf"{MODEL_NAME}:\w+"
+    return rf"{MODEL_NAME}@v0\.1\.0"
+
+
 def test_single_predictions_equal_the_in_process_model(project: Path, service: str, customers: pd.DataFrame) -> None:
     expected = _in_process(project, customers)
     for record, probability in zip(_records(customers)[:20], expected, strict=False):
@@ -187,7 +197,7 @@ def test_single_predictions_equal_the_in_process_model(project: Path, service: s
         assert abs(body["churn_probability"] - probability) <= TOLERANCE, (body, probability)
         assert body["churn"] == (probability >= body["threshold"])
         assert body["threshold"] == PARAMS.train.threshold
-        assert body["model_version"].startswith(f"{MODEL_NAME}:")
+        assert re.fullmatch(_logged_as(project), body["model_version"]), body
         assert body["variant"] == "champion", "a bento of one model answers as the champion"
 
 
@@ -732,7 +742,7 @@ def test_simulated_traffic_through_the_service_is_caught_by_the_drift_check(
     assert report["rows"]["skipped_lines"] == 2
     assert (tmp_path / "drift" / "plots" / f"{shifted}.png").is_file()
     assert report["model_versions"]
-    assert all(version.startswith(f"{MODEL_NAME}:") for version in report["model_versions"])
+    assert all(re.fullmatch(_logged_as(project), version) for version in report["model_versions"])
 
 
 def test_nulls_the_service_accepts_beyond_the_schemas_share_are_caught_as_a_contract_breach(
@@ -812,13 +822,16 @@ def test_a_crashed_model_process_costs_one_503_and_is_restarted(
 
 
 # Champion and challenger: a second copy of the repository, whose first commit's model is registered and at the
-# registry's stage prod (the champion), and whose workspace trains another (the challenger); one bento of both
-# per mode, each served once for the module. Both models are logistic regressions, so the copy costs little.
+# registry's stage prod (the champion), and whose second commit trains another (the challenger, not yet released,
+# as deploy.yml builds it); one bento of both per mode, each served once for the module. Both models are logistic
+# regressions, so the copy costs little.
 
 SIGMAS = 4
 """Binomial tolerance of the challenger's share: 4 standard deviations, 54 customers of 2,000 at a 10 % share."""
 SPLIT_CUSTOMERS = 2000
 CHAMPION_VERSION = "v0.1.0"
+CHALLENGER_VERSION = "v0.2.0"
+"""The version the challenger's release will register: its bento, built first, already logs it."""
 CHAMPION_PARAMS: dict[tuple[str, ...], Any] = {
     ("evaluate", "importance", "repeats"): 1,
     ("evaluate", "latency", "single_row_calls"): 20,
@@ -873,6 +886,8 @@ def ab_project(tmp_path_factory: pytest.TempPathFactory) -> AbProject:
     shutil.copy(root / PARAMS.paths.model, champion_model)
     _set_params(root, CHALLENGER_PARAMS)
     run(["dvc", "repro"], root)
+    run(["git", "add", "--all"], root)
+    run(["git", "commit", "--quiet", "--message", "the challenger"], root)
     return AbProject(root, champion_model, first_release_output, first_release_store)
 
 
@@ -984,7 +999,10 @@ def _post_batches(url: str, records: list[dict[str, Any]]) -> list[dict[str, Any
 def test_a_first_release_is_served_alone_as_the_champion_whatever_ab_mode_says(ab_project: AbProject) -> None:
     # `mlloop import-model` with ab.mode shadow, before any version was at stage prod
     assert "no version of churn is at stage prod (a first release)" in ab_project.first_release_output
-    assert re.search(r"^churn:\S+: the champion$", ab_project.first_release_output, re.MULTILINE)
+    assert re.search(
+        rf"^churn:\S+: the champion, logged as churn@{CHAMPION_VERSION}$", ab_project.first_release_output, re.MULTILINE
+    )
+    assert f"churn@{CHAMPION_VERSION} is the version the release registers" in ab_project.first_release_output
     assert sorted(path.name for path in (ab_project.first_release_store / "models").iterdir()) == [MODEL_NAME]
 
 
@@ -1005,6 +1023,7 @@ def test_the_bento_holds_the_champion_at_stage_prod_and_the_workspaces_model_wit
     champion_tag_stored = champion_tag(challenger["metadata"])
     assert champion_tag_stored is not None
     assert packed == sorted([champion_tag_stored, f"{MODEL_NAME}:{challenger['version']}"])
+    assert challenger["labels"]["version"] == CHALLENGER_VERSION
     champion = _stored_metadata(shadow_service.store, champion_tag_stored, monkeypatch)
     assert (champion["labels"]["version"], champion["labels"]["stage"]) == (CHAMPION_VERSION, PRODUCTION_STAGE)
 
@@ -1022,11 +1041,11 @@ def test_shadow_the_champion_answers_every_row_and_the_challengers_answer_is_log
     assert {status for status, _ in singles} == {200}, singles
     answers += [body for _, body in singles]
 
-    # then: every answer is the champion's, with its version
+    # then: every answer is the champion's, with its registry version
     expected = {variant: _probabilities(path, frame) for variant, path in _models(ab_project).items()}
     assert {answer["variant"] for answer in answers} == {"champion"}
-    (champion_version,) = {answer["model_version"] for answer in answers}
-    assert champion_version.startswith(f"{MODEL_NAME}_champion:")
+    champion_version = f"{MODEL_NAME}@{CHAMPION_VERSION}"
+    assert {answer["model_version"] for answer in answers} == {champion_version}
     served = np.array([answer["churn_probability"] for answer in answers])
     assert np.max(np.abs(served - expected["champion"])) <= TOLERANCE
     # and each row's line names the challenger beside it, with its answer, which differs from the champion's;
@@ -1036,8 +1055,7 @@ def test_shadow_the_champion_answers_every_row_and_the_challengers_answer_is_log
     logged = [lines[answer["prediction_id"]] for answer in answers]
     assert PARAMS.ab.shadow_under_load == "skip"
     assert {(line["variant"], line["model_version"]) for line in logged} == {("champion", champion_version)}
-    (challenger_version,) = {line["challenger_version"] for line in logged}
-    assert challenger_version.startswith(f"{MODEL_NAME}:")
+    assert {line["challenger_version"] for line in logged} == {f"{MODEL_NAME}@{CHALLENGER_VERSION}"}
     shadowed = np.array([line["challenger_probability"] for line in logged], dtype=float)
     scored = ~np.isnan(shadowed)
     assert scored[:200].all(), "a batch alone finds the model's process idle"
@@ -1065,11 +1083,13 @@ def test_split_answers_a_share_of_customers_by_the_challenger_chosen_by_a_hash_o
     challengers = variants.count("challenger")
     assert abs(challengers - SPLIT_CUSTOMERS * share) <= _share_tolerance(SPLIT_CUSTOMERS, share), challengers
     assert variants == [assigned_variant(record[SCHEMA.id_column], share) for record in records]
-    # and each answer is its model's, naming its version, as is each logged line
+    # and each answer is its model's, naming its registry version, as is each logged line
     expected = {variant: _probabilities(path, frame) for variant, path in _models(ab_project).items()}
     versions = {(answer["variant"], answer["model_version"]) for answer in answers}
-    assert len(versions) == 2, versions
-    assert dict(versions)["champion"].startswith(f"{MODEL_NAME}_champion:")
+    assert versions == {
+        ("champion", f"{MODEL_NAME}@{CHAMPION_VERSION}"),
+        ("challenger", f"{MODEL_NAME}@{CHALLENGER_VERSION}"),
+    }
     for index, answer in enumerate(answers):
         assert abs(answer["churn_probability"] - expected[answer["variant"]][index]) <= TOLERANCE, (index, answer)
     lines = _lines_of(split_service, [answer["prediction_id"] for answer in answers])
@@ -1137,3 +1157,7 @@ def test_the_docs_page_of_a_bento_of_two_models_describes_both(shadow_service: S
         in description
     )
     assert f"## The champion: {MODEL_NAME}@{CHAMPION_VERSION} (stage prod)" in description
+    assert (
+        f"name the champion `{MODEL_NAME}@{CHAMPION_VERSION}` and this model, the challenger, "
+        f"`{MODEL_NAME}@{CHALLENGER_VERSION}`" in description
+    )

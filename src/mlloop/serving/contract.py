@@ -70,7 +70,10 @@ class Prediction(BaseModel):
     churn_probability: float = Field(ge=0, le=1, description="probability of the positive class")
     churn: bool = Field(description="churn_probability >= threshold")
     threshold: float = Field(description="the decision threshold stored with the model that answered")
-    model_version: str = Field(description="the tag in the BentoML store of the model that answered")
+    model_version: str = Field(
+        description="the model that answered: its registry version tag (churn@vX.Y.Z), or its tag in the BentoML "
+        "store when it has no version"
+    )
     variant: Variant = Field(
         description="which of the bento's models answered: `champion` (the model in production) or `challenger` "
         "(the model being tried, in split mode)"

@@ -8,15 +8,17 @@ Line format (one JSON object per line, UTF-8):
     prediction_id     one id per row, `<request_id>-<position>` (the row's 0-based position in
                       its request); the service's answer returns it for that row
     client_id         the id the request gave the customer (the schema's id_column), or null
-    model_version     the tag in the BentoML store of the model that answered
+    model_version     the model that answered, by its registry version tag (`churn@vX.Y.Z`), or by its tag
+                      in the BentoML store when it has no version (serving.bento_model.logged_name;
+                      `mlloop simulate` names a model no version holds `simulated:<sha256 prefix>`)
     variant           "champion" or "challenger": which of a bento's models answered (params `ab`);
                       lines written before the log carried it were the champion's
     features          the request's features, by schema name (null where allowed)
     churn_probability the model's probability of the positive class
     churn             churn_probability >= the model's threshold
     challenger_version, challenger_probability
-                      in shadow mode, the challenger's tag and probability for the row, logged and never
-                      returned; null otherwise
+                      in shadow mode, the challenger's name (as model_version names a model) and
+                      probability for the row, logged and never returned; null otherwise
 Files: one per UTC day in `<directory>`, named by log_file; and CLOSED_FILE once the service has
 stopped writing.
 """

@@ -3,6 +3,7 @@ it accepts. Rendered from the files the pipeline wrote, so it cannot drift from 
 
 A bento that serves a champion beside the workspace's model (params `ab`) says so at the top, and
 describes the champion after the workspace's model: what it is, and its metrics beside this one's.
+The top also names each model as the service's answers and inference log do.
 """
 
 from collections.abc import Mapping, Sequence
@@ -10,6 +11,7 @@ from typing import Any
 
 from mlloop.core.schema import CategoricalFeature, FeatureSchema, NumericFeature
 from mlloop.serving.champion import Champion, Lineup
+from mlloop.serving.inference_log import Variant
 
 
 def _feature_rule(feature: NumericFeature | CategoricalFeature) -> str:
@@ -56,6 +58,16 @@ def _champion_section(champion: Champion, metrics: Mapping[str, float]) -> list[
     ]
 
 
+def _logged_as(logged_as: Mapping[Variant, str]) -> str:
+    """Which `model_version` each model answers and logs by, this model's last."""
+    if "challenger" not in logged_as:
+        return f"Answers and inference log lines name this model `{logged_as['champion']}`."
+    return (
+        f"Answers and inference log lines name the champion `{logged_as['champion']}` and this model, "
+        f"the challenger, `{logged_as['challenger']}`."
+    )
+
+
 def render_model_card(
     name: str,
     metadata: Mapping[str, Any],
@@ -66,8 +78,11 @@ def render_model_card(
     limitations: Sequence[str],
     plots: Sequence[str],
     lineup: Lineup,
+    logged_as: Mapping[Variant, str],
 ) -> str:
-    """The card as Markdown; `plots` are paths relative to the card; `lineup` says what the bento serves."""
+    """The card as Markdown; `plots` are paths relative to the card; `lineup` says what the bento serves, and
+    `logged_as` the name each of its models is logged by (bento_model.logged_name).
+    """
     schema = FeatureSchema.model_validate(metadata["schema"])
     data = metadata["training_data"]
     lines = [
@@ -76,6 +91,7 @@ def render_model_card(
         "## Served as",
         "",
         lineup.reason + ".",
+        _logged_as(logged_as),
         "",
         "## Intended use",
         "",

@@ -20,7 +20,7 @@ from scmrepo.exceptions import SCMError
 
 from mlloop.config import Params
 from mlloop.errors import RemoteError, SourceError
-from mlloop.serving.bento_model import HEADLINE_METRICS, MODEL_NAME
+from mlloop.serving.bento_model import HEADLINE_METRICS, MODEL_NAME, ReleaseVersion
 from mlloop.serving.registry import PRODUCTION_STAGE, promote, version_in_stage
 from mlloop.storage import revisions
 from mlloop.storage.files import md5_of, read_json, require
@@ -65,6 +65,26 @@ def current_version(params: Params) -> ModelVersion:
     if lock_at_latest is not None and revisions.locked_md5(lock_at_latest, params.paths.model) == md5:
         return ModelVersion(latest.version, md5, is_new=False)
     return ModelVersion(f"v{semver.Version.parse(latest.version.removeprefix('v')).bump_minor()}", md5, is_new=True)
+
+
+def release_version(params: Params) -> ReleaseVersion:
+    """The version the workspace's model is served as, for `mlloop import-model` to label it with: the bento is
+    built before the release registers that version (deploy.yml), so its service logs the name a promotion acts on.
+
+    None on a build from a dvc.lock not committed (a local one): no version tags that model, nor ever will.
+    """
+    try:
+        found = current_version(params)
+    except SourceError as error:
+        return ReleaseVersion(
+            None,
+            f"this model has no registry version ({error}), so the service logs it by its tag in the BentoML store, "
+            "a name `mlloop promote` cannot act on",
+        )
+    tag = f"{MODEL_NAME}@{found.version}"
+    if found.is_new:
+        return ReleaseVersion(found.version, f"{tag} is the version the release registers for this commit's model")
+    return ReleaseVersion(found.version, f"{tag} is the registered version holding this model")
 
 
 def registered_version(model_file: Path, params: Params) -> str | None:

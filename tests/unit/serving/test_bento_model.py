@@ -1,9 +1,11 @@
 """The service's settings travel in its model's metadata, since a bento carries no params.yaml: what
 `mlloop import-model` stores, the service reads back whole and typed; and so do params ab and the
-champion the bento holds beside the model, if any."""
+champion the bento holds beside the model, if any. A stored model is logged by its registry version
+(`churn@vX.Y.Z`), the name a promotion acts on, and by its BentoML tag only when it has none."""
 
 from pathlib import Path
 
+import bentoml
 import pytest
 import yaml
 from pydantic import ValidationError
@@ -12,9 +14,13 @@ from mlloop.config import AbSettings, Params, ServiceSettings
 from mlloop.serving.bento_model import (
     AB_SETTINGS,
     CHAMPION,
+    CHAMPION_NAME,
+    MODEL_NAME,
     SERVICE_SETTINGS,
+    VERSION_LABEL,
     ab_settings,
     champion_tag,
+    logged_name,
     service_settings,
     stored_ab_settings,
     stored_service_settings,
@@ -76,3 +82,23 @@ def test_a_model_stored_without_a_champion_is_the_champion_and_one_stored_with_o
 
     assert champion_tag(metadata) is None
     assert champion_tag(metadata | {CHAMPION: "churn_champion:abc123"}) == "churn_champion:abc123"
+
+
+def test_a_model_stored_with_a_version_is_logged_by_its_registry_version_tag() -> None:
+    labels = {"git_sha": "0123456789ab", VERSION_LABEL: "v0.2.0"}
+
+    assert logged_name(bentoml.Tag(MODEL_NAME, "ekwvvaxmqkth6ax4"), labels) == "churn@v0.2.0"
+
+
+def test_the_champion_is_logged_by_the_registrys_name_not_its_name_in_the_store() -> None:
+    # the store keeps it as churn_champion beside churn; the registry, and `mlloop promote`, know it as churn
+    labels = {VERSION_LABEL: "v0.1.0", "stage": "prod"}
+
+    assert logged_name(bentoml.Tag(CHAMPION_NAME, "abc123"), labels) == "churn@v0.1.0"
+
+
+def test_a_model_stored_without_a_version_label_is_logged_by_its_bentoml_tag() -> None:
+    # a build from an uncommitted dvc.lock: no version tags that model
+    labels = {"git_sha": "0123456789ab", "dvc_md5": "0cc175b9c0f1b6a831c399e269772661"}
+
+    assert logged_name(bentoml.Tag(MODEL_NAME, "ekwvvaxmqkth6ax4"), labels) == "churn:ekwvvaxmqkth6ax4"

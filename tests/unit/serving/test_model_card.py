@@ -1,15 +1,19 @@
 """The model card states intended use, data and its hash, params, metrics with plots,
 limitations and the feature schema, all taken from the pipeline's own files; and what the bento
-serves: this model alone, or a champion beside it, described too."""
+serves: this model alone, or a champion beside it, described too, each by the name its answers and log
+lines carry."""
 
+from collections.abc import Mapping
 from typing import Any
 
 from mlloop.core.schema import FeatureSchema
 from mlloop.serving.champion import Champion, Lineup
+from mlloop.serving.inference_log import Variant
 from mlloop.serving.model_card import render_model_card
 from mlloop.serving.registry import StagedVersion
 
 ALONE = Lineup(None, 'ab.mode is "off": the bento serves this model alone, as the champion')
+LOGGED_ALONE: dict[Variant, str] = {"champion": "churn@v0.2.0"}
 
 
 def _metadata(schema: FeatureSchema) -> dict[str, Any]:
@@ -24,7 +28,7 @@ def _metadata(schema: FeatureSchema) -> dict[str, Any]:
     }
 
 
-def _card(schema: FeatureSchema, lineup: Lineup = ALONE) -> str:
+def _card(schema: FeatureSchema, lineup: Lineup = ALONE, logged_as: Mapping[Variant, str] = LOGGED_ALONE) -> str:
     return render_model_card(
         "churn",
         _metadata(schema),
@@ -35,6 +39,7 @@ def _card(schema: FeatureSchema, lineup: Lineup = ALONE) -> str:
         ["One operator's snapshot."],
         ["../reports/plots/roc.png"],
         lineup,
+        logged_as,
     )
 
 
@@ -66,6 +71,7 @@ def test_a_card_alone_says_this_model_is_the_champion_and_describes_no_other(sch
     card = _card(schema)
 
     assert 'ab.mode is "off": the bento serves this model alone, as the champion.' in card
+    assert "Answers and inference log lines name this model `churn@v0.2.0`." in card
     assert "## The champion" not in card
 
 
@@ -78,10 +84,14 @@ def test_a_card_beside_a_champion_describes_both_and_their_metrics_side_by_side(
         'ab.mode is "shadow": the bento serves churn@v0.1.0 (stage prod) as the champion and this model as the other'
     )
 
-    card = _card(schema, Lineup(champion, reason))
+    card = _card(schema, Lineup(champion, reason), {"champion": "churn@v0.1.0", "challenger": "churn@v0.2.0"})
 
-    # then: the card says what is served, and describes the champion after this model
+    # then: the card says what is served, by which names, and describes the champion after this model
     assert reason + "." in card
+    assert (
+        "Answers and inference log lines name the champion `churn@v0.1.0` and this model, the challenger, "
+        "`churn@v0.2.0`." in card
+    )
     assert card.index("`hist_gradient_boosting`") < card.index("## The champion: churn@v0.1.0 (stage prod)")
     for expected in (
         f"- commit: `{staged.commit}`; model md5 `0cc175b9c0f1b6a831c399e269772661`",

@@ -9,7 +9,8 @@ commit keeps that version; and the OCI labels name the commit, the version, the 
 metrics, without spaces;
 main's gate compares with the previous release (the latest version before HEAD), never with HEAD itself;
 a model file is known by the version whose dvc.lock records its md5, the highest when several do, and by none
-when no version holds it.
+when no version holds it; the bento labels the workspace's model with the version that tags it, or will once
+released, and with none on a build from an uncommitted dvc.lock, saying why.
 """
 
 import json
@@ -34,6 +35,7 @@ from mlloop.serving.model_version import (
     previous_release,
     register,
     registered_version,
+    release_version,
 )
 from mlloop.serving.registry import version_in_stage
 
@@ -297,6 +299,43 @@ def test_an_uncommitted_dvc_lock_is_refused_since_the_version_tags_the_commit(wo
     with pytest.raises(SourceError, match="differs from the committed one"):
         image_labels(workspace.params)
     assert workspace.all_tags() == ["churn@v0.1.0"]
+
+
+def test_the_bento_of_a_model_not_yet_released_carries_the_version_its_release_registers(
+    workspace: Workspace,
+) -> None:
+    # Given a registered model, and a retrained one committed, which deploy.yml builds before its release
+    _register_first_model(workspace)
+    workspace.write_lock(SECOND_MODEL_MD5)
+    workspace.commit("retrain the model")
+
+    release = release_version(workspace.params)
+
+    assert release.version == "v0.2.0"
+    assert "churn@v0.2.0 is the version the release registers" in release.reason
+    register(workspace.params, push=False)
+    assert workspace.tags_at_head() == ["churn@v0.2.0"], "the release registers the version the bento carries"
+
+
+def test_the_bento_of_a_registered_model_carries_its_version(workspace: Workspace) -> None:
+    _register_first_model(workspace)
+
+    release = release_version(workspace.params)
+
+    assert release.version == "v0.1.0"
+    assert "churn@v0.1.0 is the registered version" in release.reason
+
+
+def test_the_bento_of_an_uncommitted_model_carries_no_version_and_says_why(workspace: Workspace) -> None:
+    # Given a retrained model whose dvc.lock is not committed: a local build
+    _register_first_model(workspace)
+    workspace.write_lock(SECOND_MODEL_MD5)
+
+    release = release_version(workspace.params)
+
+    assert release.version is None
+    assert "dvc.lock differs from the committed one" in release.reason
+    assert "tag in the BentoML store" in release.reason
 
 
 def test_a_tag_that_cannot_be_created_is_a_clear_error_not_a_traceback(
