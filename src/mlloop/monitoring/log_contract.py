@@ -64,14 +64,15 @@ def violations(
     they break `type`, not `max_null_fraction`. A NaN is a null, as pandas reads it.
     """
     table = rows if isinstance(rows, pa.Table) else pa.table(rows)
+    categorical = schema.categorical_features
     for name in schema.features:
         wrong = wrong_types.get(name, np.zeros(len(table), dtype=bool))
         yield name, "type", wrong
-        if name in schema.categorical_features:
+        if name in categorical:
             labels = table[name]
             present = pc.is_valid(labels).to_numpy(zero_copy_only=False)
             yield name, "max_null_fraction", ~present & ~wrong
-            known = pc.is_in(labels, value_set=pa.array(schema.categorical_features[name].categories, pa.string()))
+            known = pc.is_in(labels, value_set=pa.array(categorical[name].categories, pa.string()))
             yield name, "categories", present & ~known.to_numpy(zero_copy_only=False)
             continue
         values = np.asarray(table[name].to_numpy(zero_copy_only=False), dtype=float)

@@ -214,6 +214,8 @@ def _quote(
     `data`'s first line is number `first_line` of its file.
     """
     quoted: dict[int, tuple[int, str]] = {}
+    if not positions:  # most blocks, once each rule has its examples: no copy of the block to read its lines
+        return quoted
     position = -1
     for number, raw in enumerate(io.BytesIO(data), start=first_line):
         if len(quoted) == len(positions):
