@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from mlloop.config import ContractParams
 from mlloop.core.schema import FeatureSchema
@@ -53,30 +55,38 @@ class ContractCounts:
 
 
 def violations(
-    frame: "pd.DataFrame", schema: FeatureSchema, wrong_types: Mapping[str, np.ndarray]
+    rows: "pa.Table | pd.DataFrame", schema: FeatureSchema, wrong_types: Mapping[str, np.ndarray]
 ) -> Iterator[tuple[str, ContractRule, np.ndarray]]:
-    """Each feature's rows (a boolean mask) that break each rule of the schema.
+    """Each feature's rows (a boolean mask) that break each rule of the schema; column by column, as Arrow
+    and numpy arrays (a pandas frame is converted), since the rows of a production log are millions.
 
     `wrong_types` marks, per feature, the rows whose value had the wrong JSON type (read as null):
-    they break `type`, not `max_null_fraction`.
+    they break `type`, not `max_null_fraction`. A NaN is a null, as pandas reads it.
     """
+    table = rows if isinstance(rows, pa.Table) else pa.table(rows)
+    categorical = schema.categorical_features
     for name in schema.features:
-        values = frame[name]
-        wrong = wrong_types.get(name, np.zeros(len(frame), dtype=bool))
-        present = values.notna().to_numpy()
+        wrong = wrong_types.get(name, np.zeros(len(table), dtype=bool))
         yield name, "type", wrong
-        yield name, "max_null_fraction", ~present & ~wrong
-        if name in schema.categorical_features:
-            known = values.isin(schema.categorical_features[name].categories).to_numpy()
-            yield name, "categories", present & ~known
+        if name in categorical:
+            labels = table[name]
+            present = pc.is_valid(labels).to_numpy(zero_copy_only=False)
+            yield name, "max_null_fraction", ~present & ~wrong
+            known = pc.is_in(labels, value_set=pa.array(categorical[name].categories, pa.string()))
+            yield name, "categories", present & ~known.to_numpy(zero_copy_only=False)
             continue
+        values = np.asarray(table[name].to_numpy(zero_copy_only=False), dtype=float)
+        present = ~np.isnan(values)
+        yield name, "max_null_fraction", ~present & ~wrong
         numeric = schema.numeric_features[name]
         if numeric.min is not None:
-            yield name, "min", (values < numeric.min).to_numpy()
+            yield name, "min", values < numeric.min
         if numeric.max is not None:
-            yield name, "max", (values > numeric.max).to_numpy()
+            yield name, "max", values > numeric.max
         if numeric.type == "integer":
-            yield name, "whole_number", present & (values % 1 != 0).to_numpy()
+            with np.errstate(invalid="ignore"):  # an infinite value has no remainder: fractional, as pandas says
+                fractional = np.remainder(values, 1) != 0
+            yield name, "whole_number", present & fractional
 
 
 def _limit(feature: str, rule: ContractRule, schema: FeatureSchema, contract: ContractParams) -> float:

@@ -15,56 +15,60 @@ memory that does not grow with the file. It keeps (monitoring.summary_counts):
 
 from collections.abc import Mapping
 from datetime import date
-from typing import BinaryIO
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from mlloop.config import ContractParams
 from mlloop.core.schema import FeatureSchema
-from mlloop.monitoring.log_window import champion_where_unnamed, count_contract, read_rows
+from mlloop.monitoring.log_window import CHAMPION, count_contract, read_rows
 from mlloop.monitoring.outcome_index import IndexBuilder
 from mlloop.monitoring.summary_counts import CHALLENGER, PREDICTION, Bins, FileSummary, WindowTally
-from mlloop.storage.line_blocks import blocks
+from mlloop.storage.line_blocks import Readable, blocks
+
+INDEXED = ["prediction_id", "request_id", "client_id", "timestamp", PREDICTION]
+"""The columns the outcome index reads: the only ones turned into pandas."""
 
 
-def _floats(column: pd.Series) -> np.ndarray:
-    return column.to_numpy(dtype=float, na_value=np.nan)
+def _floats(column: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(column.to_numpy(zero_copy_only=False), dtype=float)
 
 
-def _value_counts(column: pd.Series) -> dict[str, int]:
-    counts = column.value_counts(sort=False, dropna=True)
-    return {str(label): int(count) for label, count in counts.items() if count}
+def _value_counts(column: pa.ChunkedArray) -> dict[str, int]:
+    counted = pc.value_counts(column)
+    labels, counts = counted.field("values").to_pylist(), counted.field("counts").to_pylist()
+    return {label: count for label, count in zip(labels, counts, strict=True) if label is not None}
 
 
-def add_rows(tally: WindowTally, frame: pd.DataFrame) -> None:
-    """A block's readable rows, as log_window reads them (count_contract counts its lines and rows)."""
+def add_rows(tally: WindowTally, rows: pa.Table, moments: pd.Series) -> None:
+    """A block's readable rows, as log_window reads them (count_contract counts its lines and rows), and their
+    timestamps as parsed for the outcome index.
+    """
     for name, bins in tally.numeric.items():
-        bins.add_values(_floats(frame[name]))
+        bins.add_values(_floats(rows[name]))
     for name, labels in tally.labels.items():
-        labels.counts.update(_value_counts(frame[name]))
-        labels.nulls += int(frame[name].isna().sum())
-    probabilities = _floats(frame[PREDICTION])
+        labels.counts.update(_value_counts(rows[name]))
+        labels.nulls += rows[name].null_count
+    probabilities = _floats(rows[PREDICTION])
     tally.probability.add_values(probabilities)
-    variants = champion_where_unnamed(frame["variant"])
-    for variant in variants.cat.categories:
-        chosen = (variants == variant).to_numpy()
-        if chosen.any():
-            tally.variants[str(variant)] += int(chosen.sum())
-            edges = tally.edges[PREDICTION]
-            tally.variant_probability.setdefault(str(variant), Bins.empty(edges)).add_values(probabilities[chosen])
-    tally.model_versions.update(_value_counts(frame["model_version"]))
-    tally.challenger_versions.update(_value_counts(frame["challenger_version"]))
-    tally.challenger_probability.add_values(_floats(frame[CHALLENGER]))
-    moments = pd.to_datetime(frame["timestamp"], utc=True, errors="coerce", format="ISO8601")
+    variants = pc.fill_null(rows["variant"], CHAMPION)  # log_window.champion_where_unnamed
+    for variant, count in _value_counts(variants).items():
+        chosen = pc.equal(variants, variant).to_numpy(zero_copy_only=False)
+        tally.variants[variant] += count
+        edges = tally.edges[PREDICTION]
+        tally.variant_probability.setdefault(variant, Bins.empty(edges)).add_values(probabilities[chosen])
+    tally.model_versions.update(_value_counts(rows["model_version"]))
+    tally.challenger_versions.update(_value_counts(rows["challenger_version"]))
+    tally.challenger_probability.add_values(_floats(rows[CHALLENGER]))
     newest = moments.max()
     tally.later(None if pd.isna(newest) else newest.to_pydatetime())
 
 
 def summarise_stream(
-    stream: BinaryIO,
+    stream: Readable,
     name: str,
     size: int,
     etag: str | None,
@@ -84,6 +88,9 @@ def summarise_stream(
     for block, first_line in blocks(stream, block_bytes):
         rows = read_rows(block, schema)
         count_contract(tally.contract, name, block, rows, schema, contract, first_line)
-        add_rows(tally, rows.frame)
-        index.add(rows.frame)
+        indexed = rows.table.select(INDEXED).to_pandas()
+        # Parsed once, for the newest line and the outcome index (which leaves parsed timestamps as they are).
+        indexed["timestamp"] = pd.to_datetime(indexed["timestamp"], utc=True, errors="coerce", format="ISO8601")
+        add_rows(tally, rows.table, indexed["timestamp"])
+        index.add(indexed)
     return tally.summary(fingerprint, name, size, etag, day), None if index_writer else index.table()

@@ -15,6 +15,7 @@ counted and kept in the rows, where the drift scores see them too. Each count qu
 """
 
 import io
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -76,7 +77,8 @@ JSON_TYPES = {bool: "boolean", int: "number", float: "number", str: "string", li
 class FileRows:
     """One file's readable rows, and where each readable and unreadable line sits among its non-blank lines."""
 
-    frame: pd.DataFrame
+    table: pa.Table
+    """The rows' features and COLUMNS, typed by flat_schema: counted column by column, never row by row."""
     positions: np.ndarray
     """Each row's 0-based position among the file's non-blank lines."""
     unreadable: np.ndarray
@@ -85,9 +87,31 @@ class FileRows:
     """Per feature, the rows whose value had the wrong JSON type (read as null)."""
     type_names: dict[str, Counter[str]] = field(default_factory=dict)
 
+    def frame(self, schema: FeatureSchema) -> pd.DataFrame:
+        """The rows as pandas, for the line-by-line check: labels as categoricals, so a million rows stay small."""
+        labelled = {*schema.categorical_features, *LABEL_COLUMNS}
+        columns = [
+            column.dictionary_encode() if name in labelled else column
+            for name, column in zip(self.table.column_names, self.table.columns, strict=True)
+        ]
+        frame: pd.DataFrame = pa.table(columns, names=self.table.column_names).to_pandas()
+        return frame
+
 
 def _is_number(value: object) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _number(value: object) -> float | None:
+    """A JSON number as pyarrow's reader reads it (an integer too large for a float is infinite); None for anything
+    else.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf
 
 
 def _read_lines(stream: BinaryIO, schema: FeatureSchema) -> FileRows:
@@ -120,32 +144,43 @@ def _read_lines(stream: BinaryIO, schema: FeatureSchema) -> FileRows:
                 wrong.setdefault(name, []).append(len(records))
                 type_names.setdefault(name, Counter())[JSON_TYPES.get(type(value), type(value).__name__)] += 1
                 value = None
-            record[name] = value
-        record |= {column: value if _is_number(value := line.get(column)) else None for column in NUMBER_COLUMNS}
+            record[name] = value if name in categorical else _number(value)
+        record |= {column: _number(line.get(column)) for column in NUMBER_COLUMNS}
         record |= {column: value if isinstance(value := line.get(column), str) else None for column in TEXT_COLUMNS}
         records.append(record)
         positions.append(position)
-    frame = pd.DataFrame.from_records(records, columns=[*schema.feature_names, *COLUMNS])
+    table = pa.Table.from_pylist(records, schema=flat_schema(schema))
     masks = {}
     for name, rows in wrong.items():
-        masks[name] = np.zeros(len(frame), dtype=bool)
+        masks[name] = np.zeros(len(table), dtype=bool)
         masks[name][rows] = True
-    return FileRows(frame, np.array(positions, dtype=np.int64), np.array(unreadable, dtype=np.int64), masks, type_names)
+    return FileRows(table, np.array(positions, dtype=np.int64), np.array(unreadable, dtype=np.int64), masks, type_names)
 
 
-def _arrow_schema(schema: FeatureSchema) -> pa.Schema:
-    features = [
+def _feature_fields(schema: FeatureSchema) -> list[pa.Field]:
+    return [
         pa.field(name, pa.string() if name in schema.categorical_features else pa.float64())
         for name in schema.feature_names
     ]
-    return pa.schema(
-        [pa.field("features", pa.struct(features))]
-        + [pa.field(column, pa.float64()) for column in NUMBER_COLUMNS]
-        + [pa.field(column, pa.string()) for column in TEXT_COLUMNS]
-    )
 
 
-def _read_columnar(data: bytes, schema: FeatureSchema) -> FileRows | None:
+def _column_fields() -> list[pa.Field]:
+    return [pa.field(column, pa.float64()) for column in NUMBER_COLUMNS] + [
+        pa.field(column, pa.string()) for column in TEXT_COLUMNS
+    ]
+
+
+def flat_schema(schema: FeatureSchema) -> pa.Schema:
+    """The rows' columns: the features, then COLUMNS."""
+    return pa.schema(_feature_fields(schema) + _column_fields())
+
+
+def _arrow_schema(schema: FeatureSchema) -> pa.Schema:
+    """A line as pyarrow's JSON reader types it: the features in their own object."""
+    return pa.schema([pa.field("features", pa.struct(_feature_fields(schema))), *_column_fields()])
+
+
+def _read_columnar(data: bytes | memoryview, schema: FeatureSchema) -> FileRows | None:
     """The whole file at once with pyarrow's JSON reader, typed by the schema; None when a line breaks it.
 
     pyarrow skips blank lines, so its row i is the i-th non-blank line.
@@ -156,41 +191,31 @@ def _read_columnar(data: bytes, schema: FeatureSchema) -> FileRows | None:
     except pa.ArrowInvalid:
         return None
     readable = pc.and_(pc.is_valid(table["features"]), pc.is_valid(table["churn_probability"]))
-    readable_rows = readable.to_numpy(zero_copy_only=False)
     flat = table.flatten()
-    # Labels as pandas categoricals: a million rows of ten label columns stay small and count fast.
-    labelled = {f"features.{name}" for name in schema.categorical_features} | set(LABEL_COLUMNS)
-    flat = pa.table(
-        [
-            column.dictionary_encode() if name in labelled else column
-            for name, column in zip(flat.column_names, flat.columns, strict=True)
-        ],
-        names=flat.column_names,
-    )
-    frame = flat.to_pandas()
-    frame.columns = [str(name).removeprefix("features.") for name in frame.columns]
-    columns = [*schema.feature_names, *COLUMNS]
-    if readable_rows.all():
-        return FileRows(frame[columns], np.arange(len(frame)), np.array([], dtype=np.int64))
-    return FileRows(
-        frame.loc[readable_rows, columns].reset_index(drop=True),
-        np.flatnonzero(readable_rows),
-        np.flatnonzero(~readable_rows),
-    )
+    flat = flat.rename_columns([name.removeprefix("features.") for name in flat.column_names])
+    flat = flat.select(flat_schema(schema).names)
+    if pc.all(readable).as_py():
+        return FileRows(flat, np.arange(len(flat)), np.array([], dtype=np.int64))
+    readable_rows = readable.to_numpy(zero_copy_only=False)
+    return FileRows(flat.filter(readable), np.flatnonzero(readable_rows), np.flatnonzero(~readable_rows))
 
 
-def read_rows(data: bytes, schema: FeatureSchema) -> FileRows:
+def read_rows(data: bytes | memoryview, schema: FeatureSchema) -> FileRows:
     """Whole lines (a file, or a block of one) read at once by pyarrow, which is fast and light; lines
     with one pyarrow cannot parse are read again line by line, so one bad line costs only that line.
     """
     return _read_columnar(data, schema) or _read_lines(io.BytesIO(data), schema)
 
 
-def _quote(data: bytes, positions: set[int], characters: int, first_line: int) -> dict[int, tuple[int, str]]:
+def _quote(
+    data: bytes | memoryview, positions: set[int], characters: int, first_line: int
+) -> dict[int, tuple[int, str]]:
     """The line number and text (cut after `characters`) of the non-blank lines at these positions;
     `data`'s first line is number `first_line` of its file.
     """
     quoted: dict[int, tuple[int, str]] = {}
+    if not positions:  # most blocks, once each rule has its examples: no copy of the block to read its lines
+        return quoted
     position = -1
     for number, raw in enumerate(io.BytesIO(data), start=first_line):
         if len(quoted) == len(positions):
@@ -204,13 +229,13 @@ def _quote(data: bytes, positions: set[int], characters: int, first_line: int) -
     return quoted
 
 
-def _observe(rule: ContractRule, count: RuleCount, values: pd.Series, hits: np.ndarray) -> None:
+def _observe(rule: ContractRule, count: RuleCount, values: pa.ChunkedArray, hits: np.ndarray) -> None:
     """Remember what broke the rule: the unknown labels with their counts, or the most extreme value."""
     if rule == "categories":
-        labels, times = np.unique(values.to_numpy()[hits].astype(str), return_counts=True)
+        labels, times = np.unique(np.array(values.take(hits).to_pylist(), dtype=str), return_counts=True)
         count.values.update(dict(zip(labels.tolist(), times.tolist(), strict=True)))
     elif rule in ("min", "max"):
-        offending = values.to_numpy(dtype=float)[hits]
+        offending = values.take(hits).to_numpy(zero_copy_only=False)
         extreme = float(offending.min() if rule == "min" else offending.max())
         worse = min if rule == "min" else max
         count.extreme = extreme if count.extreme is None else worse(count.extreme, extreme)
@@ -219,7 +244,7 @@ def _observe(rule: ContractRule, count: RuleCount, values: pd.Series, hits: np.n
 def count_contract(
     counts: ContractCounts,
     name: str,
-    data: bytes,
+    data: bytes | memoryview,
     rows: FileRows,
     schema: FeatureSchema,
     contract: ContractParams,
@@ -228,20 +253,20 @@ def count_contract(
     """Add the lines of one file (or of a block of it, whose first line is `first_line`) to the contract
     counts, quoting the first offending lines of each rule.
     """
-    counts.rows += len(rows.frame)
-    counts.lines += len(rows.frame) + len(rows.unreadable)
+    counts.rows += len(rows.table)
+    counts.lines += len(rows.table) + len(rows.unreadable)
     wanted: dict[tuple[str, ContractRule], list[int]] = {}
     if len(rows.unreadable):
         count = counts.count(LINE, "unreadable")
         count.count += len(rows.unreadable)
         wanted[LINE, "unreadable"] = rows.unreadable[: contract.examples - len(count.examples)].tolist()
-    for feature, rule, mask in violations(rows.frame, schema, rows.wrong_types):
+    for feature, rule, mask in violations(rows.table, schema, rows.wrong_types):
         hits = np.flatnonzero(mask)
         if not len(hits):
             continue
         count = counts.count(feature, rule)
         count.count += len(hits)
-        _observe(rule, count, rows.frame[feature], hits)
+        _observe(rule, count, rows.table[feature], hits)
         if rule == "type":
             count.values.update(rows.type_names[feature])
         wanted[feature, rule] = rows.positions[hits[: contract.examples - len(count.examples)]].tolist()
@@ -299,12 +324,12 @@ def read_window(source: str, schema: FeatureSchema, drift: DriftParams, today: d
             data = _read(filesystem, name)
             rows = read_rows(data, schema)
             count_contract(counts, name, data, rows, schema, drift.contract)
-            frames.setdefault(day, []).append(rows.frame)
+            frames.setdefault(day, []).append(rows.frame(schema))
     newest = max(by_day, default=None)
     last_seen = None
     if newest is not None:
         newest_frames = frames.get(newest) or [
-            read_rows(_read(filesystem, name), schema).frame for name in by_day[newest]
+            read_rows(_read(filesystem, name), schema).frame(schema) for name in by_day[newest]
         ]
         last_seen = _newest_line(newest_frames, newest)
     every = [frame for day in chosen for frame in frames[day]]

@@ -70,7 +70,7 @@ class LabelLines:
     client_outcomes: list[pa.Array] = field(default_factory=list)
     unreadable: int = 0
 
-    def add_lines(self, data: bytes) -> None:
+    def add_lines(self, data: bytes | memoryview) -> None:
         """Line by line, for a file with a line pyarrow cannot parse: each unusable line is counted."""
         row_ids: list[str] = []
         row_outcomes: list[bool] = []
@@ -109,7 +109,7 @@ class LabelLines:
         self.client_outcomes += churn.filter(by_client).chunks
         self.unreadable += len(table) - pc.sum(by_row).as_py() - pc.sum(by_client).as_py()
 
-    def add(self, data: bytes) -> None:
+    def add(self, data: bytes | memoryview) -> None:
         """Whole label lines (a file, or a block of one): by pyarrow at once, line by line when a line breaks it."""
         options = pa_json.ParseOptions(explicit_schema=_LABELS_SCHEMA, unexpected_field_behavior="ignore")
         try:
