@@ -310,6 +310,9 @@ class SummaryParams(Frozen):
     """Processes summarising files at once."""
     block_mib: int = Field(ge=1)
     """Mebibytes of whole lines read and parsed at a time: the memory a file costs, whatever its size."""
+    join_mib: int = Field(ge=1)
+    """Mebibytes the window's join of delayed labels holds at once, whatever their count: beyond them, it is split
+    by ranges of the hashed keys, written to a temporary folder and joined one range at a time."""
 
 
 class DriftParams(Frozen):

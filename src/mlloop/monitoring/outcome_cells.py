@@ -20,14 +20,25 @@ class OutcomeCells:
     counts: np.ndarray
 
     @classmethod
-    def of(cls, outcomes: np.ndarray, probabilities: np.ndarray) -> "OutcomeCells":
-        """The cells of these labelled rows."""
+    def of(cls, outcomes: np.ndarray, probabilities: np.ndarray, counts: np.ndarray | None = None) -> "OutcomeCells":
+        """The cells of these labelled rows, each row counted once or `counts` times (a cell of an earlier count)."""
         order = np.lexsort((probabilities, outcomes))
         outcome, probability = outcomes[order].astype(bool), probabilities[order].astype(float)
         first = np.ones(len(order), dtype=bool)
         first[1:] = (outcome[1:] != outcome[:-1]) | (probability[1:] != probability[:-1])
         starts = np.flatnonzero(first)
-        return cls(outcome[starts], probability[starts], np.diff(np.append(starts, len(order))).astype(np.int64))
+        weights = np.ones(len(order), dtype=np.int64) if counts is None else counts[order].astype(np.int64)
+        summed = np.add.reduceat(weights, starts) if len(starts) else np.zeros(0, dtype=np.int64)
+        return cls(outcome[starts], probability[starts], summed)
+
+    @classmethod
+    def merged(cls, parts: list["OutcomeCells"]) -> "OutcomeCells":
+        """The cells of all these parts' rows together: what `of` gives on every row at once."""
+        return cls.of(
+            np.concatenate([np.zeros(0, dtype=bool), *(part.outcomes for part in parts)]),
+            np.concatenate([np.zeros(0), *(part.probabilities for part in parts)]),
+            np.concatenate([np.zeros(0, dtype=np.int64), *(part.counts for part in parts)]),
+        )
 
     @property
     def rows(self) -> int:

@@ -20,7 +20,7 @@ import json
 import posixpath
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -40,7 +40,14 @@ from mlloop.core.schema import FeatureSchema, load_schema
 from mlloop.errors import RemoteError, SourceError
 from mlloop.monitoring.label_files import LABELS_FILES, LABELS_FOLDER
 from mlloop.monitoring.outcome_cells import OutcomeCells
-from mlloop.monitoring.outcome_join import INDEX_SCHEMA, UNREADABLE, JoinedOutcomes, join_window
+from mlloop.monitoring.outcome_join import (
+    INDEX_SCHEMA,
+    LABEL_SCHEMA,
+    UNREADABLE,
+    IndexSource,
+    JoinedOutcomes,
+    join_window,
+)
 from mlloop.monitoring.summary_counts import FORMAT, PREDICTION, FileSummary, WindowTally
 from mlloop.serving.inference_log import day_of_log_file
 from mlloop.storage.files import atomic_outputs, require, sha256_of
@@ -246,13 +253,43 @@ class Store:
     def read(self, path: str) -> bytes | None:
         """A summary file's bytes; None when there is none."""
         try:
-            with self.filesystem.open(path, "rb") as stream:
+            with self.reading(path) as stream:
                 data: bytes = stream.read()
         except FileNotFoundError:
             return None
+        return data
+
+    @contextmanager
+    def reading(self, path: str) -> Iterator[BinaryIO]:
+        """A summary file opened to read; an error of the store is a SourceError naming it (a missing file is not)."""
+        try:
+            with self.filesystem.open(path, "rb") as stream:
+                yield stream
+        except FileNotFoundError:
+            raise
         except (OSError, BotoCoreError) as error:
             raise SourceError(diagnose(path, str(error)) or f"cannot read the summary {path}: {error}") from error
-        return data
+
+    def index(self, path: str, version: str) -> IndexSource | None:
+        """A stored outcome index of this version of its file, read batch by batch when the join gets to it; None
+        when there is none or it is of another version. Only its footer is read now.
+        """
+        try:
+            with self.reading(path) as stream:
+                footer = pq.ParquetFile(stream).metadata
+        except FileNotFoundError:
+            return None
+        pairs = footer.metadata or {}
+        if pairs.get(VERSION, b"").decode() != version:
+            return None
+        return IndexSource(footer.num_rows, lambda: self._batches(path), int(pairs.get(UNREADABLE, b"0")))
+
+    def _batches(self, path: str) -> Iterator[pa.RecordBatch]:
+        """A stored index, a row group at a time (`iter_batches` buffers the whole file first)."""
+        with self.reading(path) as stream:
+            stored = pq.ParquetFile(stream)
+            for group in range(stored.num_row_groups):
+                yield from stored.read_row_group(group).to_batches()
 
 
 def _table_bytes(table: pa.Table) -> bytes:
@@ -320,23 +357,36 @@ class _LabelTask:
     keep: bool
 
 
-def _index_labels(task: _LabelTask) -> pa.Table:
-    """A labels file's index, read in blocks; stored (summarize) or returned (the check)."""
+def _index_labels(task: _LabelTask) -> pa.Table | None:
+    """A labels file's index, read in blocks: streamed to the store block by block (summarize), or returned (the
+    check).
+    """
     from mlloop.monitoring.outcome_index import label_index
     from mlloop.monitoring.outcomes import LabelLines
 
     parts = []
-    with task.store.filesystem.open(task.file.name, "rb") as stream:
+    unreadable = 0
+    with ExitStack() as stack:
+        stream = stack.enter_context(task.store.filesystem.open(task.file.name, "rb"))
+        writer = None
+        if task.keep:
+            sink = stack.enter_context(task.store.opened(task.store.index_path(task.file)))
+            schema = LABEL_SCHEMA.with_metadata({VERSION: task.file.version.encode()})
+            writer = stack.enter_context(pq.ParquetWriter(sink, schema, compression="zstd"))
         for block, _ in blocks(stream, task.block_bytes):
-            lines = LabelLines()  # hashed block by block: only the keys of the file stay in memory
+            lines = LabelLines()  # hashed block by block: only the keys of a block stay in memory
             lines.add(block)
-            parts.append(label_index(lines))
-    unreadable = sum(int((part.schema.metadata or {})[UNREADABLE]) for part in parts)
-    table = pa.concat_tables([part.replace_schema_metadata(None) for part in parts] or [label_index(LabelLines())])
-    table = _versioned(table.replace_schema_metadata({UNREADABLE: str(unreadable).encode()}), task.file)
-    if task.keep:
-        task.store.write(task.store.index_path(task.file), _table_bytes(table))
-    return table
+            unreadable += lines.unreadable
+            index = label_index(lines).replace_schema_metadata(None)
+            if writer is not None:
+                writer.write_table(index)
+            else:
+                parts.append(index)
+        if writer is not None:
+            writer.add_key_value_metadata({UNREADABLE: str(unreadable).encode()})
+            return None
+    table = pa.concat_tables(parts) if parts else LABEL_SCHEMA.empty_table()
+    return _versioned(table.replace_schema_metadata({UNREADABLE: str(unreadable).encode()}), task.file)
 
 
 Task = TypeVar("Task")
@@ -382,38 +432,36 @@ class WindowSummaries:
     """Files whose lines were read for this check (their summaries were missing or stale)."""
 
 
-def _version_of(table: pa.Table) -> str | None:
-    return (table.schema.metadata or {}).get(VERSION, b"").decode() or None
-
-
 def _file_index(
     store: Store, file: StoredFile, reference: Reference, schema: FeatureSchema, drift: DriftParams
-) -> pa.Table:
+) -> IndexSource:
     """A log file's stored outcome index; read from its lines again when it is missing or of another version."""
-    data = store.read(store.index_path(file))
-    table = _read_table(data) if data is not None else None
-    if table is not None and _version_of(table) == file.version:
-        return table
+    stored = store.index(store.index_path(file), file.version)
+    if stored is not None:
+        return stored
     day = day_of_log_file(file.name) or date.min
     _, index = _summarise(_Task(store, file, day, reference.edges, schema, drift, keep=False))
     assert index is not None
-    return index
+    return IndexSource.of(index)
 
 
-def _label_indexes(store: Store, files: list[StoredFile], drift: DriftParams, keep: bool) -> list[pa.Table]:
-    """Each labels file's index, from the store when it is of this version of the file, read otherwise."""
-    indexes: dict[str, pa.Table] = {}
+def _label_indexes(store: Store, files: list[StoredFile], drift: DriftParams, keep: bool) -> list[IndexSource]:
+    """Each labels file's index, from the store when it is of this version of the file, read (and stored when
+    `keep`) otherwise.
+    """
+    indexes: dict[str, IndexSource] = {}
     missing = []
     for file in files:
-        data = store.read(store.index_path(file))
-        table = _read_table(data) if data is not None else None
-        if table is not None and _version_of(table) == file.version:
-            indexes[file.name] = table
+        if (stored := store.index(store.index_path(file), file.version)) is not None:
+            indexes[file.name] = stored
         else:
             missing.append(file)
     tasks = [_LabelTask(store, file, drift.summaries.block_mib << 20, keep) for file in missing]
     for file, table in zip(missing, _pool_map(_index_labels, tasks, drift.summaries.workers, store), strict=True):
-        indexes[file.name] = table
+        written = IndexSource.of(table) if table is not None else store.index(store.index_path(file), file.version)
+        if written is None:
+            raise RemoteError(f"{store.index_path(file)}: the labels index just stored cannot be read back")
+        indexes[file.name] = written
     return [indexes[file.name] for file in files]
 
 
@@ -520,9 +568,13 @@ def read_window_summaries(
         outcomes = _stored_outcomes(store.read(store.outcomes_path(today, drift.window_days)), key)
         if outcomes is None:
             file_indexes = [
-                indexes.get(file.name) or _file_index(store, file, reference, schema, drift) for file in files
+                IndexSource.of(indexes[file.name])
+                if file.name in indexes
+                else _file_index(store, file, reference, schema, drift)
+                for file in files
             ]
-            outcomes = join_window(file_indexes, _label_indexes(store, labels, drift, keep))
+            label_indexes = _label_indexes(store, labels, drift, keep)
+            outcomes = join_window(file_indexes, label_indexes, drift.summaries.join_mib << 20)
             if keep:
                 store.write(store.outcomes_path(today, drift.window_days), _table_bytes(_cells_table(outcomes, key)))
         if not outcomes.labels and not outcomes.unreadable_label_lines:

@@ -7,6 +7,7 @@ without the libraries only reading lines or the pipeline needs.
 
 import io
 import json
+import shutil
 import subprocess
 import sys
 from datetime import timedelta
@@ -34,6 +35,7 @@ from tests.unit.monitoring.test_drift import (
 from mlloop.config import Params
 from mlloop.core.schema import FeatureSchema
 from mlloop.monitoring import summaries
+from mlloop.monitoring.label_files import label_line, labels_file
 from mlloop.monitoring.log_summary import summarise_stream
 from mlloop.monitoring.summaries import Reference, read_reference, read_window_summaries
 from mlloop.monitoring.summary_counts import FileSummary, WindowTally
@@ -308,3 +310,45 @@ def test_the_check_from_summaries_starts_without_scikit_learn_pandas_or_pyplot(
     assert (found["findings"], found["realised"]) == (["degraded", "drift"], ["roc_auc"])
     assert found["plots"] == ["monthly_charges.png"]
     assert found["loaded"] == [], "scikit-learn (ROC AUC), pandas (pyarrow's to_numpy, bar charts) or pyplot"
+
+
+def test_a_join_redone_from_the_stored_indexes_gives_the_join_computed_in_memory(
+    params: Params, schema: FeatureSchema, reference: Reference, tmp_path: Path
+) -> None:
+    # Given a log of 300 clients over three days, and two days of labels: the first two days' rows by their
+    # prediction_id, a third of the clients by client id (on their last day's rows), corrected the next day
+    log = tmp_path / "log"
+    probabilities = _probabilities(ROWS, seed=3)
+    clients = [f"C-{row % 300:03d}" for row in range(ROWS)]
+    row_ids = _write_log(log, _customers(schema, ROWS, seed=2), probabilities, days=3, client_ids=clients)
+    churned = probabilities > 0.5
+    first = [label_line(bool(churn), row_id=row_id) for row_id, churn in zip(row_ids[:600], churned, strict=False)]
+    first += [label_line(True, client_id=client) for client in clients[:100]] + [b"not json"]
+    second = [label_line(False, row_id=row_id) for row_id in row_ids[:50]]
+    second += [label_line(False, client_id=client) for client in clients[:20]]
+    for day, lines in ((LAST_DAY - timedelta(days=1), first), (LAST_DAY, second)):
+        labels_file(log, day).parent.mkdir(parents=True, exist_ok=True)
+        labels_file(log, day).write_bytes(b"".join(line + b"\n" for line in lines))
+    unsummarised = tmp_path / "unsummarised"
+    shutil.copytree(log, unsummarised)
+
+    # When summarize stores the indexes, and the window's join is then redone from them
+    read_window_summaries(log.as_posix(), reference, schema, params.drift, LAST_DAY, keep=True)
+    folder = log / params.drift.summaries.folder / reference.fingerprint
+    assert len(list((folder / "labels").glob("*.outcomes.parquet"))) == 2, "each labels file's index is stored"
+    next(folder.glob("window-*.outcomes.parquet")).unlink()
+    joined = read_window_summaries(log.as_posix(), reference, schema, params.drift, LAST_DAY).outcomes
+
+    # Then it is the join of the check that computes everything in memory
+    in_memory = read_window_summaries(unsummarised.as_posix(), reference, schema, params.drift, LAST_DAY).outcomes
+    assert joined is not None
+    assert in_memory is not None
+    assert (joined.labels, joined.unmatched_labels, joined.unreadable_label_lines) == (600 + 100, 0, 1)
+    assert joined.cells.rows == 600 + 100, "a row by its prediction_id, a client on its latest row"
+    assert (joined.labels, joined.unmatched_labels, joined.unreadable_label_lines) == (
+        in_memory.labels,
+        in_memory.unmatched_labels,
+        in_memory.unreadable_label_lines,
+    )
+    for name in ("outcomes", "probabilities", "counts"):
+        assert np.array_equal(getattr(joined.cells, name), getattr(in_memory.cells, name)), name
