@@ -4,7 +4,7 @@ A join whose two sides are split alike finds every key's rows of both sides in t
 be done range by range in the memory of one range. The keys are hashes (monitoring.outcome_index), spread
 evenly, so their top bits cut them into ranges of about equal size. Batches are gathered into chunks of
 `chunk_bytes`, and each chunk's rows are appended to their range's Arrow IPC stream as it is read: writing
-holds a chunk, whatever the table's size (pyarrow's dataset writer queues up to 64Mi rows ahead of the disk).
+holds a chunk, whatever the table's size (pyarrow's dataset writer, tried first, held more the larger the table).
 """
 
 from collections.abc import Iterable, Iterator

@@ -50,8 +50,6 @@ LABEL_SCHEMA = pa.schema(
 """A labels file's index: one row per usable label, in file order."""
 UNREADABLE = b"unreadable_lines"
 """A labels index's metadata key: the file's label lines of no usable shape."""
-
-
 POSITION = "position"
 """A row's place in the window's files, in order: of a client's rows at one moment, the later joins."""
 JOINED = "joined"
@@ -68,7 +66,8 @@ _CLIENT_ROWS = pa.schema(
     ]
 )
 LABEL_BYTES = 48
-"""A label's share of memory while its range is joined (its key, place and outcome, and their sort), measured."""
+"""A label's share of memory while its range is joined (its key and outcome, the sort keeping the latest), measured
+on 2 to 16 million labels and rows, with the chunks writing takes beside (a sixteenth of the budget)."""
 ROW_BYTES = 128
 """A row's share of memory while its range is joined (its keys, moment, place and probability, their lookups)."""
 

@@ -312,8 +312,9 @@ def test_the_check_from_summaries_starts_without_scikit_learn_pandas_or_pyplot(
     assert found["loaded"] == [], "scikit-learn (ROC AUC), pandas (pyarrow's to_numpy, bar charts) or pyplot"
 
 
+@pytest.mark.parametrize("in_store", [False, True], ids=["folder", "object store"])
 def test_a_join_redone_from_the_stored_indexes_gives_the_join_computed_in_memory(
-    params: Params, schema: FeatureSchema, reference: Reference, tmp_path: Path
+    params: Params, schema: FeatureSchema, reference: Reference, tmp_path: Path, store: str, in_store: bool
 ) -> None:
     # Given a log of 300 clients over three days, and two days of labels: the first two days' rows by their
     # prediction_id, a third of the clients by client id (on their last day's rows), corrected the next day
@@ -331,13 +332,18 @@ def test_a_join_redone_from_the_stored_indexes_gives_the_join_computed_in_memory
         labels_file(log, day).write_bytes(b"".join(line + b"\n" for line in lines))
     unsummarised = tmp_path / "unsummarised"
     shutil.copytree(log, unsummarised)
+    source = store if in_store else log.as_posix()
+    filesystem, root = fsspec.core.url_to_fs(source)
+    if in_store:
+        for path in (path for path in log.rglob("*") if path.is_file()):
+            filesystem.pipe(f"{root}/{path.relative_to(log).as_posix()}", path.read_bytes())
 
     # When summarize stores the indexes, and the window's join is then redone from them
-    read_window_summaries(log.as_posix(), reference, schema, params.drift, LAST_DAY, keep=True)
-    folder = log / params.drift.summaries.folder / reference.fingerprint
-    assert len(list((folder / "labels").glob("*.outcomes.parquet"))) == 2, "each labels file's index is stored"
-    next(folder.glob("window-*.outcomes.parquet")).unlink()
-    joined = read_window_summaries(log.as_posix(), reference, schema, params.drift, LAST_DAY).outcomes
+    read_window_summaries(source, reference, schema, params.drift, LAST_DAY, keep=True)
+    folder = f"{root}/{params.drift.summaries.folder}/{reference.fingerprint}"
+    assert len(filesystem.glob(f"{folder}/labels/*.outcomes.parquet")) == 2, "each labels file's index is stored"
+    filesystem.rm(filesystem.glob(f"{folder}/window-*.outcomes.parquet"))
+    joined = read_window_summaries(source, reference, schema, params.drift, LAST_DAY).outcomes
 
     # Then it is the join of the check that computes everything in memory
     in_memory = read_window_summaries(unsummarised.as_posix(), reference, schema, params.drift, LAST_DAY).outcomes
