@@ -1,7 +1,7 @@
 """Service benchmark, all in one run on this machine: the in-process limit of predict_proba,
 a minimal FastAPI peer, and the BentoML service, loaded over loopback with wrk; then the cost of
-a challenger: the same bento served with params ab.mode "off", "shadow" (ab.shadow_under_load "skip",
-params' default) and "shadow" scoring every row ("score") side by side, their runs alternating point by
+a challenger: the same bento served with params ab.mode "off", "shadow" (params' ab.shadow_max_busy) and
+"shadow" scoring every row (ab.shadow_max_busy 1) side by side, their runs alternating point by
 point, so that load on the machine falls on all alike. In shadow mode each run also records the share of
 rows the challenger scored (from the service's mlloop_shadow_rows_skipped counter).
 
@@ -48,8 +48,8 @@ BATCH_ROWS = 1000
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
 MODES: dict[str, dict[tuple[str, ...], str]] = {
     "off": {("ab", "mode"): "off"},
-    "shadow": {("ab", "mode"): "shadow", ("ab", "shadow_under_load"): "skip"},
-    "shadow_scoring_every_row": {("ab", "mode"): "shadow", ("ab", "shadow_under_load"): "score"},
+    "shadow": {("ab", "mode"): "shadow"},
+    "shadow_scoring_every_row": {("ab", "mode"): "shadow", ("ab", "shadow_max_busy"): 1.0},
 }
 """Each configuration served, by the params it sets."""
 CHAMPION_LEARNING_RATE = 0.05

@@ -11,7 +11,7 @@ process of its own, so it never waits for the event loop's GIL, nor the event lo
 A bento may hold two models (params `ab`, README "Champion and challenger"): the champion, in
 production, and the challenger, this commit's. Both run in the one model process, in the same
 call: in shadow mode the champion answers and the challenger's probability is logged beside its
-answer (params ab.shadow_under_load: a call that finds the model's process busy may leave it out); in
+answer (params ab.shadow_max_busy: while the model process is that busy, calls leave it out); in
 split mode a fixed share of customers, chosen by a hash of their id, is answered by the challenger
 (mlloop.serving.routing).
 
@@ -79,7 +79,7 @@ LOGGER = logging.getLogger("bentoml")
 
 SHADOW_ROWS_SKIPPED = Counter(
     "mlloop_shadow_rows_skipped",
-    "Rows the shadow challenger did not score, their call having found the model's process busy (ab.shadow_under_load)",
+    "Rows the shadow challenger did not score, the model process being busier than ab.shadow_max_busy",
 )
 MODEL_CALL_ROWS = Histogram(
     "mlloop_model_call_rows",
@@ -184,7 +184,7 @@ class ChurnService:
             if self.router.needs_keys
             else []
         )
-        plan = self.router.plan(keys, busy=self.predictor.busy)
+        plan = self.router.plan(keys, busy_share=self.predictor.busy_share())
         if plan.shadowed and "challenger" not in plan.scored:
             SHADOW_ROWS_SKIPPED.inc(len(rows_of_all))
         try:

@@ -206,7 +206,6 @@ class ServeParams(ServiceSettings):
 
 
 AbMode = Literal["off", "shadow", "split"]
-ShadowUnderLoad = Literal["skip", "score"]
 
 
 class AbSettings(Frozen):
@@ -217,8 +216,9 @@ class AbSettings(Frozen):
     mode: AbMode
     challenger_share: float = Field(gt=0, lt=1)
     """The share of customers the challenger answers in split mode."""
-    shadow_under_load: ShadowUnderLoad
-    """In shadow mode, whether a model call that finds another waiting for the model's process skips the challenger."""
+    shadow_max_busy: float = Field(gt=0, le=1)
+    """In shadow mode, the challenger scores a call only while the model process was busy less than this share of
+    the last second; 1 scores every row, whatever the load."""
 
     @field_validator("mode", mode="before")
     @classmethod

@@ -88,8 +88,8 @@ def render_markdown(result: AbResult) -> str:
         lines.append(f"Already done: the newest line of the window shows that the challenger {done}.")
     if result.skipped_rows:
         lines.append(
-            f"The challenger skipped {result.skipped_rows:,} rows, their calls having found the model's process busy "
-            "(`ab.shadow_under_load`); they are in neither variant."
+            f"The challenger skipped {result.skipped_rows:,} rows, the model process being busier than "
+            "`ab.shadow_max_busy`; they are in neither variant."
         )
     if result.variants:
         lines += ["", "## Variants", "", *_variants(result.variants)]

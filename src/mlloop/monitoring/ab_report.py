@@ -6,7 +6,7 @@ window, in the mode that line shows, so that both variants are judged on the sam
 - shadow: every line the champion answered with this challenger's probability beside it. Both models are
   scored on the same rows, and the difference is bootstrapped paired: the noise of which customers
   came cancels. Lines that name the challenger without a probability (it skipped them under load,
-  params ab.shadow_under_load) are in neither variant, and counted.
+  params ab.shadow_max_busy) are in neither variant, and counted.
 - split: the lines the challenger answered, against the lines the champion answered meanwhile (by another
   model version). Each variant has its own customers, so the difference is bootstrapped unpaired.
 Each row's label is the delayed outcome monitoring.outcomes joins to it.

@@ -62,7 +62,7 @@ class ShadowAnswer:
 
     model_version: str
     probability: float | None
-    """None: the challenger skipped the row, its call having found the model's process busy (ab.shadow_under_load)."""
+    """None: the challenger skipped the row, the model process being busier than ab.shadow_max_busy."""
 
 
 def log_file(directory: Path, day: date) -> Path:

@@ -10,7 +10,9 @@ A bento serving a champion and a challenger holds both in the one child: a call 
 model's rows in turn, so a challenger costs one more predict_proba per call, not per request.
 """
 
+import math
 import threading
+import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -28,6 +30,9 @@ from mlloop.serving.row_predictor import RowPredictor
 
 _predictors: dict[Variant, RowPredictor] = {}
 """The child process's models, loaded once when the process starts."""
+
+BUSY_WINDOW_SECONDS = 1.0
+"""The time constant of ModelProcess.busy_share: long enough to span many calls, short enough to follow a burst."""
 
 CHAMPION_ONLY: Mapping[Variant, Sequence[int] | None] = {"champion": None}
 """The champion scores every row: a bento holding one model."""
@@ -71,11 +76,21 @@ class ModelProcess:
         self._pool = self._start()
         self._calls = 0
         self._calls_lock = threading.Lock()
+        self._busy_share = 0.0
+        self._accounted = time.monotonic()
 
-    @property
-    def busy(self) -> bool:
-        """Whether a call is running in the child or waiting for it: one more would queue behind it."""
-        return self._calls > 0
+    def _account(self) -> None:
+        """Bring the busy share up to now: an average of whether a call was in the child, weighted by how recent."""
+        now = time.monotonic()
+        kept = math.exp(-(now - self._accounted) / BUSY_WINDOW_SECONDS)
+        self._busy_share = self._busy_share * kept + (1 - kept) * (self._calls > 0)
+        self._accounted = now
+
+    def busy_share(self) -> float:
+        """The share of about the last second the child had a call to run: near 1 when it is the bottleneck."""
+        with self._calls_lock:
+            self._account()
+            return self._busy_share
 
     def _start(self) -> ProcessPoolExecutor:
         """A child with the model loaded: waits for it, so that the service is ready only when the model is."""
@@ -101,6 +116,7 @@ class ModelProcess:
             for variant, positions in scored.items()
         }
         with self._calls_lock:
+            self._account()
             self._calls += 1
         try:
             return self._pool.submit(_probabilities, rows_of).result()
@@ -109,6 +125,7 @@ class ModelProcess:
             raise
         finally:
             with self._calls_lock:
+                self._account()
                 self._calls -= 1
 
     def close(self) -> None:

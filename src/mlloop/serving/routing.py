@@ -1,10 +1,10 @@
 """Which model answers each row, and which rows each model scores, in one batched model call.
 
 - one model (ab.mode "off", or a bento holding no challenger): the champion scores and answers every row;
-- shadow: both score every row; the champion answers, the challenger's probability is only logged. With
-  ab.shadow_under_load "skip", a call that finds the model's process busy leaves the challenger out: on two
-  cores a challenger scoring every row of a saturated service costs it a third of its batch throughput
-  (bench/README.md), and a shadow must not slow production down;
+- shadow: both score every row; the champion answers, the challenger's probability is only logged. While the
+  model process is busier than ab.shadow_max_busy, a call leaves the challenger out: on two cores a challenger
+  scoring every row of a saturated batch endpoint costs it 40 % of its rows/s (bench/README.md), and a shadow
+  must not slow production down;
 - split: a row is the challenger's when the hash of its key (the client id, else its prediction_id)
   falls below ab.challenger_share, so a customer always meets the same model; each model scores
   only its own rows.
@@ -87,16 +87,16 @@ class Router:
     def __init__(self, settings: AbSettings, has_challenger: bool) -> None:
         self.mode: AbMode = settings.mode if has_challenger else "off"
         self.challenger_share = settings.challenger_share
-        self.skips_shadow_when_busy = settings.shadow_under_load == "skip"
+        self.shadow_max_busy = settings.shadow_max_busy
 
-    def plan(self, keys: Sequence[str], busy: bool) -> Plan:
+    def plan(self, keys: Sequence[str], busy_share: float) -> Plan:
         """The plan for rows with these keys, in order (a client id, else the row's prediction_id), in a call
-        that finds the model's process `busy` with another call or not.
+        made while the model process was busy this share of the last second (ModelProcess.busy_share).
         """
         if self.mode == "off":
             return Plan({"champion": ALL_ROWS}, None, shadowed=False)
         if self.mode == "shadow":
-            if busy and self.skips_shadow_when_busy:
+            if busy_share > self.shadow_max_busy:
                 return Plan({"champion": ALL_ROWS}, None, shadowed=True)
             return Plan({"champion": ALL_ROWS, "challenger": ALL_ROWS}, None, shadowed=True)
         answering = [assigned_variant(key, self.challenger_share) for key in keys]

@@ -364,7 +364,7 @@ def test_the_challenger_compared_is_the_one_the_newest_line_names_from_its_first
 
 
 def test_shadow_lines_the_challenger_skipped_under_load_are_counted_and_in_neither_variant() -> None:
-    # given: a shadow of v3 whose second and fourth lines found the model's process busy, so v3 gave no probability
+    # given: a shadow of v3 whose second and fourth lines came while the model process was busy: no v3 probability
     rows = _rows([(hour, "champion", "v1", "v3") for hour in ("01", "02", "03", "04")])
     rows.loc[[1, 3], "challenger_probability"] = None
 

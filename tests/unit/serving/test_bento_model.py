@@ -67,7 +67,7 @@ def test_a_stored_setting_the_service_does_not_know_is_refused(params: Params) -
 @pytest.mark.parametrize("mode", ["off", "shadow", "split"])
 def test_the_service_reads_back_the_ab_settings_stored_with_the_model(params: Params, mode: str) -> None:
     # every mode survives the YAML round trip: a bare off would come back as false
-    chosen = {"mode": mode, "challenger_share": 0.25, "shadow_under_load": "score"}
+    chosen = {"mode": mode, "challenger_share": 0.25, "shadow_max_busy": 0.5}
     with_mode = params.model_copy(update={"ab": params.ab.model_copy(update=chosen)})
 
     settings = ab_settings(_through_the_model_store(with_mode))

@@ -77,7 +77,7 @@ def test_a_recorded_row_names_the_version_of_the_variant_that_answered_it_and_th
     tmp_path: Path,
 ) -> None:
     # given: a bento's two models, a request of two rows answered in split mode, then one of two rows in shadow
-    # mode, of which the challenger skipped one (its call found the model's process busy)
+    # mode, of which the challenger skipped one (the model process was busy)
     log = InferenceLog(tmp_path, QUEUE_LINES, lambda _: None)
     versions: dict[Variant, str] = {"champion": "churn_champion:old", "challenger": "churn:new"}
 

@@ -4,7 +4,6 @@ champion and a challenger share the one child and the one call, each scoring the
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -108,28 +107,27 @@ def test_a_killed_model_process_fails_the_call_in_flight_and_is_replaced_for_the
     probabilities = model_process.probabilities(_records(features))
     assert np.array_equal(probabilities["champion"], fitted.predict_proba(features)[:, 1])
     assert _model_process_pids() - {pid}
-    assert not model_process.busy, "the failed call still counts as waiting"
+    time.sleep(1.0)
+    assert model_process.busy_share() < 0.5, "the failed call still counts as in the child"
 
 
-def test_the_model_process_is_busy_while_a_call_waits_for_it_and_idle_once_answered(
+def test_the_busy_share_follows_the_time_a_call_was_in_the_model_process(
     model_process: ModelProcess, features: pd.DataFrame
 ) -> None:
-    # given: the child held up by a second's work (what another call's rows would cost), and idle meanwhile
+    # given: an idle model process, then one held up by a second's work (what a large call costs), which a call
+    # must wait behind; work the service did not send is no call of its own
+    assert model_process.busy_share() < 0.05
     model_process._pool.submit(time.sleep, 1.0)
-    assert not model_process.busy, "work the service did not send is no call of its own"
+    assert model_process.busy_share() < 0.05
 
-    with ThreadPoolExecutor(1) as caller:
-        # when: a call is made, which must wait behind that work
-        call = caller.submit(model_process.probabilities, _records(features))
-        deadline = time.monotonic() + 0.5
-        while not model_process.busy and time.monotonic() < deadline:
-            time.sleep(0.01)
+    # when: the call waits its second, and is answered
+    model_process.probabilities(_records(features))
 
-        # then: the model's process is busy until the call is answered
-        assert model_process.busy
-        assert not call.done()
-        call.result()
-    assert not model_process.busy
+    # then: the share rose towards 1 (1 - e^-1 after a second), and falls again once the child is idle
+    after_the_call = model_process.busy_share()
+    assert after_the_call > 0.5
+    time.sleep(1.0)
+    assert model_process.busy_share() < after_the_call / 2
 
 
 @pytest.mark.usefixtures("model_process")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from mlloop.config import AbMode, AbSettings, ShadowUnderLoad
+from mlloop.config import AbMode, AbSettings
 from mlloop.serving.inference_log import Variant
 from mlloop.serving.routing import Router, assigned_variant, hash_share
 
@@ -17,16 +17,13 @@ SHARE = 0.1
 KEYS = [f"customer-{index}" for index in range(20_000)]
 SIGMAS = 4
 """Binomial tolerance: a share outside this many standard deviations is no sampling noise."""
-IDLE, BUSY = False, True
-"""Whether a call finds the model's process busy with another."""
+IDLE, BUSY = 0.0, 1.0
+"""The share of the last second the model process was busy, as a call finds it."""
+MAX_BUSY = 0.9
 
 
-def _router(
-    mode: AbMode, share: float = SHARE, under_load: ShadowUnderLoad = "skip", challenger: bool = True
-) -> Router:
-    return Router(
-        AbSettings(mode=mode, challenger_share=share, shadow_under_load=under_load), has_challenger=challenger
-    )
+def _router(mode: AbMode, share: float = SHARE, max_busy: float = MAX_BUSY, challenger: bool = True) -> Router:
+    return Router(AbSettings(mode=mode, challenger_share=share, shadow_max_busy=max_busy), has_challenger=challenger)
 
 
 def test_a_key_is_assigned_the_same_variant_in_a_process_whose_string_hashes_are_salted_differently() -> None:
@@ -132,8 +129,11 @@ def test_shadow_has_both_score_every_row_the_champion_answer_and_the_challenger_
     )
 
 
-def test_shadow_skips_the_challenger_in_a_call_that_finds_the_model_busy_and_still_names_it_in_the_log() -> None:
-    plan = _router("shadow", under_load="skip").plan([], BUSY)
+@pytest.mark.parametrize("busy_share", [0.95, BUSY])
+def test_shadow_skips_the_challenger_while_the_model_process_is_busier_than_the_limit_and_still_names_it(
+    busy_share: float,
+) -> None:
+    plan = _router("shadow", max_busy=MAX_BUSY).plan([], busy_share)
 
     answers = plan.answers({"champion": [0.2, 0.7]})
 
@@ -142,10 +142,9 @@ def test_shadow_skips_the_challenger_in_a_call_that_finds_the_model_busy_and_sti
     assert (answers.probabilities, answers.shadow_probabilities) == ([0.2, 0.7], [None, None])
 
 
-def test_shadow_scores_every_row_under_load_when_told_to() -> None:
-    plan = _router("shadow", under_load="score").plan([], BUSY)
-
-    assert plan.scored == {"champion": None, "challenger": None}
+def test_shadow_scores_every_row_up_to_the_limit_and_under_any_load_with_a_limit_of_one() -> None:
+    assert _router("shadow", max_busy=MAX_BUSY).plan([], MAX_BUSY).scored == {"champion": None, "challenger": None}
+    assert _router("shadow", max_busy=1.0).plan([], BUSY).scored == {"champion": None, "challenger": None}
 
 
 def test_a_busy_model_never_changes_who_answers_in_split_mode() -> None:
