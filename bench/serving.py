@@ -46,7 +46,7 @@ CONCURRENCY = (1, 8, 32)
 BATCH_ROWS = 1000
 """Rows per /predict_batch request: serve.max_batch_size, the largest batch a client may send."""
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
-MODES: dict[str, dict[tuple[str, ...], str]] = {
+MODES: dict[str, dict[tuple[str, ...], str | float]] = {
     "off": {("ab", "mode"): "off"},
     "shadow": {("ab", "mode"): "shadow"},
     "shadow_scoring_every_row": {("ab", "mode"): "shadow", ("ab", "shadow_max_busy"): 1.0},
