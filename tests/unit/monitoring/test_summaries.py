@@ -45,15 +45,22 @@ from mlloop.storage.files import sha256_of, write_json
 ROWS = 900
 
 
-@pytest.fixture
-def reference(params: Params, schema: FeatureSchema, tmp_path: Path) -> Reference:
-    """The reference split and evaluate's probabilities on disk, read as the check reads them."""
-    path = tmp_path / "reference.parquet"
-    _reference(schema).to_parquet(path, index=False)
+def _write_pipeline_outputs(params: Params, schema: FeatureSchema, reference_path: Path) -> None:
+    """What the pipeline leaves for the check: the reference split at `reference_path`, evaluate's probabilities
+    and the held-out metrics."""
+    reference_path.parent.mkdir(parents=True, exist_ok=True)
+    _reference(schema).to_parquet(reference_path, index=False)
     params.paths.predictions.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"churn_probability": _probabilities(1500, seed=100)}).to_parquet(params.paths.predictions)
     params.paths.metrics.parent.mkdir(parents=True, exist_ok=True)
     write_json(params.paths.metrics, HELD_OUT_METRICS)
+
+
+@pytest.fixture
+def reference(params: Params, schema: FeatureSchema, tmp_path: Path) -> Reference:
+    """The reference split and evaluate's probabilities on disk, read as the check reads them."""
+    path = tmp_path / "reference.parquet"
+    _write_pipeline_outputs(params, schema, path)
     return read_reference(path, sha256_of(path), params.paths.predictions, schema, params.drift)
 
 
@@ -225,10 +232,7 @@ def test_summaries_are_kept_beside_a_log_in_an_object_store(
 def test_summarize_stores_what_the_check_ending_today_needs(
     params: Params, schema: FeatureSchema, tmp_path: Path
 ) -> None:
-    params.paths.train.parent.mkdir(parents=True, exist_ok=True)
-    _reference(schema).to_parquet(params.paths.train, index=False)
-    params.paths.predictions.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"churn_probability": _probabilities(1500, seed=100)}).to_parquet(params.paths.predictions)
+    _write_pipeline_outputs(params, schema, params.paths.train)
     log = tmp_path / "log"
     _log(log, schema)
 
@@ -284,12 +288,7 @@ def test_the_check_from_summaries_starts_without_scikit_learn_pandas_or_pyplot(
 ) -> None:
     # Given a summarised window whose prices rose (a plot to draw) and whose rows all have labels drawn from its
     # probabilities, which rank worse than held out: a ROC AUC to score, and its interval to bootstrap
-    params.paths.train.parent.mkdir(parents=True, exist_ok=True)
-    _reference(schema).to_parquet(params.paths.train, index=False)
-    params.paths.predictions.parent.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"churn_probability": _probabilities(1500, seed=100)}).to_parquet(params.paths.predictions)
-    params.paths.metrics.parent.mkdir(parents=True, exist_ok=True)
-    write_json(params.paths.metrics, HELD_OUT_METRICS)
+    _write_pipeline_outputs(params, schema, params.paths.train)
     log = tmp_path / "log"
     probabilities = _probabilities(CURRENT_ROWS, seed=3)
     row_ids = _write_log(log, _price_risen(schema), probabilities)
