@@ -129,15 +129,15 @@ def find_arms(rows: pd.DataFrame, outcomes: pd.Series, window_first_day: date) -
     named = _text(rows["challenger_version"]).where(shadow, _text(rows["model_version"]).where(answered))
     if not named.notna().any():
         return None
-    latest = (
-        pd.DataFrame({"moment": moments, "position": np.arange(len(rows))}, index=rows.index)[named.notna()]
+    in_order = (
+        pd.DataFrame({"moment": moments, "position": np.arange(len(rows))}, index=rows.index)
         .sort_values(["moment", "position"], na_position="first")
-        .index[-1]
+        .index
     )
+    latest = in_order[named[in_order].notna().to_numpy()][-1]
     version = str(named[latest])
     mode: LoggedMode = "shadow" if shadow[latest] else "split"
-    newest = rows.index[np.lexsort((np.arange(len(rows)), moments.to_numpy()))[-1]]
-    settled = _settled(rows.loc[newest], version, mode)
+    settled = _settled(rows.loc[in_order[-1]], version, mode)
     this = (named == version) & (shadow if mode == "shadow" else answered)
     first_seen = moments[this].min()
     since = moments >= first_seen if not pd.isna(first_seen) else pd.Series(True, index=rows.index)

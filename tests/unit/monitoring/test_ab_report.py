@@ -396,6 +396,17 @@ def test_the_newest_line_shows_whether_a_shadow_challenger_was_since_promoted_or
     assert (arms.challenger_version, arms.settled) == ("v3", settled)
 
 
+def test_a_line_whose_time_cannot_be_read_is_never_the_newest() -> None:
+    # given: a shadow of v3 still running, and a line of the champion alone whose timestamp is unreadable
+    rows = _rows([(hour, "champion", "v1", "v3") for hour in ("01", "02")] + [("03", "champion", "v1", None)])
+    rows.loc[2, "timestamp"] = "not a time"
+
+    arms = find_arms(rows, pd.Series([], dtype=bool, name=LABEL), date(2026, 3, 1))
+
+    assert arms is not None
+    assert arms.settled is None, "ordered first, as the challenger's own lines are, it shows no retirement"
+
+
 def test_in_split_mode_a_champions_newest_line_is_no_sign_of_a_retirement_but_the_challenger_as_champion_is() -> None:
     split = [("01", "champion", "v1", None), ("02", "challenger", "v2", None)]
     still = find_arms(
