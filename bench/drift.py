@@ -1,17 +1,17 @@
 """Drift check benchmark, in one run on this machine; `--blocks` chooses what it measures.
 
-accuracy: for each current size, each scenario of params.yaml `simulate.scenarios` and each seed,
-the simulator writes a week of traffic ending today (log lines and delayed labels, as `mlloop
-simulate` does) into a temporary directory, and the check judges it line by line as `mlloop drift
---exact` does (drift.read_current, then drift.check: the log reader, the data contract, the realised
-outcomes, every score and the status). The run counts how often the status is the scenario's
-`expected` one, and which other statuses it got. Per status: detection is the share of runs of the
-scenarios expecting it that got it; false alarms, the share of runs of the other scenarios that got
-it. What every check shares (the reference, evaluate's probabilities, metrics.json, the customers of the
-pool params `simulate.pool` names, the model) is read once per process, and the model is called once
-per distinct row: a week resamples
-the same held-out rows, so its probabilities are cached by the row's hash. `--workers N` spreads
-the checks over N processes; each check is timed on its own, so seconds per check do not depend on N.
+accuracy: for each current size, each scenario of params.yaml `simulate.scenarios` and each seed, the
+simulator writes a week of traffic ending today (log lines and delayed labels, as `mlloop simulate` does)
+into a temporary directory, and the check judges it as `mlloop drift` does: each file summarised, then the
+check from the summaries (the data contract, the realised outcomes, every score and the status); with
+--exact, line by line as `mlloop drift --exact` does. The run counts how often the status is the scenario's
+`expected` one, and which other statuses it got. Per status: detection is the share of runs of the scenarios
+expecting it that got it; false alarms, the share of runs of the other scenarios that got it. What every
+check shares (the reference, evaluate's probabilities, metrics.json, the customers of the pool params
+`simulate.pool` names, the model) is read once per process, and the model is called once per distinct row: a
+week resamples the same held-out rows, so its probabilities are cached by the row's hash. `--workers N`
+spreads the checks over N processes; each check is timed on its own, so seconds per check do not depend on
+N.
 
 agreement: the same weeks judged both ways, line by line and from per-file summaries (what `mlloop
 drift` does): the statuses, findings, contract breaches and realised metrics compared, and the
@@ -27,8 +27,8 @@ Needs the reproduced pipeline (`dvc repro`) in this working copy. Prints JSON an
 bench/results/drift.json.
 
     python bench/drift.py [--blocks accuracy agreement scale versus] [--seeds 200] [--sizes 1000 10000 100000]
-        [--scenarios NAME ...] [--workers 1] [--scale-sizes 1000000 3000000 10000000] [--pods 4] [--week-lines N]
-        [--cold-lines 1000000] [--scratch DIR] [--evidently-python PATH [--versus-sizes 10000 1000000]]
+        [--scenarios NAME ...] [--workers 1] [--exact] [--scale-sizes 1000000 3000000 10000000] [--pods 4]
+        [--week-lines N] [--cold-lines 1000000] [--scratch DIR] [--evidently-python PATH [--versus-sizes 10000 1000000]]
 
 For the comparison, make Evidently's own environment first, e.g.
 `python3 -m venv /some/dir && /some/dir/bin/pip install evidently==0.7.23 "pandas<3.1" pyarrow`.
@@ -152,31 +152,29 @@ class _Judge:
         inputs = replace(self.inputs, source=directory, window=window, labels=labels)
         return check(inputs, self.schema, self.params, now)
 
-    def status(self, scenario: str, size: int, seed: int) -> Status:
-        """One week, judged as `mlloop drift --exact` judges it."""
+    def _summarised(self, directory: str, now: datetime) -> DriftResult:
+        window = read_window_summaries(directory, self.reference, self.schema, self.params.drift, now.date())
+        found = summary_check.findings(
+            window, self.reference, directory, self.inputs.test_metrics, self.schema, self.params
+        )
+        return judge(
+            found, self.reference.rows, self.inputs.reference_file, self.inputs.commit, self.schema, self.params, now
+        )
+
+    def status(self, scenario: str, size: int, seed: int, exact: bool) -> Status:
+        """One week, judged as `mlloop drift` judges it: from summaries, or line by line with `exact`."""
         now = datetime.now(UTC)
         with tempfile.TemporaryDirectory() as directory:
             self._week(directory, scenario, size, seed, now)
-            return self._exact(directory, now).status
+            return (self._exact if exact else self._summarised)(directory, now).status
 
     def agreement(self, scenario: str, size: int, seed: int) -> dict[str, Any]:
         """One week judged both ways, from summaries and exactly: the statuses, and how far each score is apart."""
         now = datetime.now(UTC)
-        params = self.params.model_copy(
-            update={
-                "drift": self.params.drift.model_copy(
-                    update={"summaries": self.params.drift.summaries.model_copy(update={"workers": 1})}
-                )
-            }
-        )
         with tempfile.TemporaryDirectory() as directory:
             self._week(directory, scenario, size, seed, now)
             exact = self._exact(directory, now)
-            window = read_window_summaries(directory, self.reference, self.schema, params.drift, now.date())
-            found = summary_check.findings(
-                window, self.reference, directory, self.inputs.test_metrics, self.schema, params
-            )
-            summarised = judge(found, exact.rows.reference, exact.reference, exact.commit, self.schema, params, now)
+            summarised = self._summarised(directory, now)
         scores = {column.name: column.scores for column in exact.columns}
         gaps: dict[str, float] = defaultdict(float)
         for column in summarised.columns:
@@ -203,7 +201,10 @@ def _judge() -> _Judge:
     # One native thread: the model is called on a few rows at a time, where idle OpenMP threads
     # spinning on a shared machine cost a hundred times the prediction itself.
     threadpool_limits(limits=1)
-    params = load_params(PROJECT / "params.yaml")
+    loaded = load_params(PROJECT / "params.yaml")
+    # One process per check: the summaries of a week are read in this worker, not in a pool of its own.
+    summaries = loaded.drift.summaries.model_copy(update={"workers": 1})
+    params = loaded.model_copy(update={"drift": loaded.drift.model_copy(update={"summaries": summaries})})
     schema = load_schema(PROJECT / params.data.schema_file)
     with tempfile.TemporaryDirectory() as empty_log:
         inputs = read_inputs(params, schema, None, empty_log, datetime.now(UTC))
@@ -215,11 +216,11 @@ def _judge() -> _Judge:
     return _Judge(params, schema, customers, model, inputs, reference)
 
 
-def _judged(task: tuple[int, str, int]) -> tuple[Status, float]:
-    """One (size, scenario, seed): the status, and the seconds it took."""
-    size, scenario, seed = task
+def _judged(task: tuple[int, str, int, bool]) -> tuple[Status, float]:
+    """One (size, scenario, seed, exact): the status, and the seconds it took."""
+    size, scenario, seed, exact = task
     started = time.perf_counter()
-    status = _judge().status(scenario, size, seed)
+    status = _judge().status(scenario, size, seed, exact)
     return status, time.perf_counter() - started
 
 
@@ -264,7 +265,7 @@ def agreement(seeds: int, sizes: list[int], scenarios: list[str] | None, workers
     return results
 
 
-def _runs(tasks: list[tuple[int, str, int]], workers: int) -> Iterator[tuple[Status, float]]:
+def _runs(tasks: list[tuple[int, str, int, bool]], workers: int) -> Iterator[tuple[Status, float]]:
     """Each task's status and seconds, in order: in this process, or spread over `workers` processes."""
     if workers == 1:
         yield from map(_judged, tasks)
@@ -292,16 +293,16 @@ def _per_status(results: dict[str, Any], expected: Mapping[str, Status], seeds: 
     }
 
 
-def accuracy(seeds: int, sizes: list[int], scenarios: list[str] | None, workers: int) -> dict[str, Any]:
+def accuracy(seeds: int, sizes: list[int], scenarios: list[str] | None, workers: int, exact: bool) -> dict[str, Any]:
     """Per size: each scenario's statuses over the seeds, and each status's detection and false alarms."""
     params = load_params(PROJECT / "params.yaml")
     check_scenarios(params.simulate.scenarios, load_schema(PROJECT / params.data.schema_file), params.data.schema_file)
     names = scenarios or list(params.simulate.scenarios)
     expected = {name: params.simulate.scenarios[name].expected for name in names}
-    tasks = [(size, name, seed) for size in sizes for name in names for seed in range(seeds)]
+    tasks = [(size, name, seed, exact) for size in sizes for name in names for seed in range(seeds)]
     runs: dict[tuple[int, str], list[tuple[Status, float]]] = defaultdict(list)
     results: dict[str, Any] = {str(size): {"scenarios": {}} for size in sizes}
-    for (size, name, _), run in zip(tasks, _runs(tasks, workers), strict=True):
+    for (size, name, _, _), run in zip(tasks, _runs(tasks, workers), strict=True):
         runs[size, name].append(run)
         if len(runs[size, name]) < seeds:
             continue
@@ -364,6 +365,7 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000, 100000])
     parser.add_argument("--scenarios", nargs="+", help="these scenarios of params simulate.scenarios (default: all)")
     parser.add_argument("--workers", type=int, default=1, help="processes the accuracy checks are spread over")
+    parser.add_argument("--exact", action="store_true", help="accuracy: judge each week line by line")
     parser.add_argument("--scale-sizes", type=int, nargs="+", default=[1_000_000, 3_000_000, 10_000_000])
     parser.add_argument("--pods", type=int, default=4, help="log files a day, one per pod")
     parser.add_argument(
@@ -380,7 +382,9 @@ def main() -> None:
     arguments = parser.parse_args()
     results: dict[str, Any] = {}
     if "accuracy" in arguments.blocks:
-        results["accuracy"] = accuracy(arguments.seeds, arguments.sizes, arguments.scenarios, arguments.workers)
+        results["accuracy"] = accuracy(
+            arguments.seeds, arguments.sizes, arguments.scenarios, arguments.workers, arguments.exact
+        )
     if "agreement" in arguments.blocks:
         results["agreement"] = agreement(arguments.seeds, arguments.sizes, arguments.scenarios, arguments.workers)
     if "scale" in arguments.blocks:
